@@ -1,0 +1,56 @@
+import type { Rejection } from '../ingest/envelope.js';
+import type { Projection } from '../projections/projection.js';
+
+/** An event as `decide` emits it, before the writer wraps it in the envelope. */
+export interface NewEvent {
+  eventType: string;
+  data: Record<string, unknown>;
+}
+
+/** The command side of one command name: its payload schema and its decision. */
+export interface CommandHandler<S = unknown> {
+  commandName: string;
+  /** JSON Schema of the `command` payload. */
+  schema: Record<string, unknown>;
+  aggregateType: string;
+  /** Which aggregate the (schema-valid) payload addresses. */
+  aggregateId(command: Record<string, unknown>): string;
+  /** Pure: the events to emit, or why not. `state` is undefined for an aggregate that does not exist. */
+  decide(state: S | undefined, command: Record<string, unknown>): NewEvent[] | Rejection;
+}
+
+/** The write-side state of one aggregate type, folded from its own events. */
+export interface Aggregate<S = unknown> {
+  aggregateType: string;
+  /** Pure: the state after `event` (state undefined before the first event). */
+  evolve(state: S | undefined, event: NewEvent): S;
+}
+
+/** A domain: its aggregates, its commands and the read models projected from its events. */
+export interface Domain {
+  name: string;
+  aggregates: Aggregate[];
+  commands: CommandHandler[];
+  projections: Projection[];
+  /** The SQL that creates this domain's views: a file in `sql/`, or an absolute path. */
+  sqlFile?: string;
+}
+
+export function isRejection(outcome: NewEvent[] | Rejection): outcome is Rejection {
+  return !Array.isArray(outcome);
+}
+
+/** The usual "same status again is no_change, then the transition table" rule of both domains. */
+export function statusTransition(
+  what: string,
+  id: string,
+  from: string,
+  to: string,
+  allowed: Record<string, readonly string[]>,
+): Rejection | null {
+  if (from === to) return { code: 'no_change', message: `${what} ${id} is already ${to}`, path: '/command/status' };
+  if (!(allowed[from] ?? []).includes(to)) {
+    return { code: 'invalid_transition', message: `${what} ${id} cannot go from ${from} to ${to}`, path: '/command/status' };
+  }
+  return null;
+}

@@ -1,0 +1,143 @@
+import type { EventEnvelope } from '../ingest/envelope.js';
+import type { RowsProjection, SqlProjection, StateProjection } from '../projections/projection.js';
+import { statusTransition, type Aggregate, type CommandHandler, type Domain } from './domain.js';
+
+/** Charging stations: registered once, then moved between statuses until decomissioned (final). */
+export const SUPERCHARGER_STATUSES = ['inuse', 'notinuse', 'serviced', 'decomissioned'] as const;
+type Status = (typeof SUPERCHARGER_STATUSES)[number];
+interface SuperchargerState {
+  status: Status;
+}
+
+// Every status may move to every other, except out of decomissioned.
+const ALLOWED: Record<string, readonly Status[]> = {
+  inuse: ['notinuse', 'serviced', 'decomissioned'],
+  notinuse: ['inuse', 'serviced', 'decomissioned'],
+  serviced: ['inuse', 'notinuse', 'decomissioned'],
+  decomissioned: [],
+};
+
+const serial = { type: 'string', minLength: 1, maxLength: 200 };
+
+const register: CommandHandler<SuperchargerState> = {
+  commandName: 'RegisterSupercharger',
+  aggregateType: 'supercharger',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['supercharger_serial', 'location_name', 'supercharger_type', 'lat', 'long'],
+    properties: {
+      supercharger_serial: serial,
+      location_name: { type: 'string', minLength: 1, maxLength: 500 },
+      supercharger_type: { type: 'string', minLength: 1, maxLength: 200 },
+      lat: { type: 'number', minimum: -90, maximum: 90 },
+      long: { type: 'number', minimum: -180, maximum: 180 },
+    },
+  },
+  aggregateId: (c) => c.supercharger_serial as string,
+  decide(state, c) {
+    if (state) return { code: 'duplicate_aggregate', message: `supercharger ${c.supercharger_serial} is already registered`, path: '/command/supercharger_serial' };
+    const { supercharger_serial, location_name, supercharger_type, lat, long } = c;
+    return [{ eventType: 'SuperchargerRegistered', data: { supercharger_serial, location_name, supercharger_type, lat, long, status: 'notinuse' } }];
+  },
+};
+
+const changeStatus: CommandHandler<SuperchargerState> = {
+  commandName: 'ChangeSuperchargerStatus',
+  aggregateType: 'supercharger',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['supercharger_serial', 'status'],
+    properties: { supercharger_serial: serial, status: { enum: [...SUPERCHARGER_STATUSES] } },
+  },
+  aggregateId: (c) => c.supercharger_serial as string,
+  decide(state, c) {
+    const id = c.supercharger_serial as string;
+    if (!state) return { code: 'not_found', message: `supercharger ${id} is not registered`, path: '/command/supercharger_serial' };
+    const refused = statusTransition('supercharger', id, state.status, c.status as string, ALLOWED);
+    if (refused) return refused;
+    return [{ eventType: 'SuperchargerStatusChanged', data: { supercharger_serial: id, from: state.status, to: c.status } }];
+  },
+};
+
+const supercharger: Aggregate<SuperchargerState> = {
+  aggregateType: 'supercharger',
+  evolve: (state, event) =>
+    event.eventType === 'SuperchargerRegistered' ? { status: 'notinuse' } : { ...state, status: event.data.to as Status },
+};
+
+type E = EventEnvelope;
+const isSupercharger = (e: E) => e.aggregateType === 'supercharger';
+
+const superchargerState: StateProjection = {
+  kind: 'state',
+  name: 'superchargers',
+  version: 1,
+  description: 'Current state of every supercharger',
+  source: 'events',
+  key: 'supercharger_serial',
+  orderBy: 'version',
+  columns: [
+    { name: 'supercharger_serial', type: 'VARCHAR' },
+    { name: 'location_name', type: 'VARCHAR' },
+    { name: 'supercharger_type', type: 'VARCHAR' },
+    { name: 'lat', type: 'DOUBLE' },
+    { name: 'long', type: 'DOUBLE' },
+    { name: 'status', type: 'VARCHAR' },
+    { name: 'registered_at', type: 'TIMESTAMPTZ' },
+    { name: 'status_changed_at', type: 'TIMESTAMPTZ' },
+    { name: 'version', type: 'BIGINT' },
+  ],
+  keyOf: (e: E) => (isSupercharger(e) ? e.aggregateId : null),
+  evolve(row, e: E) {
+    if (e.eventType === 'SuperchargerRegistered') {
+      const { supercharger_serial, location_name, supercharger_type, lat, long } = e.data;
+      // The initial status is held from registration, so it "changed" then (as the history says).
+      return { supercharger_serial, location_name, supercharger_type, lat, long, status: 'notinuse', registered_at: e.timestamp, status_changed_at: e.timestamp, version: e.version };
+    }
+    return { ...row, status: e.data.to, status_changed_at: e.timestamp, version: e.version };
+  },
+};
+
+const statusHistory: RowsProjection = {
+  kind: 'rows',
+  name: 'supercharger_status_history',
+  version: 1,
+  description: 'One row per status a supercharger held (valid_to is derived in the view)',
+  source: 'events',
+  columns: [
+    { name: 'supercharger_serial', type: 'VARCHAR' },
+    { name: 'status', type: 'VARCHAR' },
+    { name: 'valid_from', type: 'TIMESTAMPTZ' },
+    { name: 'version', type: 'BIGINT' },
+  ],
+  rows(e: E) {
+    if (!isSupercharger(e)) return [];
+    const status = e.eventType === 'SuperchargerRegistered' ? 'notinuse' : e.data.to;
+    return [{ supercharger_serial: e.aggregateId, status, valid_from: e.timestamp, version: e.version }];
+  },
+};
+
+const dailyStatusChanges: SqlProjection = {
+  kind: 'sql',
+  name: 'daily_status_changes',
+  version: 1,
+  description: 'Status changes per UTC day and new status (partial counts per batch; the view sums them)',
+  source: 'events',
+  columns: [
+    { name: 'day', type: 'DATE' },
+    { name: 'status', type: 'VARCHAR' },
+    { name: 'changes', type: 'BIGINT' },
+  ],
+  sql: `SELECT CAST(timestamp AS DATE) AS day, data->>'to' AS status, count(*) AS changes
+        FROM events WHERE eventType = 'SuperchargerStatusChanged' GROUP BY ALL`,
+};
+
+export const superchargersDomain: Domain = {
+  name: 'superchargers',
+  aggregates: [supercharger as Aggregate],
+  commands: [register, changeStatus] as CommandHandler[],
+  sqlFile: 'superchargers.sql',
+  projections: [superchargerState, statusHistory, dailyStatusChanges],
+};

@@ -1,0 +1,73 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { CommandHandler } from '../domains/domain.js';
+import type { DomainRegistry } from '../domains/registry.js';
+import type { CommandInput, Rejection } from './envelope.js';
+
+// ajv-formats ships CommonJS; under NodeNext its default import is the module object.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const ENVELOPE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['command_name', 'received', 'command'],
+  properties: {
+    command_id: { type: 'string', minLength: 1, maxLength: 200 },
+    command_name: { type: 'string', minLength: 1, maxLength: 200 },
+    received: { type: 'string', format: 'iso-date-time' },
+    command: { type: 'object' },
+    metadata: { type: 'object' },
+    correlation_id: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+};
+
+export type Validated = { ok: true; input: CommandInput; handler: CommandHandler } | { ok: false; rejection: Rejection };
+
+/**
+ * JSON Schema validation of a command: first the envelope, then the command name, then the
+ * payload against its command's schema. Schemas are compiled once (ajv generates code).
+ */
+export class CommandValidator {
+  private readonly envelope: ValidateFunction;
+  private readonly payloads = new Map<string, ValidateFunction>();
+
+  constructor(private readonly registry: DomainRegistry) {
+    const ajv = new Ajv({ allErrors: false, strict: true });
+    addFormats(ajv);
+    this.envelope = ajv.compile(ENVELOPE_SCHEMA);
+    for (const domain of registry.domains) {
+      for (const handler of domain.commands) this.payloads.set(handler.commandName, ajv.compile(handler.schema));
+    }
+  }
+
+  validate(value: unknown): Validated {
+    if (!this.envelope(value)) return { ok: false, rejection: schemaRejection(this.envelope.errors, '') };
+    const input = value as CommandInput;
+    const handler = this.registry.command(input.command_name);
+    const payload = this.payloads.get(input.command_name);
+    if (!handler || !payload) {
+      return { ok: false, rejection: { code: 'unknown_command', message: `unknown command_name "${input.command_name}"`, path: '/command_name' } };
+    }
+    if (!payload(input.command)) return { ok: false, rejection: schemaRejection(payload.errors, '/command') };
+    return { ok: true, input, handler };
+  }
+}
+
+/** One readable sentence naming the field and the rule it broke. */
+function schemaRejection(errors: ErrorObject[] | null | undefined, prefix: string): Rejection {
+  const error = errors?.[0];
+  if (!error) return { code: 'schema', message: 'invalid command' };
+  let path = `${prefix}${error.instancePath}`;
+  let message = error.message ?? 'is invalid';
+  if (error.keyword === 'required') {
+    path = `${path}/${(error.params as { missingProperty: string }).missingProperty}`;
+    message = 'is required';
+  } else if (error.keyword === 'additionalProperties') {
+    path = `${path}/${(error.params as { additionalProperty: string }).additionalProperty}`;
+    message = 'is not an allowed field';
+  } else if (error.keyword === 'enum') {
+    message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  }
+  const where = path === '' ? 'command' : path.slice(1).replaceAll('/', '.');
+  return { code: 'schema', message: `${where}: ${message}`, path: path || '/' };
+}

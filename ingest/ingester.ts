@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import type { CommandHandler } from '../domains/domain.js';
+import { isRejection } from '../domains/domain.js';
+import type { DomainRegistry } from '../domains/registry.js';
+import type { LakeLayout } from '../lake/layout.js';
+import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMeta.js';
+import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
+import { CommandValidator } from './commandValidator.js';
+import type { CommandInput, CommandRecord, EventEnvelope, Rejection } from './envelope.js';
+import { replayLog } from './logReplay.js';
+import { WriteModel, type CommandMemo } from './writeModel.js';
+import { saveSnapshot } from './writeModelSnapshot.js';
+
+/** Where an emitted event landed. */
+export interface EmittedEvent {
+  eventId: string;
+  eventType: string;
+  aggregateId: string;
+  version: number;
+  partition: number;
+  sequence: number;
+}
+
+export type Outcome =
+  | { status: 'accepted'; commandId: string; events: EmittedEvent[] }
+  | ({ status: 'rejected'; commandId: string | null } & Rejection)
+  | { status: 'duplicate'; commandId: string; first: CommandMemo };
+
+export interface IngesterOptions extends LogWriterOptions {
+  /** Save a write-model snapshot on close once this many log records came after the last one. */
+  snapshotEvery?: number;
+}
+
+/**
+ * The command side: validate, decide against the aggregate's state, append the events and the
+ * outcome to the lake log. Commands are decided one at a time in arrival order (each sees the
+ * state its predecessors left); `commit()` then makes all decided outcomes durable in one group
+ * commit. Nothing is acknowledged before `commit()` resolves.
+ */
+export class Ingester {
+  private readonly validator: CommandValidator;
+  private decided = 0;
+  private durable = 0;
+  private inflight: Promise<void> | null = null;
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly layout: LakeLayout,
+    private readonly registry: DomainRegistry,
+    private readonly writer: LogWriter,
+    private readonly model: WriteModel,
+    private recordsSinceSnapshot: number,
+    private readonly options: IngesterOptions,
+  ) {
+    this.validator = new CommandValidator(registry);
+  }
+
+  /** Opens the log for writing (lock, recovery) and rebuilds the write model (snapshot + tail). */
+  static async open(layout: LakeLayout, registry: DomainRegistry, options: IngesterOptions = {}): Promise<Ingester> {
+    const writer = await LogWriter.open(layout, options);
+    try {
+      const model = new WriteModel(registry);
+      const replayed = await replayLog(layout, model, writer.head);
+      return new Ingester(layout, registry, writer, model, replayed, options);
+    } catch (error) {
+      await writer.close();
+      throw error;
+    }
+  }
+
+  /** Decides one NDJSON line. */
+  decideLine(text: string, source: string): Outcome {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return this.reject(null, null, { code: 'schema', message: `not valid JSON: ${(error as Error).message}`, path: '/' }, source);
+    }
+    return this.decide(value, source);
+  }
+
+  /** Decides one command (already parsed JSON); the outcome is durable after the next `commit()`. */
+  decide(value: unknown, source: string): Outcome {
+    if (this.failure) throw new Error(`the ingester stopped after a write failure: ${this.failure.message}`);
+    const commandId = typeof (value as CommandInput | null)?.command_id === 'string' ? (value as CommandInput).command_id! : null;
+    const first = commandId === null ? undefined : this.model.commands.get(commandId);
+    if (first) return { status: 'duplicate', commandId: commandId!, first };
+    const validated = this.validator.validate(value);
+    if (!validated.ok) return this.reject(commandId, value as CommandInput, validated.rejection, source);
+    return this.decideValid(validated.input, validated.handler, commandId ?? randomUUID(), source);
+  }
+
+  private decideValid(input: CommandInput, handler: CommandHandler, commandId: string, source: string): Outcome {
+    const aggregateId = handler.aggregateId(input.command);
+    const key = WriteModel.key(handler.aggregateType, aggregateId);
+    const current = this.model.aggregates.get(key);
+    const decision = handler.decide(current?.state, input.command);
+    if (isRejection(decision)) return this.reject(commandId, input, decision, source);
+    const timestamp = businessTime(input.received);
+    if (!timestamp) return this.reject(commandId, input, { code: 'schema', message: 'received: is not a valid date-time', path: '/received' }, source);
+    const aggregate = this.registry.aggregate(handler.aggregateType);
+    if (!aggregate) throw new Error(`command ${handler.commandName} targets aggregate type ${handler.aggregateType}, which no domain defines`);
+    const partition = partitionOf(aggregateId, this.writer.meta.partitions);
+    const stream = partitionStream(partition);
+    const ingestedAt = new Date().toISOString();
+    const events: EmittedEvent[] = [];
+    let { version, state } = current ?? { version: 0, state: undefined };
+    for (const event of decision) {
+      version += 1;
+      const sequence = this.writer.assignSequence(stream);
+      const envelope: EventEnvelope = {
+        eventId: randomUUID(),
+        eventType: event.eventType,
+        aggregateId,
+        aggregateType: handler.aggregateType,
+        version,
+        timestamp,
+        correlationId: input.correlation_id ?? commandId,
+        causationId: commandId,
+        data: event.data,
+        metadata: { ...input.metadata, source },
+        partition,
+        sequence,
+        ingestedAt,
+      };
+      this.writer.stage(stream, sequence, JSON.stringify(envelope), timestamp);
+      state = aggregate.evolve(state, event);
+      events.push({ eventId: envelope.eventId, eventType: event.eventType, aggregateId, version, partition, sequence });
+    }
+    this.model.aggregates.set(key, { version, state });
+    this.record(commandId, input, { status: 'completed', eventIds: events.map((e) => e.eventId), aggregateType: handler.aggregateType, aggregateId }, source);
+    return { status: 'accepted', commandId, events };
+  }
+
+  private reject(commandId: string | null, input: CommandInput | null, rejection: Rejection, source: string): Outcome {
+    this.record(commandId ?? randomUUID(), input, { status: 'rejected', ...rejection }, source);
+    return { status: 'rejected', commandId, ...rejection };
+  }
+
+  /** Stages the command's outcome in the workflow log, in arrival order. */
+  private record(commandId: string, input: CommandInput | null, outcome: Partial<CommandRecord> & Pick<CommandRecord, 'status'>, source: string): void {
+    const sequence = this.writer.assignSequence(COMMAND_STREAM);
+    const received = typeof input?.received === 'string' ? businessTime(input.received) : null;
+    const record: CommandRecord = {
+      sequence,
+      commandId,
+      commandName: typeof input?.command_name === 'string' ? input.command_name : null,
+      status: outcome.status,
+      code: outcome.code ?? null,
+      message: outcome.message ?? null,
+      path: outcome.path ?? null,
+      eventIds: outcome.eventIds ?? [],
+      aggregateType: outcome.aggregateType ?? null,
+      aggregateId: outcome.aggregateId ?? null,
+      received,
+      correlationId: typeof input?.correlation_id === 'string' ? input.correlation_id : null,
+      source,
+      recordedAt: new Date().toISOString(),
+    };
+    this.writer.stage(COMMAND_STREAM, sequence, JSON.stringify(record), received);
+    this.model.commands.set(commandId, { sequence, status: record.status, code: record.code });
+    this.decided += 1;
+    this.recordsSinceSnapshot += 1 + record.eventIds.length;
+  }
+
+  /**
+   * Resolves once every outcome decided before the call is durable. Concurrent callers share
+   * one group commit; callers arriving during a commit are carried by the next one.
+   */
+  async commit(): Promise<void> {
+    const target = this.decided;
+    while (this.durable < target) {
+      if (this.failure) throw this.failure;
+      this.inflight ??= this.commitStaged().finally(() => (this.inflight = null));
+      await this.inflight;
+    }
+  }
+
+  private async commitStaged(): Promise<void> {
+    const upTo = this.decided;
+    try {
+      await this.writer.commit();
+      this.durable = upTo;
+    } catch (error) {
+      // The write model is now ahead of the log: refuse further work until reopened.
+      this.failure = error as Error;
+      throw error;
+    }
+  }
+
+  get head() {
+    return this.writer.head;
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (!this.failure) {
+        await this.commit();
+        if (this.recordsSinceSnapshot >= (this.options.snapshotEvery ?? 50_000)) await saveSnapshot(this.layout, this.model, this.writer.head);
+      }
+    } finally {
+      await this.writer.close();
+    }
+  }
+}
+
+const HAS_OFFSET = /(?:z|[+-]\d\d(?::?\d\d)?)$/i;
+
+/** `received` as ISO-8601 UTC; a time without an offset is taken as UTC (the design's rule). */
+function businessTime(received: string): string | null {
+  const text = received.replace(' ', 'T');
+  const date = new Date(HAS_OFFSET.test(text) ? text : `${text}Z`);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}

@@ -1,0 +1,123 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { Duck, sqlIdent, sqlPathList, sqlString } from '../duckdb.js';
+import { formatActions, type Action } from './actions.js';
+import {
+  actionsFromCheckpointRow,
+  CHECKPOINT_COLUMNS,
+  checkpointActions,
+  type LastCheckpoint,
+  type TombstonePolicy,
+} from './checkpointSchema.js';
+import { fsyncDir, fsyncFile, removeIfPresent, replaceFileDurably, tempPathFor } from './durableFile.js';
+import { checkpointPath, lastCheckpointPath, logDir } from './logFiles.js';
+import type { Snapshot } from './snapshot.js';
+
+/** Reading and writing Parquet checkpoints and `_last_checkpoint`, through DuckDB. */
+
+/** The actions in a checkpoint's Parquet file(s). Columns a writer left out read as absent. */
+export async function readCheckpoint(paths: string[]): Promise<Action[]> {
+  const duck = await Duck.open();
+  try {
+    // to_json of the whole row turns maps into objects and BIGINTs into numbers: the same shapes
+    // JSON.parse gives for a commit file, so both sources replay through one code path.
+    const rows = await duck.rows(
+      `SELECT to_json(t) AS row FROM read_parquet(${sqlPathList(paths)}, union_by_name = true) AS t`,
+    );
+    return rows.flatMap((r) => actionsFromCheckpointRow(JSON.parse(String(r.row)) as Record<string, unknown>));
+  } finally {
+    duck.close();
+  }
+}
+
+/** The `_last_checkpoint` hint, or undefined when absent or unreadable (readers then list). */
+export async function readLastCheckpoint(tableDir: string): Promise<LastCheckpoint | undefined> {
+  let text: string;
+  try {
+    text = await readFile(lastCheckpointPath(tableDir), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<LastCheckpoint>;
+    return typeof parsed.version === 'number' ? (parsed as LastCheckpoint) : undefined;
+  } catch {
+    // It is only a hint: a garbled one must not make the table unreadable.
+    return undefined;
+  }
+}
+
+/** Where a checkpoint was written and how many actions (rows) it holds. */
+export interface WrittenCheckpoint {
+  path: string;
+  size: number;
+}
+
+/**
+ * Writes `NNNNNNNNNNNNNNNNNNNN.checkpoint.parquet` for the snapshot's version (a classic V1
+ * checkpoint that any Delta reader accepts), then points `_last_checkpoint` at it. Both appear
+ * atomically; a reader never sees a half-written checkpoint.
+ */
+export async function writeCheckpoint(
+  tableDir: string,
+  snapshot: Snapshot,
+  policy: TombstonePolicy = {},
+): Promise<WrittenCheckpoint> {
+  assertCheckpointable(tableDir, snapshot);
+  const actions = checkpointActions(snapshot, policy);
+  const target = checkpointPath(tableDir, snapshot.version);
+  await mkdir(logDir(tableDir), { recursive: true });
+  const parquetTemp = tempPathFor(target);
+  try {
+    await copyActionsToParquet(actions, parquetTemp);
+    await fsyncFile(parquetTemp);
+    // Two writers checkpointing one version write the same state, so the last rename may win.
+    await rename(parquetTemp, target);
+  } catch (error) {
+    await removeIfPresent(parquetTemp);
+    throw error;
+  }
+  await fsyncDir(logDir(tableDir));
+  await pointLastCheckpointAt(tableDir, { version: snapshot.version, size: actions.length });
+  return { path: target, size: actions.length };
+}
+
+/** Has DuckDB type the actions (as NDJSON) with the checkpoint columns and write them as Parquet. */
+async function copyActionsToParquet(actions: Action[], parquetFile: string): Promise<void> {
+  const rowsFile = `${parquetFile}.ndjson`;
+  await writeFile(rowsFile, formatActions(actions), 'utf8');
+  const duck = await Duck.open();
+  try {
+    const columns = Object.entries(CHECKPOINT_COLUMNS)
+      .map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`)
+      .join(', ');
+    const select = Object.keys(CHECKPOINT_COLUMNS).map(sqlIdent).join(', ');
+    await duck.run(
+      `COPY (SELECT ${select} FROM read_json(${sqlString(rowsFile)}, format = 'newline_delimited', ` +
+        `columns = {${columns}})) TO ${sqlString(parquetFile)} (FORMAT parquet)`,
+    );
+  } finally {
+    duck.close();
+    await removeIfPresent(rowsFile);
+  }
+}
+
+// Never move the hint backwards: a checkpoint of an older version (e.g. written during time travel)
+// must not make readers replay more of the log than they need to.
+async function pointLastCheckpointAt(tableDir: string, last: LastCheckpoint): Promise<void> {
+  const current = await readLastCheckpoint(tableDir);
+  if (current && current.version > last.version) return;
+  await replaceFileDurably(lastCheckpointPath(tableDir), JSON.stringify(last));
+}
+
+// The checkpoint schema above has no columns for reader features (deletion vectors, column
+// mapping, ...) or writer-feature fields (row tracking), so checkpointing such a table would lose state.
+function assertCheckpointable(tableDir: string, snapshot: Snapshot): void {
+  const protocol = snapshot.protocol;
+  if (protocol && (protocol.minReaderVersion > 1 || protocol.minWriterVersion >= 7)) {
+    throw new Error(
+      `cannot checkpoint Delta table ${tableDir}: it uses protocol ${protocol.minReaderVersion}/${protocol.minWriterVersion}, ` +
+        'eventlake writes checkpoints for reader version 1 / writer versions up to 6 only',
+    );
+  }
+}

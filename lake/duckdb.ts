@@ -1,0 +1,84 @@
+import { DuckDBConnection, DuckDBInstance, StatementType } from '@duckdb/node-api';
+
+/** A JSON-safe row as DuckDB returns it (BIGINT as string, timestamps as text). */
+export type JsonRow = Record<string, unknown>;
+
+/**
+ * The one place that talks to the DuckDB driver. Everything else in eventlake reads as domain
+ * code: open a database, run SQL, read rows, copy a query to Parquet.
+ */
+export class Duck {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+  ) {}
+
+  /** An in-process database; `path` ':memory:' (default) or a DuckDB file. */
+  static async open(path = ':memory:', options: Record<string, string> = {}): Promise<Duck> {
+    const instance = await DuckDBInstance.create(path, options);
+    const connection = await instance.connect();
+    const duck = new Duck(instance, connection);
+    // Every timestamp eventlake writes is UTC; never let the host's zone leak into results.
+    await duck.run("SET TimeZone = 'UTC'");
+    return duck;
+  }
+
+  async run(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+
+  /** Runs a script of several statements separated by semicolons. */
+  async runScript(sql: string): Promise<void> {
+    const statements = await this.connection.extractStatements(sql);
+    for (let i = 0; i < statements.count; i++) {
+      const prepared = await statements.prepare(i);
+      await prepared.run();
+    }
+  }
+
+  /** DuckDB's own classification of a single statement (SELECT, INSERT, COPY, ATTACH, ...). */
+  async statementKind(sql: string): Promise<string> {
+    const statements = await this.connection.extractStatements(sql);
+    if (statements.count !== 1) throw new Error(`expected exactly one SQL statement, got ${statements.count}`);
+    const prepared = await statements.prepare(0);
+    return StatementType[prepared.statementType];
+  }
+
+  async rows(sql: string): Promise<JsonRow[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader.getRowObjectsJson() as JsonRow[];
+  }
+
+  /** Rows plus the column names and DuckDB type names, in result order. */
+  async table(sql: string): Promise<{ columns: { name: string; type: string }[]; rows: JsonRow[] }> {
+    const reader = await this.connection.runAndReadAll(sql);
+    const names = reader.columnNames();
+    const types = reader.columnTypes().map((t) => t.toString());
+    return { columns: names.map((name, i) => ({ name, type: types[i] })), rows: reader.getRowObjectsJson() as JsonRow[] };
+  }
+
+  async scalar<T = unknown>(sql: string): Promise<T> {
+    const [row] = await this.rows(sql);
+    return (row ? Object.values(row)[0] : undefined) as T;
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** SQL string literal. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** SQL identifier, quoted. */
+export function sqlIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A DuckDB list literal of file paths, for read_parquet / read_json. */
+export function sqlPathList(paths: string[]): string {
+  return `[${paths.map(sqlString).join(', ')}]`;
+}

@@ -1,0 +1,82 @@
+import { sqlIdent, sqlPathList, type Duck } from '../lake/duckdb.js';
+import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './batchTables.js';
+import type { Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
+
+/** Turns one batch of log records (raw JSON lines, in log order per stream) into the temp table `out`. */
+export interface BatchApplier {
+  apply(lines: string[]): Promise<void>;
+}
+
+/**
+ * `committedFiles` (absolute paths) are the table's committed data files; the caller appends each
+ * file it commits. The state kind reads a key's previous row from them when its cache lacks it.
+ */
+export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[]): BatchApplier {
+  switch (projection.kind) {
+    case 'sql':
+      return sqlApplier(duck, projection);
+    case 'rows':
+      return rowsApplier(duck, projection as RowsProjection<unknown>);
+    case 'state':
+      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles);
+  }
+}
+
+function sqlApplier(duck: Duck, projection: SqlProjection): BatchApplier {
+  return {
+    async apply(lines) {
+      await loadJsonLines(duck, 'events', lines, ENVELOPE_COLUMNS);
+      await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
+    },
+  };
+}
+
+function rowsApplier(duck: Duck, projection: RowsProjection<unknown>): BatchApplier {
+  return {
+    async apply(lines) {
+      const rows: Row[] = [];
+      for (const line of lines) for (const row of projection.rows(JSON.parse(line))) rows.push(row);
+      await loadRows(duck, 'out', rows, projection.columns);
+    },
+  };
+}
+
+// Rows kept in memory between batches of one run; past this many the cache starts afresh, so a
+// huge state costs re-reads instead of unbounded memory.
+const STATE_CACHE_LIMIT = 1_000_000;
+
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[]): BatchApplier {
+  let cache = new Map<string, Row>();
+  return {
+    async apply(lines) {
+      const records = lines.map((line) => JSON.parse(line) as unknown);
+      const keys = records.map((r) => projection.keyOf(r));
+      const missing = [...new Set(keys.filter((k): k is string => k !== null && !cache.has(k)))];
+      if (cache.size + missing.length > STATE_CACHE_LIMIT) cache = new Map();
+      if (missing.length > 0 && committedFiles.length > 0) {
+        for (const row of await previousRows(duck, projection, committedFiles, missing)) cache.set(row[projection.key] as string, row);
+      }
+      const touched = new Map<string, Row>();
+      records.forEach((record, i) => {
+        const key = keys[i];
+        if (key === null) return;
+        const row = projection.evolve(touched.get(key) ?? cache.get(key), record);
+        touched.set(key, row);
+      });
+      for (const [key, row] of touched) cache.set(key, row);
+      await loadRows(duck, 'out', [...touched.values()], projection.columns);
+    },
+  };
+}
+
+/** The latest committed row of each key, read back from the table's Parquet files. */
+async function previousRows(duck: Duck, projection: StateProjection<unknown>, files: string[], keys: string[]): Promise<Row[]> {
+  await loadRows(duck, 'wanted_keys', keys.map((k) => ({ k })), [{ name: 'k', type: 'VARCHAR' }]);
+  const key = sqlIdent(projection.key);
+  const rows = await duck.rows(
+    `SELECT to_json(t)::VARCHAR AS j FROM (
+       SELECT * FROM read_parquet(${sqlPathList(files)}) WHERE ${key} IN (SELECT k FROM wanted_keys)
+       QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY ${sqlIdent(projection.orderBy)} DESC) = 1) t`,
+  );
+  return rows.map((r) => JSON.parse(r.j as string) as Row);
+}

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { AddFile } from '../lake/delta/actions.js';
+import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
+import type { Column } from './projection.js';
+
+// Columns whose min/max go into the Delta stats (strings are left out: they would need the
+// protocol's truncation rules, and file skipping on them buys little here).
+const STATS_TYPES = new Set(['BIGINT', 'INTEGER', 'DOUBLE', 'DATE', 'TIMESTAMPTZ']);
+
+/**
+ * Writes the temp table `out` as one Parquet data file in the table folder (through DuckDB, the
+ * fast path), fsyncs it, and describes it as a Delta `add` with stats. Returns null for no rows.
+ * The file is invisible to readers until a commit adds it.
+ */
+export function dataFileWriter(duck: Duck, tableDir: string, columns: Column[]): () => Promise<AddFile | null> {
+  return () => writeDataFile(duck, tableDir, columns);
+}
+
+async function writeDataFile(duck: Duck, tableDir: string, columns: Column[]): Promise<AddFile | null> {
+  const stats = await statsOf(duck, columns);
+  if (stats.numRecords === 0) return null;
+  await fs.mkdir(tableDir, { recursive: true });
+  const name = `part-00000-${randomUUID()}-c000.snappy.parquet`;
+  const file = path.join(tableDir, name);
+  await duck.run(`COPY out TO ${sqlString(file)} (FORMAT parquet, COMPRESSION snappy)`);
+  const handle = await fs.open(file, 'r+');
+  try {
+    await handle.sync(); // the commit that names it must never point at bytes still in the page cache
+    const { size } = await handle.stat();
+    return { path: name, partitionValues: {}, size, modificationTime: Date.now(), dataChange: true, stats: JSON.stringify(stats) };
+  } finally {
+    await handle.close();
+  }
+}
+
+interface FileStats {
+  numRecords: number;
+  minValues: Record<string, unknown>;
+  maxValues: Record<string, unknown>;
+  nullCount: Record<string, number>;
+}
+
+async function statsOf(duck: Duck, columns: Column[]): Promise<FileStats> {
+  const parts = ['count(*) AS n'];
+  columns.forEach((c, i) => {
+    parts.push(`count(*) - count(${sqlIdent(c.name)}) AS null_${i}`);
+    if (STATS_TYPES.has(c.type)) parts.push(`min(${statValue(c)}) AS min_${i}`, `max(${statValue(c)}) AS max_${i}`);
+  });
+  const [row] = await duck.rows(`SELECT ${parts.join(', ')} FROM out`);
+  const stats: FileStats = { numRecords: Number(row.n), minValues: {}, maxValues: {}, nullCount: {} };
+  columns.forEach((c, i) => {
+    stats.nullCount[c.name] = Number(row[`null_${i}`]);
+    if (!STATS_TYPES.has(c.type) || row[`min_${i}`] === null) return;
+    stats.minValues[c.name] = jsonStat(c, row[`min_${i}`]);
+    stats.maxValues[c.name] = jsonStat(c, row[`max_${i}`]);
+  });
+  return stats;
+}
+
+/** Timestamps in stats are ISO-8601 UTC with milliseconds, as Spark writes them. */
+function statValue(c: Column): string {
+  const col = sqlIdent(c.name);
+  return c.type === 'TIMESTAMPTZ' ? `strftime(${col}, '%Y-%m-%dT%H:%M:%S.%gZ')` : c.type === 'DATE' ? `strftime(${col}, '%Y-%m-%d')` : col;
+}
+
+function jsonStat(c: Column, value: unknown): unknown {
+  return c.type === 'BIGINT' || c.type === 'INTEGER' || c.type === 'DOUBLE' ? Number(value) : value;
+}

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { Action, AddFile, CommitInfo, Metadata } from '../lake/delta/actions.js';
+import { readCommit } from '../lake/delta/deltaTable.js';
+import type { Snapshot } from '../lake/delta/snapshot.js';
+import { sparkSchemaString } from '../lake/delta/sparkSchema.js';
+import { checkpointAppId, type Job, type Position } from './jobSource.js';
+
+/** Per stream, the last position applied to the table; kept in commitInfo for lag in seconds. */
+export type Applied = Record<string, Position>;
+
+const ENGINE = 'eventlake/0.1.0';
+
+/** One incremental batch: the data file (if any rows) and the new checkpoint, together. */
+export function appendCommit(job: Job, snapshot: Snapshot, add: AddFile | null, advanced: Map<string, Position>, applied: Applied): Action[] {
+  const now = Date.now();
+  const actions: Action[] = [
+    commitInfo(job, applied, now, 'STREAMING UPDATE', { outputMode: 'Append', queryId: job.name, epochId: String(snapshot.version + 1) }),
+  ];
+  if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }, { metaData: metadata(job, snapshot, now) });
+  if (add) actions.push({ add });
+  for (const [stream, position] of advanced) actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
+  return actions;
+}
+
+/** The switch at the end of a rebuild: every live file out, every rebuilt file in, one commit. */
+export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], applied: Applied): Action[] {
+  const now = Date.now();
+  const actions: Action[] = [commitInfo(job, applied, now, 'WRITE', { mode: 'Overwrite', partitionBy: '[]' })];
+  if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } });
+  actions.push({ metaData: metadata(job, snapshot, now) });
+  for (const path of snapshot.files.keys()) actions.push({ remove: { path, deletionTimestamp: now, dataChange: true } });
+  for (const add of adds) actions.push({ add });
+  for (const [stream, position] of Object.entries(applied)) {
+    actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
+  }
+  return actions;
+}
+
+function commitInfo(job: Job, applied: Applied, now: number, operation: string, operationParameters: Record<string, string>): Action {
+  const info: CommitInfo = {
+    timestamp: now,
+    operation,
+    operationParameters,
+    engineInfo: ENGINE,
+    eventlake: { job: job.name, projection: job.projection, projectionVersion: job.definition.version, applied },
+  };
+  return { commitInfo: info };
+}
+
+/** The table's metadata: kept id, schema from the projection's columns. */
+function metadata(job: Job, snapshot: Snapshot, now: number): Metadata {
+  return {
+    id: snapshot.metadata?.id ?? randomUUID(),
+    name: job.output,
+    description: job.definition.description,
+    format: { provider: 'parquet', options: {} },
+    schemaString: sparkSchemaString(job.definition.columns),
+    partitionColumns: [],
+    configuration: {},
+    createdTime: snapshot.metadata?.createdTime ?? now,
+  };
+}
+
+/** The applied positions recorded by the table's latest commit (empty for a new table). */
+export async function lastApplied(tableDir: string, snapshot: Snapshot): Promise<Applied> {
+  if (snapshot.version < 0) return {};
+  const actions = await readCommit(tableDir, snapshot.version).catch(() => [] as Action[]);
+  for (const action of actions) {
+    if ('commitInfo' in action) return { ...((action.commitInfo.eventlake as { applied?: Applied } | undefined)?.applied ?? {}) };
+  }
+  return {};
+}

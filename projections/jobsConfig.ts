@@ -1,0 +1,140 @@
+import { Ajv } from 'ajv';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { loadDomains, type DomainRegistry } from '../domains/registry.js';
+import { safeName } from '../lake/layout.js';
+import type { Projection } from './projection.js';
+
+/** One projection job as `jobs.config.json` lists it. */
+export interface JobConfig {
+  /** Unique job name; also the checkpoint's identity (appId = name@projectionVersion). */
+  name: string;
+  /** Name of a projection defined by one of the configured domains. */
+  projection: string;
+  /** Where events come from: the lake log (Event Hubs joins later). */
+  source: 'lake';
+  /** Read-model table name under `tables/` in the lake. */
+  output: string;
+  /** Cron expression for the built-in scheduler, or null to run only on demand. */
+  schedule: string | null;
+  /** What a scheduled run does: apply new events, or rebuild from the start of the log. */
+  scheduleMode: 'incremental' | 'rebuild';
+  /** On an event the projection cannot apply: stop the job, or record a dead letter and go on. */
+  onError: 'halt' | 'skip';
+  /** Apply new events continuously while `eventlake serve` runs. */
+  live: boolean;
+  /** Most log records applied in one commit. */
+  batchSize: number;
+}
+
+/** The whole configuration, resolved: paths absolute, projections looked up. */
+export interface EventlakeConfig {
+  file: string | null;
+  lakeDir: string;
+  partitions: number;
+  registry: DomainRegistry;
+  jobs: (JobConfig & { definition: Projection })[];
+}
+
+const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    lake: { type: 'string', minLength: 1 },
+    log: { type: 'object', additionalProperties: false, properties: { partitions: { type: 'integer', minimum: 1, maximum: 256 } } },
+    domains: { type: 'array', items: { type: 'string', minLength: 1 } },
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'projection'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+          projection: { type: 'string', minLength: 1 },
+          source: { enum: ['lake'] },
+          output: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' },
+          schedule: { type: ['string', 'null'] },
+          scheduleMode: { enum: ['incremental', 'rebuild'] },
+          onError: { enum: ['halt', 'skip'] },
+          live: { type: 'boolean' },
+          batchSize: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+        },
+      },
+    },
+  },
+};
+
+const DEFAULT_DOMAINS = ['superchargers', 'orders'];
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads and checks the config. A missing file is fine only when it was not named explicitly:
+ * then every projection of the built-in domains becomes a job.
+ */
+export async function loadConfig(options: { config?: string; lake?: string }): Promise<EventlakeConfig> {
+  const file = path.resolve(options.config ?? 'jobs.config.json');
+  const raw = await readJson(file, options.config !== undefined);
+  const configDir = path.dirname(file);
+  const validate = new Ajv({ allErrors: false }).compile(CONFIG_SCHEMA);
+  if (!validate(raw)) {
+    const error = validate.errors![0];
+    const field = `${error.instancePath}${error.keyword === 'additionalProperties' ? `/${(error.params as { additionalProperty: string }).additionalProperty}` : ''}`;
+    const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+    throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
+  }
+  const config = (raw ?? {}) as { lake?: string; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
+  const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir);
+  const jobEntries = config.jobs ?? registry.domains.flatMap((d) => d.projections.map((p) => ({ name: p.name, projection: p.name })));
+  const jobs = jobEntries.map((entry, i) => resolveJob(entry, i, registry, file));
+  checkUnique(jobs.map((j) => j.name), 'name', file);
+  checkUnique(jobs.map((j) => j.output), 'output', file);
+  const lakeDir = path.resolve(options.lake ?? (config.lake ? path.resolve(configDir, config.lake) : 'lake'));
+  return { file: raw === null ? null : file, lakeDir, partitions: config.log?.partitions ?? 4, registry, jobs };
+}
+
+async function readJson(file: string, required: boolean): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !required) return null;
+    throw new ConfigError(`cannot read config ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function resolveJob(entry: Partial<JobConfig>, index: number, registry: DomainRegistry, file: string): JobConfig & { definition: Projection } {
+  const definition = registry.projection(entry.projection!);
+  if (!definition) {
+    const known = registry.domains.flatMap((d) => d.projections.map((p) => p.name)).join(', ');
+    throw new ConfigError(`${file}: /jobs/${index}/projection "${entry.projection}" is not defined by any configured domain (known: ${known})`);
+  }
+  const output = safeName(entry.output ?? entry.name!, 'output table');
+  return {
+    name: entry.name!,
+    projection: entry.projection!,
+    source: 'lake',
+    output,
+    schedule: entry.schedule ?? null,
+    scheduleMode: entry.scheduleMode ?? 'incremental',
+    onError: entry.onError ?? 'halt',
+    live: entry.live ?? true,
+    batchSize: entry.batchSize ?? 100_000,
+    definition,
+  };
+}
+
+function checkUnique(values: string[], field: string, file: string): void {
+  const seen = new Set<string>();
+  values.forEach((value, i) => {
+    if (seen.has(value)) throw new ConfigError(`${file}: /jobs/${i}/${field} "${value}" is used by an earlier job`);
+    seen.add(value);
+  });
+}

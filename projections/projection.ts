@@ -1,0 +1,62 @@
+import type { CommandRecord, EventEnvelope } from '../ingest/envelope.js';
+
+/** DuckDB column types a read model may use (flat, so Power BI and Delta readers take them as they are). */
+export type ColumnType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'BOOLEAN' | 'DATE' | 'TIMESTAMPTZ';
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+}
+
+/** A read-model row: column name -> JSON value (timestamps as ISO-8601 strings). */
+export type Row = Record<string, unknown>;
+
+/** Which log a projection reads: the domain events or the command workflow log. */
+export type ProjectionSource = 'events' | 'commands';
+
+interface ProjectionBase {
+  /** The read model's name; views refer to it as `read_models.<name>`. */
+  name: string;
+  /** Bump when the logic changes: a new version means a new checkpoint and a rebuild. */
+  version: number;
+  description: string;
+  source: ProjectionSource;
+  /** The output table's columns, in order. */
+  columns: Column[];
+}
+
+/**
+ * Current state per key, evolved in TypeScript. Each batch writes the new state of the keys it
+ * touched; the view keeps the row with the highest `orderBy` per key.
+ */
+export interface StateProjection<I = EventEnvelope> extends ProjectionBase {
+  kind: 'state';
+  key: string;
+  /** Column that orders a key's rows (the aggregate version, or the log sequence). */
+  orderBy: string;
+  /** The key this record changes, or null to ignore it. */
+  keyOf(record: I): string | null;
+  /** Pure: the row after `record`; `state` is undefined for a new key. */
+  evolve(state: Row | undefined, record: I): Row;
+}
+
+/** Rows appended per record, e.g. history with validity intervals (valid_to derived in the view). */
+export interface RowsProjection<I = EventEnvelope> extends ProjectionBase {
+  kind: 'rows';
+  rows(record: I): Row[];
+}
+
+/**
+ * DuckDB SQL over a batch: `sql` selects the output columns from a table `events` holding the
+ * batch's envelopes (data and metadata as JSON). Rows are appended; `view` in sql/ folds batches.
+ */
+export interface SqlProjection extends ProjectionBase {
+  kind: 'sql';
+  sql: string;
+}
+
+export type Projection =
+  | StateProjection<EventEnvelope>
+  | StateProjection<CommandRecord>
+  | RowsProjection<EventEnvelope>
+  | SqlProjection;

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests spawn the real CLI and DuckDB; two cores, so keep parallelism modest.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+  },
+});
