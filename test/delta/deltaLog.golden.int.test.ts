@@ -3,16 +3,19 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Duck, sqlPathList } from '../../lake/duckdb.js';
+import { Duck, sqlIdent, sqlPathList, sqlString } from '../../lake/duckdb.js';
 import {
+  commitVersion,
   describeTable,
   listLog,
   loadSnapshot,
   readCommit,
   snapshotFilePaths,
+  writeCheckpoint,
   type AsOf,
 } from '../../lake/delta/deltaTable.js';
 import { dataFilePath, replay } from '../../lake/delta/snapshot.js';
+import { commitInfo, createTable, removeOf, removeScratchDirs, scratchDir, writeIds } from './scratchTable.js';
 
 /**
  * Tables written by Apache Spark + Delta Lake (delta-io/delta golden tables), checked against
@@ -30,7 +33,10 @@ let duck: Duck;
 beforeAll(async () => {
   if (haveGolden) duck = await Duck.open();
 });
-afterAll(() => duck?.close());
+afterAll(async () => {
+  duck?.close();
+  await removeScratchDirs();
+});
 
 /** The rows of the snapshot, read with DuckDB from exactly the snapshot's files. */
 async function snapshotRows(name: string, at: AsOf = {}): Promise<Record<string, unknown>[]> {
@@ -149,4 +155,47 @@ describe.skipIf(!haveGolden)('Delta golden tables (written by Spark) read as EXP
     expect((await loadSnapshot(table(name), { timestamp: 1603724022560 })).version).toBe(1);
     await expect(loadSnapshot(table(name), { timestamp: 1603724019869 })).rejects.toThrow(/has no version at/);
   });
+
+  it('a checkpoint eventlake writes uses the names, types and Parquet layout of the Spark checkpoint', async () => {
+    const spark = path.join(table('basic-with-inserts-deletes-checkpoint'), '_delta_log', '00000000000000000010.checkpoint.parquet');
+    const ours = await checkpointOfOwnTable();
+    for (const column of ['txn', 'add', 'remove', 'metaData', 'protocol']) {
+      const sparkFields = await structFields(spark, column);
+      for (const [field, type] of await structFields(ours, column)) {
+        expect(sparkFields.get(field), `${column}.${field}`).toBe(type);
+      }
+    }
+    const sparkLeaves = new Set(await parquetLayout(spark));
+    for (const leaf of await parquetLayout(ours)) expect(sparkLeaves, leaf).toContain(leaf);
+  });
 });
+
+async function checkpointOfOwnTable(): Promise<string> {
+  const dir = await scratchDir();
+  const a = await writeIds(duck, dir, 'a.parquet', 0, 3);
+  const b = await writeIds(duck, dir, 'b.parquet', 3, 6);
+  await commitVersion(dir, 0, [commitInfo(Date.now()), ...createTable(), { add: a }, { txn: { appId: 'p', version: 1, lastUpdated: 1 } }]);
+  await commitVersion(dir, 1, [commitInfo(Date.now()), removeOf(a, Date.now()), { add: b }]);
+  return (await writeCheckpoint(dir, await loadSnapshot(dir))).path;
+}
+
+/** field -> DuckDB type of the fields of one struct column of a checkpoint. */
+async function structFields(file: string, column: string): Promise<Map<string, string>> {
+  const rows = await duck.rows(`DESCRIBE SELECT ${sqlIdent(column)}.* FROM read_parquet(${sqlString(file)})`);
+  return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
+}
+
+/**
+ * Each Parquet schema element as name/physical type/repetition/annotation. DuckDB annotates plain
+ * integers as INT_32/INT_64 where parquet-mr (Spark) leaves them bare; both mean a signed int of
+ * that width, so those annotations are dropped before comparing.
+ */
+async function parquetLayout(file: string): Promise<string[]> {
+  const rows = await duck.rows(
+    `SELECT name, type, repetition_type, converted_type FROM parquet_schema(${sqlString(file)})
+     WHERE name NOT IN ('duckdb_schema', 'spark_schema')`,
+  );
+  const annotation = (c: unknown) => (c === 'INT_32' || c === 'INT_64' ? null : c);
+  return rows.map((r) => `${r.name}/${r.type}/${r.repetition_type}/${annotation(r.converted_type)}`);
+}
+

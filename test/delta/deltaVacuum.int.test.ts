@@ -39,7 +39,8 @@ describe('vacuum', () => {
     const live = await writeIds(duck, table, 'live.parquet', 0, 5);
     const removedLongAgo = await writeIds(duck, table, 'removed-long-ago.parquet', 5, 10);
     const removedJustNow = await writeIds(duck, table, 'removed-just-now.parquet', 10, 15);
-    await commitVersion(table, 0, [commitInfo(NOW - 4 * RETENTION), ...createTable(), { add: live }, { add: removedLongAgo }, { add: removedJustNow }]);
+    const adds = [live, removedLongAgo, removedJustNow].map((add) => ({ add }));
+    await commitVersion(table, 0, [commitInfo(NOW - 4 * RETENTION), ...createTable(), ...adds]);
     await commitVersion(table, 1, [commitInfo(NOW - 2 * RETENTION), removeOf(removedLongAgo, NOW - 2 * RETENTION)]);
     await commitVersion(table, 2, [commitInfo(NOW - HOUR), removeOf(removedJustNow, NOW - HOUR)]);
 
@@ -49,9 +50,8 @@ describe('vacuum', () => {
     await writeFile(path.join(table, 'orphan-new.parquet'), 'x'); // e.g. a writer's file not committed yet
     await mkdir(path.join(table, '_change_data'));
     await writeFile(path.join(table, '_change_data', 'cdc.parquet'), 'x');
-    for (const file of ['live.parquet', 'removed-long-ago.parquet', 'removed-just-now.parquet', 'date=2026-01-01/orphan-old.parquet']) {
-      await age(path.join(table, file));
-    }
+    const oldFiles = ['live.parquet', 'removed-long-ago.parquet', 'removed-just-now.parquet', 'date=2026-01-01/orphan-old.parquet'];
+    for (const file of oldFiles) await age(path.join(table, file));
 
     const deleted = await vacuum(table, { retentionMs: RETENTION, now: NOW });
 
