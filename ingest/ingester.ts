@@ -5,6 +5,7 @@ import type { DomainRegistry } from '../domains/registry.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMeta.js';
 import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
+import { StreamCursor } from '../lake/log/streamCursor.js';
 import { CommandValidator } from './commandValidator.js';
 import type { CommandInput, CommandRecord, EventEnvelope, Rejection } from './envelope.js';
 import { replayLog } from './logReplay.js';
@@ -190,6 +191,19 @@ export class Ingester {
 
   get head() {
     return this.writer.head;
+  }
+
+  /**
+   * The command's workflow record from the command log (durable outcomes only), or null when the
+   * id was never seen or its outcome is not durable yet.
+   */
+  async commandRecord(commandId: string): Promise<CommandRecord | null> {
+    const memo = this.model.commands.get(commandId);
+    const head = this.writer.head.streams[COMMAND_STREAM];
+    if (!memo || memo.sequence > head.sequence) return null;
+    const cursor = new StreamCursor(this.layout.streamDir(COMMAND_STREAM), memo.sequence - 1);
+    const [line] = await cursor.next(1, head);
+    return line ? (JSON.parse(line) as CommandRecord) : null;
   }
 
   async close(): Promise<void> {
