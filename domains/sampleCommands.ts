@@ -42,11 +42,13 @@ export function* sampleCommands(options: SampleOptions): Generator<CommandInput>
   const chargers: { serial: string; status: string }[] = [];
   const customers: string[] = [];
   const orders: { id: string; status: string }[] = [];
-  for (let i = 0; i < options.count; i++) {
-    const received = new Date(start + i * step).toISOString();
+  // Some draws produce nothing (a finished order, a decomissioned station): draw until `count`.
+  for (let i = 0, produced = 0; produced < options.count; i++) {
+    const received = new Date(start + produced * step).toISOString();
     const command_id = `cmd-${options.seed ?? 42}-${i}`;
     const roll = rand();
     const make = (command_name: string, command: Record<string, unknown>): CommandInput => ({ command_id, command_name, received, command });
+    const before = produced++;
     if (rand() < invalidShare) {
       yield invalidCommand(make, pick, i);
     } else if (roll < 0.04 || chargers.length === 0) {
@@ -55,7 +57,10 @@ export function* sampleCommands(options: SampleOptions): Generator<CommandInput>
       yield make('RegisterSupercharger', { supercharger_serial: serial, location_name: pick(LOCATIONS), supercharger_type: pick(TYPES), lat: Math.round((rand() * 20 + 40) * 1e5) / 1e5, long: Math.round((rand() * 30 - 5) * 1e5) / 1e5 });
     } else if (roll < 0.4) {
       const charger = pick(chargers);
-      if (charger.status === 'decomissioned') continue;
+      if (charger.status === 'decomissioned') {
+        produced = before;
+        continue;
+      }
       const status = rand() < 0.01 ? 'decomissioned' : pick(CHARGER_STATUSES.filter((s) => s !== charger.status));
       charger.status = status;
       yield make('ChangeSuperchargerStatus', { supercharger_serial: charger.serial, status });
@@ -71,7 +76,10 @@ export function* sampleCommands(options: SampleOptions): Generator<CommandInput>
     } else {
       const order = pick(orders);
       const next = NEXT_ORDER_STATUS[order.status];
-      if (!next) continue;
+      if (!next) {
+        produced = before;
+        continue;
+      }
       order.status = pick(next);
       yield make('ChangeOrderStatus', { order_id: order.id, status: order.status });
     }

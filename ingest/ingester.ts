@@ -44,6 +44,8 @@ export class Ingester {
   private durable = 0;
   private inflight: Promise<void> | null = null;
   private failure: Error | null = null;
+  /** Log records read at start after the newest snapshot: the start-up cost a snapshot bounds. */
+  readonly replayedAtStart: number;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -53,6 +55,7 @@ export class Ingester {
     private recordsSinceSnapshot: number,
     private readonly options: IngesterOptions,
   ) {
+    this.replayedAtStart = recordsSinceSnapshot;
     this.validator = new CommandValidator(registry);
   }
 

@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LakeLayout } from '../../lake/layout.js';
+import { readHead } from '../../lake/log/logHead.js';
+import { LogWriter } from '../../lake/log/logWriter.js';
+import { listSegments, segmentPath } from '../../lake/log/segments.js';
+import { StreamCursor } from '../../lake/log/streamCursor.js';
+import { tempDir } from '../support/cli.js';
+
+async function writeRecords(writer: LogWriter, stream: string, count: number, tag = 'r'): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const sequence = writer.assignSequence(stream);
+    writer.stage(stream, sequence, JSON.stringify({ sequence, tag }), null);
+  }
+  await writer.commit();
+}
+
+async function readAll(layout: LakeLayout, stream: string): Promise<{ sequence: number; tag: string }[]> {
+  const head = (await readHead(layout.headFile))!;
+  const lines = await new StreamCursor(layout.streamDir(stream), 0).next(1_000_000, head.streams[stream]);
+  return lines.map((l) => JSON.parse(l));
+}
+
+describe('lake log writer', () => {
+  it('assigns gap-free sequences per stream across commits and reopenings', async () => {
+    const layout = new LakeLayout(tempDir());
+    let writer = await LogWriter.open(layout, { partitions: 2 });
+    await writeRecords(writer, 'p0', 3);
+    await writeRecords(writer, 'p1', 2);
+    await writer.close();
+    writer = await LogWriter.open(layout, { partitions: 8 }); // an existing lake keeps its partition count
+    expect(writer.meta.partitions).toBe(2);
+    await writeRecords(writer, 'p0', 2);
+    await writer.close();
+    expect((await readAll(layout, 'p0')).map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5]);
+    expect((await readAll(layout, 'p1')).map((r) => r.sequence)).toEqual([1, 2]);
+  });
+
+  it('trims a torn tail left by a crash mid-write, and keeps every committed record', async () => {
+    const layout = new LakeLayout(tempDir());
+    let writer = await LogWriter.open(layout, { partitions: 1 });
+    await writeRecords(writer, 'p0', 4);
+    await writer.close();
+    const file = segmentPath(layout.streamDir('p0'), 1);
+    const committed = fs.readFileSync(file);
+    fs.appendFileSync(file, '{"sequence":5,"tag":"torn'); // bytes written, head never updated
+    expect((await readAll(layout, 'p0')).length).toBe(4); // readers never look past the head
+    writer = await LogWriter.open(layout);
+    expect(fs.readFileSync(file)).toEqual(committed);
+    await writeRecords(writer, 'p0', 1, 'after');
+    await writer.close();
+    expect((await readAll(layout, 'p0')).map((r) => [r.sequence, r.tag])).toEqual([[1, 'r'], [2, 'r'], [3, 'r'], [4, 'r'], [5, 'after']]);
+  });
+
+  it('removes a segment begun after the last commit', async () => {
+    const layout = new LakeLayout(tempDir());
+    let writer = await LogWriter.open(layout, { partitions: 1, segmentBytes: 64 });
+    await writeRecords(writer, 'p0', 2);
+    await writeRecords(writer, 'p0', 2); // rolls into a second segment
+    await writer.close();
+    fs.writeFileSync(segmentPath(layout.streamDir('p0'), 5), '{"sequence":5}\n'); // never committed
+    writer = await LogWriter.open(layout, { segmentBytes: 64 });
+    await writer.close();
+    expect(await listSegments(layout.streamDir('p0'))).toEqual([1, 3]);
+    expect((await readAll(layout, 'p0')).map((r) => r.sequence)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('falls back to the previous head when the newest slot is torn', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    await writeRecords(writer, 'p0', 1);
+    await writeRecords(writer, 'p0', 1);
+    await writer.close();
+    const head = (await readHead(layout.headFile))!;
+    expect(head.commit).toBe(2);
+    const bytes = fs.readFileSync(layout.headFile);
+    bytes[(head.commit % 2) * 64 * 1024 + 20] ^= 0xff; // damage the newest slot's JSON
+    fs.writeFileSync(layout.headFile, bytes);
+    const previous = (await readHead(layout.headFile))!;
+    expect(previous.commit).toBe(1);
+    expect(previous.streams.p0.sequence).toBe(1);
+  });
+
+  it('refuses a second writer on the same lake, naming the holder', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    await expect(LogWriter.open(layout)).rejects.toThrow(/locked by pid \d+/);
+    await writer.close();
+    const again = await LogWriter.open(layout);
+    await again.close();
+  });
+
+  it('reads in batches from a cursor without skipping or repeating records', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1, segmentBytes: 200 });
+    for (let i = 0; i < 5; i++) await writeRecords(writer, 'p0', 7);
+    await writer.close();
+    const head = (await readHead(layout.headFile))!;
+    const cursor = new StreamCursor(layout.streamDir('p0'), 10);
+    const seen: number[] = [];
+    for (let lines = await cursor.next(4, head.streams.p0); lines.length > 0; lines = await cursor.next(4, head.streams.p0)) {
+      seen.push(...lines.map((l) => JSON.parse(l).sequence));
+    }
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 11));
+    expect((await listSegments(layout.streamDir('p0'))).length).toBeGreaterThan(1);
+    expect(path.basename(segmentPath(layout.streamDir('p0'), 1))).toBe('00000000000000000001.ndjson');
+  });
+});

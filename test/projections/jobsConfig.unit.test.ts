@@ -1,0 +1,37 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../projections/jobsConfig.js';
+import { REPO, eventlake, tempDir } from '../support/cli.js';
+
+function configFile(content: unknown): string {
+  const file = path.join(tempDir(), 'jobs.config.json');
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('jobs config', () => {
+  it('the repository config lists a job for every read model of the example domains', async () => {
+    const config = await loadConfig({ config: path.join(REPO, 'jobs.config.json') });
+    expect(config.jobs.map((j) => j.projection).sort()).toEqual(['command_status', 'customers', 'daily_status_changes', 'order_status_history', 'orders', 'supercharger_status_history', 'superchargers']);
+  });
+
+  it.each([
+    [{ jobs: [{ name: 'a', projection: 'superchargers', onError: 'explode' }] }, /\/jobs\/0\/onError must be equal to one of the allowed values \(halt, skip\)/],
+    [{ jobs: [{ name: 'a', projection: 'nope' }] }, /\/jobs\/0\/projection "nope" is not defined/],
+    [{ jobs: [{ projection: 'superchargers' }] }, /\/jobs\/0 must have required property 'name'/],
+    [{ jobs: [{ name: 'a', projection: 'superchargers', colour: 'red' }] }, /\/jobs\/0\/colour must NOT have additional properties/],
+    [{ jobs: [{ name: 'a', projection: 'superchargers' }, { name: 'a', projection: 'orders' }] }, /\/jobs\/1\/name "a" is used by an earlier job/],
+    [{ jobs: [{ name: 'a', projection: 'superchargers', output: '../escape' }] }, /\/jobs\/0\/output must match pattern/],
+    [{ domains: ['nonexistent'] }, /unknown domain "nonexistent"/],
+    ['{ not json', /is not valid JSON/],
+  ])('refuses a bad config with a message naming the field (%#)', async (content, message) => {
+    await expect(loadConfig({ config: configFile(content) })).rejects.toThrow(message);
+  });
+
+  it('the CLI refuses a bad config and exits non-zero', async () => {
+    const result = await eventlake(['--config', configFile({ jobs: [{ name: 'x', projection: 'superchargers', batchSize: 0 }] }), '--lake', tempDir(), 'status']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\/jobs\/0\/batchSize must be >= 1/);
+  });
+});
