@@ -79,7 +79,7 @@ export async function loadConfig(options: { config?: string; lake?: string }): P
   const raw = await readJson(file, options.config !== undefined);
   const configDir = path.dirname(file);
   const validate = new Ajv({ allErrors: false }).compile(CONFIG_SCHEMA);
-  if (!validate(raw)) {
+  if (raw !== null && !validate(raw)) {
     const error = validate.errors![0];
     const field = `${error.instancePath}${error.keyword === 'additionalProperties' ? `/${(error.params as { additionalProperty: string }).additionalProperty}` : ''}`;
     const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';

@@ -29,6 +29,12 @@ describe('jobs config', () => {
     await expect(loadConfig({ config: configFile(content) })).rejects.toThrow(message);
   });
 
+  it('without a config file every projection of the built-in domains becomes a job', async () => {
+    const config = await loadConfig({ lake: tempDir() });
+    expect(config.file).toBeNull();
+    expect(config.jobs.length).toBe(7);
+  });
+
   it('the CLI refuses a bad config and exits non-zero', async () => {
     const result = await eventlake(['--config', configFile({ jobs: [{ name: 'x', projection: 'superchargers', batchSize: 0 }] }), '--lake', tempDir(), 'status']);
     expect(result.code).toBe(1);
