@@ -74,8 +74,9 @@ export class ConfigError extends Error {}
  * Reads and checks the config. A missing file is fine only when it was not named explicitly:
  * then every projection of the built-in domains becomes a job.
  */
-export async function loadConfig(options: { config?: string; lake?: string }): Promise<EventlakeConfig> {
-  const file = path.resolve(options.config ?? 'jobs.config.json');
+export async function loadConfig(options: { config?: string; lake?: string; cwd?: string }): Promise<EventlakeConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const file = path.resolve(cwd, options.config ?? 'jobs.config.json');
   const raw = await readJson(file, options.config !== undefined);
   const configDir = path.dirname(file);
   const validate = new Ajv({ allErrors: false }).compile(CONFIG_SCHEMA);
@@ -91,7 +92,7 @@ export async function loadConfig(options: { config?: string; lake?: string }): P
   const jobs = jobEntries.map((entry, i) => resolveJob(entry, i, registry, file));
   checkUnique(jobs.map((j) => j.name), 'name', file);
   checkUnique(jobs.map((j) => j.output), 'output', file);
-  const lakeDir = path.resolve(options.lake ?? (config.lake ? path.resolve(configDir, config.lake) : 'lake'));
+  const lakeDir = path.resolve(cwd, options.lake ?? (config.lake ? path.resolve(configDir, config.lake) : 'lake'));
   return { file: raw === null ? null : file, lakeDir, partitions: config.log?.partitions ?? 4, registry, jobs };
 }
 

@@ -30,7 +30,9 @@ describe('jobs config', () => {
   });
 
   it('without a config file every projection of the built-in domains becomes a job', async () => {
-    const config = await loadConfig({ lake: tempDir() });
+    const empty = tempDir();
+    const config = await loadConfig({ cwd: empty });
+    expect(config.lakeDir).toBe(path.join(empty, 'lake'));
     expect(config.file).toBeNull();
     expect(config.jobs.length).toBe(7);
   });
