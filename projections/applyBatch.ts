@@ -4,39 +4,75 @@ import type { Projection, Row, RowsProjection, SqlProjection, StateProjection } 
 
 /** Turns one batch of log records (raw JSON lines, in log order per stream) into the temp table `out`. */
 export interface BatchApplier {
-  apply(lines: string[]): Promise<void>;
+  /** Returns the records the projection threw on and skipped (policy `skip`). */
+  apply(lines: string[]): Promise<Poisoned[]>;
+}
+
+/** A log record a projection threw on. */
+export interface Poisoned {
+  record: { sequence: number; partition?: number; eventId?: string; eventType?: string; commandId?: string };
+  error: Error;
+}
+
+/** Thrown under policy `halt`: the job stops before the poison record, its checkpoint unmoved. */
+export class PoisonEventError extends Error {
+  constructor(readonly poisoned: Poisoned) {
+    super(`projection failed on record ${poisoned.record.sequence} (${poisoned.record.eventType ?? poisoned.record.commandId ?? 'record'}): ${poisoned.error.message}`);
+  }
+}
+
+export type ErrorPolicy = 'halt' | 'skip';
+
+/** Calls `fn` on a record; a throw is dead-lettered (skip) or stops the job (halt). */
+function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (error) {
+    const entry: Poisoned = { record: record as Poisoned['record'], error: error instanceof Error ? error : new Error(String(error)) };
+    if (policy === 'halt') throw new PoisonEventError(entry);
+    poisoned.push(entry);
+    return undefined;
+  }
 }
 
 /**
  * `committedFiles` (absolute paths) are the table's committed data files; the caller appends each
  * file it commits. The state kind reads a key's previous row from them when its cache lacks it.
  */
-export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[]): BatchApplier {
+export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy): BatchApplier {
   switch (projection.kind) {
     case 'sql':
       return sqlApplier(duck, projection);
     case 'rows':
-      return rowsApplier(duck, projection as RowsProjection<unknown>);
+      return rowsApplier(duck, projection as RowsProjection<unknown>, policy);
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles);
+      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy);
   }
 }
 
+// SQL works on the whole batch at once, so there is no single record to skip: an error fails
+// the batch and the job stops (whatever the policy) with its checkpoint unmoved.
 function sqlApplier(duck: Duck, projection: SqlProjection): BatchApplier {
   return {
     async apply(lines) {
       await loadJsonLines(duck, 'events', lines, ENVELOPE_COLUMNS);
       await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
+      return [];
     },
   };
 }
 
-function rowsApplier(duck: Duck, projection: RowsProjection<unknown>): BatchApplier {
+function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy): BatchApplier {
   return {
     async apply(lines) {
       const rows: Row[] = [];
-      for (const line of lines) for (const row of projection.rows(JSON.parse(line))) rows.push(row);
+      const poisoned: Poisoned[] = [];
+      for (const line of lines) {
+        const record = JSON.parse(line) as unknown;
+        for (const row of guarded(record, policy, poisoned, () => projection.rows(record)) ?? []) rows.push(row);
+      }
       await loadRows(duck, 'out', rows, projection.columns);
+      return poisoned;
     },
   };
 }
@@ -45,12 +81,13 @@ function rowsApplier(duck: Duck, projection: RowsProjection<unknown>): BatchAppl
 // huge state costs re-reads instead of unbounded memory.
 const STATE_CACHE_LIMIT = 1_000_000;
 
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[]): BatchApplier {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy): BatchApplier {
   let cache = new Map<string, Row>();
   return {
     async apply(lines) {
       const records = lines.map((line) => JSON.parse(line) as unknown);
-      const keys = records.map((r) => projection.keyOf(r));
+      const poisoned: Poisoned[] = [];
+      const keys = records.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
       const missing = [...new Set(keys.filter((k): k is string => k !== null && !cache.has(k)))];
       if (cache.size + missing.length > STATE_CACHE_LIMIT) cache = new Map();
       if (missing.length > 0 && committedFiles.length > 0) {
@@ -60,11 +97,12 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, committe
       records.forEach((record, i) => {
         const key = keys[i];
         if (key === null) return;
-        const row = projection.evolve(touched.get(key) ?? cache.get(key), record);
-        touched.set(key, row);
+        const row = guarded(record, policy, poisoned, () => projection.evolve(touched.get(key) ?? cache.get(key), record));
+        if (row) touched.set(key, row);
       });
       for (const [key, row] of touched) cache.set(key, row);
       await loadRows(duck, 'out', [...touched.values()], projection.columns);
+      return poisoned;
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Action, AddFile, CommitInfo, Metadata } from '../lake/delta/action
 import { readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { sparkSchemaString } from '../lake/delta/sparkSchema.js';
+import { definitionHash } from './definitionHash.js';
 import { checkpointAppId, type Job, type Position } from './jobSource.js';
 
 /** Per stream, the last position applied to the table; kept in commitInfo for lag in seconds. */
@@ -56,17 +57,34 @@ function metadata(job: Job, snapshot: Snapshot, now: number): Metadata {
     format: { provider: 'parquet', options: {} },
     schemaString: sparkSchemaString(job.definition.columns),
     partitionColumns: [],
-    configuration: {},
+    // Which code built the table: a later run with another version rebuilds, and status reports
+    // a definition that changed without a version bump.
+    configuration: {
+      'eventlake.projection': job.projection,
+      'eventlake.projectionVersion': String(job.definition.version),
+      'eventlake.definitionHash': definitionHash(job.definition),
+    },
     createdTime: snapshot.metadata?.createdTime ?? now,
   };
 }
 
-/** The applied positions recorded by the table's latest commit (empty for a new table). */
+/**
+ * The applied positions recorded by the table's latest data commit (empty for a new table).
+ * Housekeeping commits (compaction) carry none, so look back past them.
+ */
 export async function lastApplied(tableDir: string, snapshot: Snapshot): Promise<Applied> {
-  if (snapshot.version < 0) return {};
-  const actions = await readCommit(tableDir, snapshot.version).catch(() => [] as Action[]);
-  for (const action of actions) {
-    if ('commitInfo' in action) return { ...((action.commitInfo.eventlake as { applied?: Applied } | undefined)?.applied ?? {}) };
+  for (let version = snapshot.version; version >= Math.max(0, snapshot.version - 20); version--) {
+    const actions = await readCommit(tableDir, version).catch(() => [] as Action[]);
+    for (const action of actions) {
+      const applied = 'commitInfo' in action ? (action.commitInfo.eventlake as { applied?: Applied } | undefined)?.applied : undefined;
+      if (applied) return { ...applied };
+    }
   }
   return {};
+}
+
+/** The projection version that built the table, or null for a table not yet created. */
+export function builtVersion(snapshot: Snapshot): number | null {
+  const value = snapshot.metadata?.configuration?.['eventlake.projectionVersion'];
+  return value === undefined ? null : Number(value);
 }

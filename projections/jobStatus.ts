@@ -1,5 +1,9 @@
 import { loadSnapshot as loadTableSnapshot } from '../lake/delta/deltaTable.js';
-import { lastApplied } from './jobCommits.js';
+import type { Snapshot } from '../lake/delta/snapshot.js';
+import { listDeadLetters } from './deadLetters.js';
+import { definitionHash } from './definitionHash.js';
+import { builtVersion, lastApplied } from './jobCommits.js';
+import { readJobState } from './jobState.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { readHead } from '../lake/log/logHead.js';
 import { readLogMeta } from '../lake/log/logMeta.js';
@@ -19,13 +23,26 @@ export interface JobStatus {
   lagEvents: number;
   /** Business time of the newest record minus that of the last applied one (0 when caught up). */
   lagSeconds: number;
-  /** When the table was last committed to. */
+  /** When the job last ran, and how it ended. */
   lastRun: string | null;
+  lastError: string | null;
+  /** Open dead letters (events the projection threw on). */
+  deadLetters: number;
+  /** Projection version and definition hash the table was built with (null: no table yet). */
+  builtVersion: number | null;
+  /** Why the read model does not match the code, if it does not. */
+  warning: string | null;
 }
 
 export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus> {
   const tableDir = layout.tableDir(job.output);
-  const [snapshot, meta, head] = await Promise.all([loadTableSnapshot(tableDir), readLogMeta(layout), readHead(layout.headFile)]);
+  const [snapshot, meta, head, runState, letters] = await Promise.all([
+    loadTableSnapshot(tableDir),
+    readLogMeta(layout),
+    readHead(layout.headFile),
+    readJobState(layout, job.name),
+    listDeadLetters(layout, job.name),
+  ]);
   const status: JobStatus = {
     job: job.name,
     projection: job.projection,
@@ -35,7 +52,11 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
     checkpoint: {},
     lagEvents: 0,
     lagSeconds: 0,
-    lastRun: snapshot.commitTimestamp ? new Date(snapshot.commitTimestamp).toISOString() : null,
+    lastRun: runState.lastRunAt ?? (snapshot.commitTimestamp ? new Date(snapshot.commitTimestamp).toISOString() : null),
+    lastError: runState.lastOutcome === 'failed' ? runState.lastError : null,
+    deadLetters: letters.length,
+    builtVersion: builtVersion(snapshot),
+    warning: definitionWarning(job, snapshot),
   };
   if (!meta || !head) return status;
   const applied = await lastApplied(tableDir, snapshot);
@@ -58,4 +79,18 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
 function firstTimestamp(head: NonNullable<Awaited<ReturnType<typeof readHead>>>): number {
   const times = Object.values(head.streams).flatMap((s) => (s.lastTimestamp ? [Date.parse(s.lastTimestamp)] : []));
   return times.length ? Math.min(...times) : Date.now();
+}
+
+/** A table built by other code than the code now configured, said in words. */
+function definitionWarning(job: Job, snapshot: Snapshot): string | null {
+  const config = snapshot.metadata?.configuration ?? {};
+  const version = config['eventlake.projectionVersion'];
+  if (version === undefined) return null;
+  if (Number(version) !== job.definition.version) {
+    return `table built by ${job.projection}@${version}, code is @${job.definition.version}: the next run rebuilds it`;
+  }
+  if (config['eventlake.definitionHash'] !== definitionHash(job.definition)) {
+    return `the projection's code changed without a version bump (built ${config['eventlake.definitionHash']}, code ${definitionHash(job.definition)}): bump its version to rebuild`;
+  }
+  return null;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Domain } from '../domains/domain.js';
-import { loadSnapshot as loadTableSnapshot } from '../lake/delta/deltaTable.js';
+import { loadSnapshot as loadTableSnapshot, type AsOf } from '../lake/delta/deltaTable.js';
 import { dataFilePath } from '../lake/delta/snapshot.js';
 import { Duck, sqlIdent, sqlPathList } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
@@ -26,15 +26,7 @@ export async function buildViews(config: EventlakeConfig, layout: LakeLayout): P
   await removeDatabase(tmp);
   const duck = await Duck.open(tmp);
   try {
-    await duck.run('CREATE SCHEMA read_models');
-    for (const job of config.jobs) {
-      const files = await committedFiles(layout.tableDir(job.output));
-      await duck.run(`CREATE VIEW read_models.${sqlIdent(job.definition.name)} AS ${readModelSelect(job.definition, files)}`);
-    }
-    const configured = new Set(config.jobs.map((j) => j.definition.name));
-    for (const domain of config.registry.domains) {
-      if (domain.sqlFile && domain.projections.every((p) => configured.has(p.name))) await duck.runScript(await domainSql(domain));
-    }
+    await createViews(duck, config, layout);
   } finally {
     duck.close();
   }
@@ -43,8 +35,31 @@ export async function buildViews(config: EventlakeConfig, layout: LakeLayout): P
   return target;
 }
 
-async function committedFiles(tableDir: string): Promise<string[]> {
-  const snapshot = await loadTableSnapshot(tableDir);
+/** Which snapshot of a job's table the views read: the latest, unless time travel says otherwise. */
+export type SnapshotChoice = (jobName: string) => AsOf;
+
+/** Creates the read-model views and the domains' views in `duck` (a file or an in-memory database). */
+export async function createViews(duck: Duck, config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice = () => ({})): Promise<void> {
+  await duck.run('CREATE SCHEMA read_models');
+  for (const job of config.jobs) {
+    const files = await committedFiles(layout.tableDir(job.output), at(job.name));
+    await duck.run(`CREATE VIEW read_models.${sqlIdent(job.definition.name)} AS ${readModelSelect(job.definition, files)}`);
+  }
+  const configured = new Set(config.jobs.map((j) => j.definition.name));
+  for (const domain of config.registry.domains) {
+    if (domain.sqlFile && domain.projections.every((p) => configured.has(p.name))) await duck.runScript(await domainSql(domain));
+  }
+}
+
+async function committedFiles(tableDir: string, at: AsOf): Promise<string[]> {
+  let snapshot;
+  try {
+    snapshot = await loadTableSnapshot(tableDir, at);
+  } catch (error) {
+    // A time before the table's first commit: the read model was empty then.
+    if (at.timestamp !== undefined && /no readable versions|has no version at/.test((error as Error).message)) return [];
+    throw error;
+  }
   return [...snapshot.files.keys()].map((p) => path.join(tableDir, dataFilePath(p))).sort();
 }
 
