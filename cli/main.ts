@@ -9,7 +9,10 @@ import { jobStatus } from '../projections/jobStatus.js';
 import { loadConfig, type EventlakeConfig } from '../projections/jobsConfig.js';
 import { runJobs, selectJobs } from '../projections/runJobs.js';
 import { queryViews } from '../views/query.js';
+import { serve } from '../service/serve.js';
+import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/serviceConfig.js';
 import { formatCsv, formatTable } from './output.js';
+import { registerTableCommands } from './tableCommands.js';
 import { progressBar } from './progress.js';
 
 interface GlobalOptions {
@@ -101,11 +104,29 @@ program
   .argument('<sql>', 'one SELECT statement')
   .addOption(new Option('--json', 'print an array of row objects').conflicts('csv'))
   .option('--csv', 'print CSV')
-  .action(async (sql: string, options: { json?: boolean; csv?: boolean }) => {
-    const { layout } = await context();
-    const result = await queryViews(layout, sql);
+  .option('--as-of <time>', 'time travel: every read model as it was at this time (ISO-8601)')
+  .option('--table-version <job=version...>', 'time travel: a job\'s table at a Delta version (repeatable)')
+  .action(async (sql: string, options: { json?: boolean; csv?: boolean; asOf?: string; tableVersion?: string[] }) => {
+    const { config, layout } = await context();
+    const result = await queryViews(layout, sql, timeTravel(config, options));
     print(options.json ? JSON.stringify(result.rows) : options.csv ? formatCsv(result) : formatTable(result));
   });
+
+/** `--as-of` / `--table-version` as a snapshot choice per job, or undefined for the live views. */
+function timeTravel(config: EventlakeConfig, options: { asOf?: string; tableVersion?: string[] }) {
+  if (!options.asOf && !options.tableVersion) return undefined;
+  const timestamp = options.asOf === undefined ? undefined : Date.parse(options.asOf);
+  if (timestamp !== undefined && Number.isNaN(timestamp)) throw new Error(`--as-of: not a date-time: ${options.asOf}`);
+  const versions = new Map(
+    (options.tableVersion ?? []).map((pair) => {
+      const [job, version] = pair.split('=');
+      selectJobs(config, [job]);
+      if (!/^\d+$/.test(version ?? '')) throw new Error(`--table-version ${pair}: expected job=version`);
+      return [job, Number(version)] as const;
+    }),
+  );
+  return { config, at: (job: string) => (versions.has(job) ? { version: versions.get(job) } : timestamp === undefined ? {} : { timestamp }) };
+}
 
 program
   .command('status')
@@ -126,8 +147,11 @@ program
       lag_events: s.lagEvents,
       lag_seconds: s.lagSeconds,
       last_run: s.lastRun ?? 'never',
+      dead_letters: s.deadLetters,
+      last_error: s.lastError ?? '',
+      warning: s.warning ?? '',
     }));
-    const types: Record<string, string> = { table_version: 'BIGINT', checkpoint: 'BIGINT', lag_events: 'BIGINT', lag_seconds: 'DOUBLE' };
+    const types: Record<string, string> = { table_version: 'BIGINT', checkpoint: 'BIGINT', lag_events: 'BIGINT', lag_seconds: 'DOUBLE', dead_letters: 'BIGINT' };
     print(formatTable({ columns: Object.keys(rows[0] ?? { job: '' }).map((name) => ({ name, type: types[name] ?? 'VARCHAR' })), rows }));
   });
 
@@ -147,6 +171,47 @@ program
     print(`table ${path.resolve(dir)} at version ${description.version}: ${description.rows} rows in ${description.files.length} files`);
     for (const field of description.schema) print(`  ${field.name} ${field.type}`);
   });
+
+const integer = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`not an integer: ${value}`);
+  return n;
+};
+
+program
+  .command('serve')
+  .description('HTTP service: POST /commands, GET /commands/:id, POST /query, /status, /metrics, a status page; runs live and scheduled jobs')
+  .option('--host <host>', 'interface to listen on (not loopback: a token is required)', SERVICE_DEFAULTS.host)
+  .option('--port <port>', 'TCP port (0: any free port; the URL is printed first)', integer, SERVICE_DEFAULTS.port)
+  .option('--token <token>', `API token for commands and queries (better: the ${TOKEN_ENV} environment variable)`)
+  .option('--interval <ms>', 'live projections: poll the log this often, besides on each commit', integer, SERVICE_DEFAULTS.liveIntervalMs)
+  .option('--max-batch <n>', 'most commands in one POST /commands array', integer, SERVICE_DEFAULTS.maxBatch)
+  .option('--body-limit <bytes>', 'largest request body', integer, SERVICE_DEFAULTS.bodyLimit)
+  .option('--query-limit <rows>', 'default and largest row count of POST /query', integer, SERVICE_DEFAULTS.queryRowLimit)
+  .option('--query-timeout <ms>', 'interrupt a query running longer than this', integer, SERVICE_DEFAULTS.queryTimeoutMs)
+  .option('--sample-interval <ms>', 'lag history sample period (status page chart)', integer, SERVICE_DEFAULTS.sampleIntervalMs)
+  .option('--no-live', 'do not run live projections (leave the read side to `eventlake run`)')
+  .option('--no-scheduler', 'do not run jobs on their cron schedule')
+  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean }) => {
+    const serviceConfig = resolveServiceConfig({
+      host: options.host,
+      port: options.port,
+      token: options.token,
+      liveIntervalMs: options.interval,
+      maxBatch: options.maxBatch,
+      bodyLimit: options.bodyLimit,
+      queryRowLimit: options.queryLimit,
+      queryTimeoutMs: options.queryTimeout,
+      sampleIntervalMs: options.sampleInterval,
+      live: options.live,
+      scheduler: options.scheduler,
+    });
+    const { config } = await context();
+    await serve(config, serviceConfig, print);
+    process.exit(0);
+  });
+
+registerTableCommands(program, context);
 
 program.parseAsync().catch((error: Error) => {
   process.stderr.write(`eventlake: ${error.message}\n`);
