@@ -45,10 +45,12 @@ export async function createViews(duck: Duck, config: EventlakeConfig, layout: L
     const files = await committedFiles(layout.tableDir(job.output), at(job.name));
     await duck.run(`CREATE VIEW read_models.${sqlIdent(job.definition.name)} AS ${readModelSelect(job.definition, files)}`);
   }
+  // A read model no job writes is an empty view, so the domain's SQL still creates every view.
   const configured = new Set(config.jobs.map((j) => j.definition.name));
-  for (const domain of config.registry.domains) {
-    if (domain.sqlFile && domain.projections.every((p) => configured.has(p.name))) await duck.runScript(await domainSql(domain));
+  for (const projection of config.registry.domains.flatMap((d) => d.projections)) {
+    if (!configured.has(projection.name)) await duck.run(`CREATE VIEW read_models.${sqlIdent(projection.name)} AS ${readModelSelect(projection, [])}`);
   }
+  for (const domain of config.registry.domains) if (domain.sqlFile) await duck.runScript(await domainSql(domain));
 }
 
 async function committedFiles(tableDir: string, at: AsOf): Promise<string[]> {

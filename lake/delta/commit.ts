@@ -1,5 +1,6 @@
 import { link, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { failpoint } from '../failpoints.js';
 import { formatActions, parseActions, type Action } from './actions.js';
 import { commitPath, logDir } from './logFiles.js';
 import { fsyncDir, removeIfPresent, tempPathFor, writeNewFileSynced } from './durableFile.js';
@@ -34,6 +35,7 @@ export async function commitVersion(tableDir: string, version: number, actions: 
   const temp = tempPathFor(target);
   try {
     await writeNewFileSynced(temp, formatActions(actions));
+    failpoint('delta.beforeCommitLink');
     // link(2), unlike rename(2), refuses to replace an existing name: an atomic "create if absent"
     // for a file whose content is already complete and synced.
     await link(temp, target);

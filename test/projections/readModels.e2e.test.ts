@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sampleNdjson } from '../../domains/sampleCommands.js';
+import { REPO, eventlake, eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
+
+const register = (serial: string, name: string, minute: number) => ({
+  command_id: `reg-${serial}`,
+  command_name: 'RegisterSupercharger',
+  received: new Date(Date.parse('2026-02-01T00:00:00Z') + minute * 60_000).toISOString(),
+  command: { supercharger_serial: serial, location_name: name, supercharger_type: 'V3', lat: 1, long: 2 },
+});
+
+function fragileLake(onError: 'halt' | 'skip') {
+  const dir = tempDir();
+  const config = path.join(dir, 'jobs.config.json');
+  fs.writeFileSync(config, JSON.stringify({
+    lake: './lake',
+    domains: ['superchargers', path.join(REPO, 'test/fixtures/fragileDomain.mjs')],
+    jobs: [{ name: 'fragile', projection: 'fragile_names', onError }, { name: 'superchargers', projection: 'superchargers' }],
+  }));
+  const cli = (args: string[], env: Record<string, string> = {}) => eventlake(['--config', config, ...args], { env });
+  return { dir, config, cli };
+}
+
+describe('dead letters and error policy', () => {
+  it('skip: the poison event becomes a dead letter and the job goes on', async () => {
+    const { dir, cli } = fragileLake('skip');
+    writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1), register('B', 'POISON', 2), register('C', 'Bergen', 3)]);
+    expect((await cli(['ingest', path.join(dir, 'c.ndjson')])).code).toBe(0);
+    const run = await cli(['run', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).find((r: { job: string }) => r.job === 'fragile').deadLetters).toBe(1);
+    const letters = JSON.parse((await cli(['deadletters', 'fragile', '--json'])).stdout);
+    expect(letters).toMatchObject([{ job: 'fragile', eventType: 'SuperchargerRegistered', error: 'poisoned location', action: 'skipped' }]);
+    const names = JSON.parse((await cli(['query', 'SELECT supercharger_serial FROM read_models.fragile_names ORDER BY 1', '--json'])).stdout);
+    expect(names.map((r: { supercharger_serial: string }) => r.supercharger_serial)).toEqual(['A', 'C']);
+    const status = JSON.parse((await cli(['status', '--json'])).stdout);
+    expect(status.find((s: { job: string }) => s.job === 'fragile')).toMatchObject({ deadLetters: 1, lagEvents: 0 });
+    // After a fix, replaying the dead letters rebuilds the model in order and closes them.
+    const replay = await cli(['replay-deadletters', 'fragile', '--json'], { EVENTLAKE_TEST_FIXED: '1' });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(JSON.parse((await cli(['deadletters', '--json'])).stdout)).toEqual([]);
+    const all = JSON.parse((await cli(['query', 'SELECT count(*) AS n FROM read_models.fragile_names', '--json'])).stdout);
+    expect(all[0].n).toBe(3);
+  });
+
+  it('halt: the job stops before the poison event and status shows the error', async () => {
+    const { dir, cli } = fragileLake('halt');
+    writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1), register('B', 'POISON', 2)]);
+    await cli(['ingest', path.join(dir, 'c.ndjson')]);
+    const run = await cli(['run', 'fragile']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/projection failed on record \d+ \(SuperchargerRegistered\): poisoned location/);
+    const status = JSON.parse((await cli(['status', '--json'])).stdout).find((s: { job: string }) => s.job === 'fragile');
+    expect(status.lastError).toMatch(/poisoned location/);
+    expect(status.lagEvents).toBe(2); // the batch was not committed
+    expect(JSON.parse((await cli(['deadletters', '--json'])).stdout)[0].action).toBe('halted');
+  });
+
+  it('a changed definition without a version bump is reported; a new version rebuilds', async () => {
+    const { dir, config, cli } = fragileLake('skip');
+    writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1)]);
+    await cli(['ingest', path.join(dir, 'c.ndjson')]);
+    await cli(['run']);
+    const modified = path.join(dir, 'fragileModified.mjs');
+    fs.writeFileSync(modified, fs.readFileSync(path.join(REPO, 'test/fixtures/fragileDomain.mjs'), 'utf8').replace("'poisoned location'", "'poisoned!'"));
+    const cfg = JSON.parse(fs.readFileSync(config, 'utf8'));
+    cfg.domains[1] = modified;
+    fs.writeFileSync(config, JSON.stringify(cfg));
+    const status = JSON.parse((await cli(['status', '--json'])).stdout).find((s: { job: string }) => s.job === 'fragile');
+    expect(status.warning).toMatch(/changed without a version bump/);
+    const bumped = await cli(['run', 'fragile', '--json'], { EVENTLAKE_TEST_VERSION: '2' });
+    expect(JSON.parse(bumped.stdout)[0]).toMatchObject({ mode: 'rebuild', applied: 1 });
+    const after = JSON.parse((await cli(['status', '--json'], { EVENTLAKE_TEST_VERSION: '2' })).stdout).find((s: { job: string }) => s.job === 'fragile');
+    expect(after).toMatchObject({ warning: null, projectionVersion: 2, builtVersion: 2 });
+  });
+});
+
+describe('Delta tables: compaction, time travel, rollback, vacuum', () => {
+  it('many small batches are compacted and checkpointed without changing the read model', async () => {
+    const dir = tempDir();
+    const config = path.join(dir, 'jobs.config.json');
+    fs.writeFileSync(config, JSON.stringify({ lake: './lake', jobs: [{ name: 'superchargers', projection: 'superchargers', batchSize: 40 }] }));
+    await eventlake(['--config', config, 'ingest', writeNdjson(path.join(dir, 'c.ndjson'), [...sampleNdjson({ count: 2000, seed: 21 })])]);
+    const run = await eventlake(['--config', config, 'run']);
+    expect(run.code, run.stderr).toBe(0);
+    const table = await eventlakeJson<{ version: number; files: string[]; rows: number; schema: { name: string; type: string }[] }>(['--config', config, 'table', 'superchargers']);
+    expect(table.files.length).toBe(1);
+    expect(table.schema.map((f) => `${f.name}:${f.type}`)).toContain('registered_at:timestamp');
+    const log = fs.readdirSync(path.join(dir, 'lake/tables/superchargers/_delta_log'));
+    expect(log.some((f) => f.endsWith('.checkpoint.parquet'))).toBe(true);
+    expect(log).toContain('_last_checkpoint');
+    const [compacted] = await eventlakeJson<{ n: number }[]>(['--config', config, 'query', 'SELECT count(*) AS n FROM superchargers']);
+    expect(table.rows).toBe(compacted.n); // one row per key in the bare files after compaction
+    await eventlake(['--config', config, 'rebuild', 'superchargers']);
+    expect(await eventlakeJson(['--config', config, 'query', 'SELECT * FROM superchargers ORDER BY 1'])).toEqual(
+      await eventlakeJson(['--config', config, 'query', 'SELECT * FROM superchargers ORDER BY 1', '--table-version', `superchargers=${table.version}`]),
+    );
+  });
+
+  it('time travel by version and time, rollback of a rebuild, and vacuum', async () => {
+    const dir = tempDir();
+    const lake = path.join(dir, 'lake');
+    const cli = (...args: string[]) => eventlakeJson<any>(['--lake', lake, ...args]);
+    await cli('ingest', writeNdjson(path.join(dir, 'a.ndjson'), [register('A', 'Oslo', 1)]));
+    await cli('run', 'superchargers');
+    const afterFirst = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await cli('ingest', writeNdjson(path.join(dir, 'b.ndjson'), [register('B', 'Bergen', 2)]));
+    await cli('run', 'superchargers');
+    const count = (extra: string[] = []) => cli('query', 'SELECT count(*) AS n FROM superchargers', ...extra).then((r: { n: number }[]) => r[0].n);
+    expect(await count()).toBe(2);
+    expect(await count(['--table-version', 'superchargers=0'])).toBe(1);
+    expect(await count(['--as-of', afterFirst])).toBe(1);
+    expect(await count(['--as-of', '2000-01-01T00:00:00Z'])).toBe(0);
+    const rebuilt = await cli('rebuild', 'superchargers');
+    expect(rebuilt[0].tableVersion).toBe(2);
+    const rolledBack = await cli('rollback', 'superchargers');
+    expect(rolledBack).toMatchObject({ restored: 1, tableVersion: 3 });
+    expect(await count()).toBe(2);
+    const rollbackAgain = await eventlake(['--lake', lake, 'rollback', 'superchargers']);
+    expect(rollbackAgain.stderr).toMatch(/no earlier version to roll back to/);
+    // The rebuild's file is no longer in the snapshot; vacuum with zero retention deletes it.
+    const vacuumed = await cli('vacuum', '--retention-hours', '0');
+    expect(vacuumed.superchargers.length).toBe(1);
+    expect(await count()).toBe(2);
+    await cli('ingest', writeNdjson(path.join(dir, 'c.ndjson'), [register('C', 'Tromso', 3)]));
+    await cli('run', 'superchargers');
+    expect(await count()).toBe(3);
+  });
+});
