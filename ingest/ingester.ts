@@ -106,7 +106,7 @@ export class Ingester {
     if (!aggregate) throw new Error(`command ${handler.commandName} targets aggregate type ${handler.aggregateType}, which no domain defines`);
     const partition = partitionOf(aggregateId, this.writer.meta.partitions);
     const stream = partitionStream(partition);
-    const ingestedAt = new Date().toISOString();
+    const ingestedAt = nowIso();
     const events: EmittedEvent[] = [];
     let { version, state } = current ?? { version: 0, state: undefined };
     for (const event of decision) {
@@ -159,7 +159,7 @@ export class Ingester {
       received,
       correlationId: typeof input?.correlation_id === 'string' ? input.correlation_id : null,
       source,
-      recordedAt: new Date().toISOString(),
+      recordedAt: nowIso(),
     };
     this.writer.stage(COMMAND_STREAM, sequence, JSON.stringify(record), received);
     this.model.commands.set(commandId, { sequence, status: record.status, code: record.code });
@@ -222,10 +222,27 @@ export class Ingester {
 }
 
 const HAS_OFFSET = /(?:z|[+-]\d\d(?::?\d\d)?)$/i;
+const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** `received` as ISO-8601 UTC; a time without an offset is taken as UTC (the design's rule). */
 function businessTime(received: string): string | null {
+  // Most clients already send canonical UTC (what toISOString writes): skip the Date round trip,
+  // which was a tenth of ingest's CPU time in a profile.
+  if (CANONICAL.test(received)) return received;
   const text = received.replace(' ', 'T');
   const date = new Date(HAS_OFFSET.test(text) ? text : `${text}Z`);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+let clockMs = 0;
+let clockIso = '';
+
+/** The current time as ISO-8601, formatted once per millisecond rather than once per record. */
+function nowIso(): string {
+  const now = Date.now();
+  if (now !== clockMs) {
+    clockMs = now;
+    clockIso = new Date(now).toISOString();
+  }
+  return clockIso;
 }
