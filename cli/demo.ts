@@ -24,7 +24,7 @@ async function demo(): Promise<void> {
 
   const config = await loadConfig({ lake: lakeDir });
   const layout = new LakeLayout(lakeDir);
-  const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions });
+  const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
   const summary = await ingestNdjson(ingester, fs.createReadStream(commandsFile), 'commands.ndjson').finally(() => ingester.close());
   say(`ingested ${commandsFile}: ${summary.accepted} accepted, ${summary.rejected} rejected (${summary.events} events)`);
 

@@ -31,7 +31,10 @@ export class CommandValidator {
   private readonly envelope: ValidateFunction;
   private readonly payloads = new Map<string, ValidateFunction>();
 
-  constructor(private readonly registry: DomainRegistry) {
+  constructor(
+    private readonly registry: DomainRegistry,
+    private readonly maxDepth = 32,
+  ) {
     const ajv = new Ajv({ allErrors: false, strict: true });
     addFormats(ajv);
     this.envelope = ajv.compile(ENVELOPE_SCHEMA);
@@ -43,6 +46,11 @@ export class CommandValidator {
   validate(value: unknown): Validated {
     if (!this.envelope(value)) return { ok: false, rejection: schemaRejection(this.envelope.errors, '') };
     const input = value as CommandInput;
+    // Payloads have closed schemas; metadata is free-form, so bound its depth (it is serialized
+    // into every event, and a recursive serializer must not meet a 100,000-level object).
+    if (input.metadata !== undefined && nestedDeeperThan(input.metadata, this.maxDepth)) {
+      return { ok: false, rejection: { code: 'schema', message: `metadata: nested deeper than ${this.maxDepth} levels`, path: '/metadata' } };
+    }
     const handler = this.registry.command(input.command_name);
     const payload = this.payloads.get(input.command_name);
     if (!handler || !payload) {
@@ -70,4 +78,16 @@ function schemaRejection(errors: ErrorObject[] | null | undefined, prefix: strin
   }
   const where = path === '' ? 'command' : path.slice(1).replaceAll('/', '.');
   return { code: 'schema', message: `${where}: ${message}`, path: path || '/' };
+}
+
+/** Whether `value` has objects or arrays nested more than `max` levels (iterative: no stack risk). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(current)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }

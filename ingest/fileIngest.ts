@@ -36,20 +36,40 @@ export async function ingestNdjson(ingester: Ingester, input: Readable, sourceNa
   let lineNumber = 0;
   let bytes = 0;
   let sinceCommit = 0;
+  let durableThrough = 0;
+  const commit = async () => {
+    try {
+      await ingester.commit();
+    } catch (error) {
+      throw new FileIngestError(sourceName, durableThrough, error as Error);
+    }
+    durableThrough = lineNumber;
+    sinceCommit = 0;
+    options.onProgress?.(bytes);
+  };
   for await (const text of lines) {
     lineNumber += 1;
     bytes += Buffer.byteLength(text) + 1;
     if (text.trim() === '') continue;
     count(summary, ingester.decideLine(text, `file:${sourceName}:${lineNumber}`), lineNumber);
-    if (++sinceCommit >= groupSize) {
-      await ingester.commit();
-      sinceCommit = 0;
-      options.onProgress?.(bytes);
-    }
+    if (++sinceCommit >= groupSize) await commit();
   }
-  await ingester.commit();
-  options.onProgress?.(bytes);
+  await commit();
   return summary;
+}
+
+/** The ingester failed part way: says how far the file is durably ingested and how to go on. */
+export class FileIngestError extends Error {
+  constructor(
+    readonly source: string,
+    readonly durableThroughLine: number,
+    readonly cause: Error,
+  ) {
+    super(
+      `${cause.message}. Lines 1-${durableThroughLine} of ${source} are durably ingested; ` +
+        're-run the same file once the cause is fixed (already ingested command ids are skipped as duplicates)',
+    );
+  }
 }
 
 function count(summary: IngestSummary, outcome: Outcome, line: number): void {

@@ -28,6 +28,10 @@ export type Outcome =
   | { status: 'duplicate'; commandId: string; first: CommandMemo };
 
 export interface IngesterOptions extends LogWriterOptions {
+  /** Longest command accepted, in bytes of JSON (default 1 MiB). */
+  maxCommandBytes?: number;
+  /** Deepest nesting accepted in free-form fields such as metadata (default 32). */
+  maxDepth?: number;
   /** Save a write-model snapshot on close once this many log records came after the last one. */
   snapshotEvery?: number;
 }
@@ -50,13 +54,13 @@ export class Ingester {
   private constructor(
     private readonly layout: LakeLayout,
     private readonly registry: DomainRegistry,
-    private readonly writer: LogWriter,
-    private readonly model: WriteModel,
+    private writer: LogWriter,
+    private model: WriteModel,
     private recordsSinceSnapshot: number,
     private readonly options: IngesterOptions,
   ) {
     this.replayedAtStart = recordsSinceSnapshot;
-    this.validator = new CommandValidator(registry);
+    this.validator = new CommandValidator(registry, options.maxDepth);
   }
 
   /** Opens the log for writing (lock, recovery) and rebuilds the write model (snapshot + tail). */
@@ -74,6 +78,10 @@ export class Ingester {
 
   /** Decides one NDJSON line. */
   decideLine(text: string, source: string): Outcome {
+    const limit = this.options.maxCommandBytes ?? 1024 * 1024;
+    if (text.length > limit && Buffer.byteLength(text) > limit) {
+      return this.reject(null, null, { code: 'schema', message: `command is ${Buffer.byteLength(text)} bytes, over the limit of ${limit}`, path: '/' }, source);
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -186,10 +194,37 @@ export class Ingester {
       await this.writer.commit();
       this.durable = upTo;
     } catch (error) {
-      // The write model is now ahead of the log: refuse further work until reopened.
-      this.failure = error as Error;
+      // The write model is now ahead of the log: refuse further work until `recover()`.
+      this.failure = new IngestWriteError(error as Error);
+      throw this.failure;
+    }
+  }
+
+  /** Whether a write failed; `recover()` brings the ingester back once the cause is gone. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /**
+   * After a failed commit (disk full, read-only lake): reopen the log, which trims the
+   * unacknowledged tail, and rebuild the write model from what is durable. Outcomes decided but
+   * not committed are forgotten, as they were never acknowledged. Throws if the cause persists.
+   */
+  async recover(): Promise<void> {
+    await this.writer.close().catch(() => undefined);
+    const writer = await LogWriter.open(this.layout, this.options);
+    try {
+      const model = new WriteModel(this.registry);
+      await replayLog(this.layout, model, writer.head);
+      this.writer = writer;
+      this.model = model;
+    } catch (error) {
+      await writer.close();
       throw error;
     }
+    this.decided = 0;
+    this.durable = 0;
+    this.failure = null;
   }
 
   get head() {
@@ -218,6 +253,13 @@ export class Ingester {
     } finally {
       await this.writer.close();
     }
+  }
+}
+
+/** A write to the lake log failed; nothing after the last successful commit was acknowledged. */
+export class IngestWriteError extends Error {
+  constructor(readonly cause: Error) {
+    super(`lake log write failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}): ${cause.message}; nothing after the last commit was acknowledged`);
   }
 }
 

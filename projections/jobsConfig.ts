@@ -34,6 +34,8 @@ export interface EventlakeConfig {
   partitions: number;
   /** How long `vacuum` keeps data files no snapshot needs (time travel and rollback reach back this far). */
   retentionHours: number;
+  /** Ingest limits: longest command (bytes) and deepest nesting of free-form fields. */
+  limits: { maxCommandBytes?: number; maxDepth?: number };
   registry: DomainRegistry;
   jobs: (JobConfig & { definition: Projection })[];
 }
@@ -45,6 +47,11 @@ const CONFIG_SCHEMA = {
     $schema: { type: 'string' },
     lake: { type: 'string', minLength: 1 },
     retentionHours: { type: 'number', minimum: 0 },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxCommandBytes: { type: 'integer', minimum: 256 }, maxDepth: { type: 'integer', minimum: 2, maximum: 1000 } },
+    },
     log: { type: 'object', additionalProperties: false, properties: { partitions: { type: 'integer', minimum: 1, maximum: 256 } } },
     domains: { type: 'array', items: { type: 'string', minLength: 1 } },
     jobs: {
@@ -89,14 +96,14 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
     const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
     throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
   }
-  const config = (raw ?? {}) as { lake?: string; retentionHours?: number; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
+  const config = (raw ?? {}) as { lake?: string; retentionHours?: number; limits?: EventlakeConfig['limits']; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
   const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir);
   const jobEntries = config.jobs ?? registry.domains.flatMap((d) => d.projections.map((p) => ({ name: p.name, projection: p.name })));
   const jobs = jobEntries.map((entry, i) => resolveJob(entry, i, registry, file));
   checkUnique(jobs.map((j) => j.name), 'name', file);
   checkUnique(jobs.map((j) => j.output), 'output', file);
   const lakeDir = path.resolve(cwd, options.lake ?? (config.lake ? path.resolve(configDir, config.lake) : 'lake'));
-  return { file: raw === null ? null : file, lakeDir, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, registry, jobs };
+  return { file: raw === null ? null : file, lakeDir, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, registry, jobs };
 }
 
 async function readJson(file: string, required: boolean): Promise<unknown> {

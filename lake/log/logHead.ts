@@ -75,6 +75,9 @@ export async function readHead(file: string): Promise<LogHead | null> {
 /** Durably writes `head` into the slot its commit number selects (never the one in use). */
 export async function writeHead(handle: fs.FileHandle, head: LogHead): Promise<void> {
   const slot = encodeSlot(head);
-  await handle.write(slot, 0, slot.length, (head.commit % 2) * SLOT_SIZE);
+  const { bytesWritten } = await handle.write(slot, 0, slot.length, (head.commit % 2) * SLOT_SIZE);
+  // A short write leaves a slot whose checksum fails, so readers keep the previous commit; but
+  // the commit must not count as made.
+  if (bytesWritten !== slot.length) throw Object.assign(new Error('ENOSPC: short write of the log head'), { code: 'ENOSPC' });
   await handle.datasync();
 }

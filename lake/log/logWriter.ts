@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { failpoint } from '../failpoints.js';
 import type { LakeLayout } from '../layout.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../logger.js';
@@ -44,8 +45,15 @@ export class LogWriter {
   }
 
   static async open(layout: LakeLayout, options: LogWriterOptions = {}): Promise<LogWriter> {
-    const meta = await openLogMeta(layout, options.partitions);
-    const lock = await acquireLock(layout.lockFile('log-writer'), 'the lake log writer');
+    const [meta, lock] = await Promise.all([
+      openLogMeta(layout, options.partitions),
+      acquireLock(layout.lockFile('log-writer'), 'the lake log writer'),
+    ]).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EROFS' || error.code === 'EACCES' || error.code === 'EPERM') {
+        throw new Error(`cannot write to the lake at ${layout.root}: ${error.message}`);
+      }
+      throw error;
+    });
     try {
       const head = (await readHead(layout.headFile)) ?? emptyHead(meta.streams);
       for (const stream of meta.streams) {
@@ -113,7 +121,8 @@ export class LogWriter {
     const segment = roll ? firstSequence : previous.segment;
     const offset = roll ? 0 : previous.offset;
     const handle = await this.segmentHandle(stream, segment);
-    await handle.write(data, 0, data.length, offset);
+    failpoint('log.append');
+    await writeFully(handle, data, offset);
     await handle.datasync();
     const head: StreamHead = { sequence: staged.lastSequence, segment, offset: offset + data.length, lastTimestamp: staged.lastTimestamp };
     next.streams[stream] = head;
@@ -136,6 +145,19 @@ export class LogWriter {
     this.handles.clear();
     await this.headHandle.close();
     await this.lock.release();
+  }
+}
+
+/**
+ * write(2) may write less than asked (a disk filling up does exactly that before it answers
+ * ENOSPC): keep writing until all bytes are down or the system says why not.
+ */
+async function writeFully(handle: fs.FileHandle, data: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+    if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    written += bytesWritten;
   }
 }
 
