@@ -244,9 +244,13 @@ export class Ingester {
     return line ? (JSON.parse(line) as CommandRecord) : null;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Commits what is decided (and maybe snapshots), then releases the log. With `discard`, stops
+   * as a crash would: whatever is decided but not committed is dropped, never acknowledged.
+   */
+  async close(options: { discard?: boolean } = {}): Promise<void> {
     try {
-      if (!this.failure) {
+      if (!this.failure && !options.discard) {
         await this.commit();
         if (this.recordsSinceSnapshot >= (this.options.snapshotEvery ?? 50_000)) await saveSnapshot(this.layout, this.model, this.writer.head);
       }
