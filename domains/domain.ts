@@ -26,6 +26,18 @@ export interface Aggregate<S = unknown> {
   evolve(state: S | undefined, event: NewEvent): S;
 }
 
+/**
+ * Turns one event type's data from schema version `fromVersion` into `fromVersion + 1`. Events
+ * are never rewritten in the log; old shapes are upcast when read, so a changed event type does
+ * not break the rebuild of old history. The current version of a type is one past its newest
+ * upcaster (1 without any).
+ */
+export interface Upcaster {
+  eventType: string;
+  fromVersion: number;
+  upcast(data: Record<string, unknown>): Record<string, unknown>;
+}
+
 /** A domain: its aggregates, its commands and the read models projected from its events. */
 export interface Domain {
   name: string;
@@ -34,6 +46,7 @@ export interface Domain {
   projections: Projection[];
   /** The SQL that creates this domain's views: a file in `sql/`, or an absolute path. */
   sqlFile?: string;
+  upcasters?: Upcaster[];
 }
 
 export function isRejection(outcome: NewEvent[] | Rejection): outcome is Rejection {

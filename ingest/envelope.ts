@@ -15,6 +15,8 @@ export interface EventEnvelope<D = Record<string, unknown>> {
   /** The id of the command that caused this event. */
   causationId: string;
   data: D;
+  /** Shape version of `data` for this event type (upcasters lift older ones when read). */
+  schemaVersion: number;
   metadata: Record<string, unknown>;
   /** Log position assigned by the writer: partition and gap-free sequence within it. */
   partition: number;

@@ -29,7 +29,8 @@ export class WriteModel {
   }
 
   /** Folds one logged event into its aggregate (used when replaying the log at start). */
-  applyEvent(event: EventEnvelope): void {
+  applyEvent(logged: EventEnvelope): void {
+    const event = this.registry.upcast ? this.registry.upcast(logged) : logged;
     const key = WriteModel.key(event.aggregateType, event.aggregateId);
     const aggregate = this.registry.aggregate(event.aggregateType);
     if (!aggregate) throw new Error(`the log holds events of aggregate type "${event.aggregateType}", which no configured domain defines`);

@@ -1,5 +1,6 @@
 import { sqlIdent, sqlPathList, type Duck } from '../lake/duckdb.js';
 import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './batchTables.js';
+import type { DomainRegistry } from '../domains/registry.js';
 import type { Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
 
 /** Turns one batch of log records (raw JSON lines, in log order per stream) into the temp table `out`. */
@@ -39,36 +40,48 @@ function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], 
  * `committedFiles` (absolute paths) are the table's committed data files; the caller appends each
  * file it commits. The state kind reads a key's previous row from them when its cache lacks it.
  */
-export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy): BatchApplier {
+export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): BatchApplier {
+  const parse = upcast ? (line: string) => upcast(JSON.parse(line)) : (line: string) => JSON.parse(line) as unknown;
   switch (projection.kind) {
     case 'sql':
-      return sqlApplier(duck, projection);
+      return sqlApplier(duck, projection, upcast);
     case 'rows':
-      return rowsApplier(duck, projection as RowsProjection<unknown>, policy);
+      return rowsApplier(duck, projection as RowsProjection<unknown>, policy, parse);
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy);
+      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy, parse);
   }
 }
 
+type Upcast = DomainRegistry['upcast'];
+type Parse = (line: string) => unknown;
+
 // SQL works on the whole batch at once, so there is no single record to skip: an error fails
 // the batch and the job stops (whatever the policy) with its checkpoint unmoved.
-function sqlApplier(duck: Duck, projection: SqlProjection): BatchApplier {
+function sqlApplier(duck: Duck, projection: SqlProjection, upcast: Upcast): BatchApplier {
   return {
     async apply(lines) {
-      await loadJsonLines(duck, 'events', lines, ENVELOPE_COLUMNS);
+      const current = upcast ? lines.map((line) => upcastLine(line, upcast)) : lines;
+      await loadJsonLines(duck, 'events', current, ENVELOPE_COLUMNS);
       await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
       return [];
     },
   };
 }
 
-function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy): BatchApplier {
+/** A log line in today's shape: re-serialized only when an upcaster changed it. */
+function upcastLine(line: string, upcast: NonNullable<Upcast>): string {
+  const event = JSON.parse(line);
+  const lifted = upcast(event);
+  return lifted === event ? line : JSON.stringify(lifted);
+}
+
+function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy, parse: Parse): BatchApplier {
   return {
     async apply(lines) {
       const rows: Row[] = [];
       const poisoned: Poisoned[] = [];
       for (const line of lines) {
-        const record = JSON.parse(line) as unknown;
+        const record = parse(line);
         for (const row of guarded(record, policy, poisoned, () => projection.rows(record)) ?? []) rows.push(row);
       }
       await loadRows(duck, 'out', rows, projection.columns);
@@ -81,11 +94,11 @@ function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: Er
 // huge state costs re-reads instead of unbounded memory.
 const STATE_CACHE_LIMIT = 1_000_000;
 
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy): BatchApplier {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy, parse: Parse): BatchApplier {
   let cache = new Map<string, Row>();
   return {
     async apply(lines) {
-      const records = lines.map((line) => JSON.parse(line) as unknown);
+      const records = lines.map(parse);
       const poisoned: Poisoned[] = [];
       const keys = records.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
       const missing = [...new Set(keys.filter((k): k is string => k !== null && !cache.has(k)))];

@@ -16,6 +16,7 @@ export const ENVELOPE_COLUMNS: Column[] = [
   { name: 'correlationId', type: 'VARCHAR' },
   { name: 'causationId', type: 'VARCHAR' },
   { name: 'data', type: 'JSON' as Column['type'] },
+  { name: 'schemaVersion', type: 'INTEGER' },
   { name: 'metadata', type: 'JSON' as Column['type'] },
   { name: 'partition', type: 'INTEGER' },
   { name: 'sequence', type: 'BIGINT' },

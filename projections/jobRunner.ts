@@ -143,7 +143,7 @@ async function forEachBatch(run: Run, from: (stream: string) => number, knownFil
   const { job, duck, tableDir, head, streams, result } = run;
   const cursors = new Map(streams.map((s) => [s, new StreamCursor(run.layout.streamDir(s), from(s))]));
   const backlog = streams.reduce((sum, s) => sum + Math.max(0, head.streams[s].sequence - from(s)), 0);
-  const applier = batchApplier(duck, job.definition, knownFiles, policy);
+  const applier = batchApplier(duck, job.definition, knownFiles, policy, job.upcast);
   const writeFile = dataFileWriter(duck, tableDir, job.definition.columns);
   const perStream = Math.max(1, Math.ceil(job.batchSize / streams.length));
   for (let batch = await readBatch(streams, cursors, perStream, head); batch.lines.length > 0; batch = await readBatch(streams, cursors, perStream, head)) {

@@ -1,11 +1,12 @@
 import type { LogHead } from '../lake/log/logHead.js';
 import { COMMAND_STREAM, partitionStreams } from '../lake/log/logMeta.js';
 import type { StreamCursor } from '../lake/log/streamCursor.js';
+import type { DomainRegistry } from '../domains/registry.js';
 import type { JobConfig } from './jobsConfig.js';
 import type { Projection } from './projection.js';
 
-/** A configured job with its projection looked up. */
-export type Job = JobConfig & { definition: Projection };
+/** A configured job with its projection looked up, and how to lift old event shapes (if any upcasters). */
+export type Job = JobConfig & { definition: Projection; upcast: DomainRegistry['upcast'] };
 
 /** The checkpoint's identity: a new projection version starts a new checkpoint. */
 export function checkpointAppId(job: Job, stream: string): string {

@@ -37,7 +37,7 @@ export interface EventlakeConfig {
   /** Ingest limits: longest command (bytes) and deepest nesting of free-form fields. */
   limits: { maxCommandBytes?: number; maxDepth?: number };
   registry: DomainRegistry;
-  jobs: (JobConfig & { definition: Projection })[];
+  jobs: (JobConfig & { definition: Projection; upcast: DomainRegistry['upcast'] })[];
 }
 
 const CONFIG_SCHEMA = {
@@ -121,7 +121,7 @@ async function readJson(file: string, required: boolean): Promise<unknown> {
   }
 }
 
-function resolveJob(entry: Partial<JobConfig>, index: number, registry: DomainRegistry, file: string): JobConfig & { definition: Projection } {
+function resolveJob(entry: Partial<JobConfig>, index: number, registry: DomainRegistry, file: string): EventlakeConfig['jobs'][number] {
   const definition = registry.projection(entry.projection!);
   if (!definition) {
     const known = registry.domains.flatMap((d) => d.projections.map((p) => p.name)).join(', ');
@@ -139,6 +139,7 @@ function resolveJob(entry: Partial<JobConfig>, index: number, registry: DomainRe
     live: entry.live ?? true,
     batchSize: entry.batchSize ?? 100_000,
     definition,
+    upcast: definition.source === 'events' ? registry.upcast : null,
   };
 }
 

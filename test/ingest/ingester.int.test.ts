@@ -41,7 +41,7 @@ describe('ingester', () => {
     for (const e of events) versions.set(e.aggregateId, [...(versions.get(e.aggregateId) ?? []), e.version]);
     for (const list of versions.values()) expect(list).toEqual(list.map((_, i) => i + 1));
     const first = events.find((e) => e.eventType === 'SuperchargerRegistered')!;
-    expect(Object.keys(first).sort()).toEqual(['aggregateId', 'aggregateType', 'causationId', 'correlationId', 'data', 'eventId', 'eventType', 'ingestedAt', 'metadata', 'partition', 'sequence', 'timestamp', 'version'].sort());
+    expect(Object.keys(first).sort()).toEqual(['aggregateId', 'aggregateType', 'causationId', 'correlationId', 'data', 'eventId', 'eventType', 'ingestedAt', 'metadata', 'partition', 'schemaVersion', 'sequence', 'timestamp', 'version'].sort());
     const command = commands.find((c) => c.command_id === first.causationId)!;
     expect(first.timestamp).toBe(new Date(command.received).toISOString());
     expect(first.eventId).toMatch(/^[0-9a-f-]{36}$/);
