@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { isRemote, joinLocation, locate } from '../lake/storage/locations.js';
 import type { AddFile } from '../lake/delta/actions.js';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
 import type { Column } from './projection.js';
@@ -21,17 +23,19 @@ export function dataFileWriter(duck: Duck, tableDir: string, columns: Column[]):
 async function writeDataFile(duck: Duck, tableDir: string, columns: Column[]): Promise<AddFile | null> {
   const stats = await statsOf(duck, columns);
   if (stats.numRecords === 0) return null;
-  await fs.mkdir(tableDir, { recursive: true });
   const name = `part-00000-${randomUUID()}-c000.snappy.parquet`;
-  const file = path.join(tableDir, name);
-  await duck.run(`COPY out TO ${sqlString(file)} (FORMAT parquet, COMPRESSION snappy)`);
-  const handle = await fs.open(file, 'r+');
+  const { storage, path: target } = locate(joinLocation(tableDir, name));
+  // Locally DuckDB writes the file in place; for a remote lake it writes a temp file to upload.
+  const local = isRemote(tableDir) ? path.join(os.tmpdir(), `eventlake-${name}`) : await storage.localPath(target);
+  await fs.mkdir(path.dirname(local), { recursive: true });
   try {
-    await handle.sync(); // the commit that names it must never point at bytes still in the page cache
-    const { size } = await handle.stat();
+    await duck.run(`COPY out TO ${sqlString(local)} (FORMAT parquet, COMPRESSION snappy)`);
+    const { size } = await fs.stat(local);
+    // Durable before any commit names it (upload fsyncs locally, flushes on ADLS).
+    await storage.upload(local, target);
     return { path: name, partitionValues: {}, size, modificationTime: Date.now(), dataChange: true, stats: JSON.stringify(stats) };
   } finally {
-    await handle.close();
+    if (isRemote(tableDir)) await fs.rm(local, { force: true });
   }
 }
 

@@ -1,12 +1,12 @@
-import path from 'node:path';
 import type { AddFile } from '../lake/delta/actions.js';
-import { commitVersion, loadSnapshot as loadTableSnapshot, snapshotFilePaths } from '../lake/delta/deltaTable.js';
+import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck } from '../lake/duckdb.js';
 import { failpoint } from '../lake/failpoints.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
 import { logger } from '../lake/logger.js';
+import { joinLocation } from '../lake/storage/locations.js';
 import { readHead, type LogHead } from '../lake/log/logHead.js';
 import { readLogMeta } from '../lake/log/logMeta.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
@@ -111,7 +111,7 @@ interface Run {
 async function applyIncrementally(run: Run): Promise<void> {
   const { job, tableDir } = run;
   const applied = await lastApplied(tableDir, run.snapshot);
-  const knownFiles = snapshotFilePaths(tableDir, run.snapshot);
+  const knownFiles = await snapshotLocalFiles(tableDir, run.snapshot);
   await forEachBatch(run, (s) => run.snapshot.txns.get(checkpointAppId(job, s))?.version ?? 0, knownFiles, run.options.onError ?? job.onError, async (add, advanced) => {
     for (const [stream, position] of advanced) applied[stream] = position;
     const actions = appendCommit(job, run.snapshot, add, advanced, applied);
@@ -155,7 +155,7 @@ async function forEachBatch(run: Run, from: (stream: string) => number, knownFil
     result.deadLetters += poisoned.length;
     const add = await writeFile();
     failpoint('projection.afterDataFile');
-    if (add) knownFiles.push(path.join(tableDir, add.path));
+    if (add) knownFiles.push(...(await localFiles([joinLocation(tableDir, add.path)])));
     await done(add, batch.advanced);
     result.applied += batch.lines.length;
     run.options.onProgress?.(result.applied, backlog);

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import type { Action } from '../lake/delta/actions.js';
 import { commitVersion, loadSnapshot as loadTableSnapshot, readCommit, snapshotFilePaths } from '../lake/delta/deltaTable.js';
+import { locate } from '../lake/storage/locations.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
 import type { Job } from './jobSource.js';
@@ -26,7 +26,8 @@ export async function rollbackJob(layout: LakeLayout, job: Job): Promise<Rollbac
     const rebuiltAt = await lastRebuild(tableDir, current.version);
     if (rebuiltAt === null || rebuiltAt === 0) throw new Error(`job ${job.name} has no earlier version to roll back to (no rebuild replaced one)`);
     const previous = await loadTableSnapshot(tableDir, { version: rebuiltAt - 1 });
-    const missing = snapshotFilePaths(tableDir, previous).filter((f) => !fs.existsSync(f));
+    const sizes = await Promise.all(snapshotFilePaths(tableDir, previous).map(async (f) => [f, await locate(f).storage.size(locate(f).path)] as const));
+    const missing = sizes.filter(([, size]) => size === null).map(([f]) => f);
     if (missing.length > 0) throw new Error(`cannot roll back job ${job.name} to version ${rebuiltAt - 1}: ${missing.length} of its files were vacuumed (first: ${missing[0]})`);
     const now = Date.now();
     const actions: Action[] = [

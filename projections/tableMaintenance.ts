@@ -1,5 +1,5 @@
 import type { Action } from '../lake/delta/actions.js';
-import { commitVersion, listLog, snapshotFilePaths, writeCheckpoint } from '../lake/delta/deltaTable.js';
+import { commitVersion, listLog, snapshotLocalFiles, writeCheckpoint } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { sqlIdent, sqlPathList, type Duck } from '../lake/duckdb.js';
 import { logger } from '../lake/logger.js';
@@ -33,7 +33,7 @@ export async function compact(duck: Duck, tableDir: string, job: Job, snapshot: 
       ? `QUALIFY row_number() OVER (PARTITION BY ${sqlIdent(projection.key)} ORDER BY ${sqlIdent(projection.orderBy)} DESC) = 1`
       : '';
   const columns = projection.columns.map((c) => sqlIdent(c.name)).join(', ');
-  await duck.run(`CREATE OR REPLACE TEMP TABLE out AS SELECT ${columns} FROM read_parquet(${sqlPathList(snapshotFilePaths(tableDir, snapshot))}) ${latest}`);
+  await duck.run(`CREATE OR REPLACE TEMP TABLE out AS SELECT ${columns} FROM read_parquet(${sqlPathList(await snapshotLocalFiles(tableDir, snapshot))}) ${latest}`);
   const add = await dataFileWriter(duck, tableDir, projection.columns)();
   const now = Date.now();
   const actions: Action[] = [

@@ -2,8 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Domain } from '../domains/domain.js';
-import { loadSnapshot as loadTableSnapshot, type AsOf } from '../lake/delta/deltaTable.js';
-import { dataFilePath } from '../lake/delta/snapshot.js';
+import { loadSnapshot as loadTableSnapshot, snapshotLocalFiles, type AsOf } from '../lake/delta/deltaTable.js';
 import { Duck, sqlIdent, sqlPathList } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { emptySelect } from '../projections/batchTables.js';
@@ -62,7 +61,7 @@ async function committedFiles(tableDir: string, at: AsOf): Promise<string[]> {
     if (at.timestamp !== undefined && /no readable versions|has no version at/.test((error as Error).message)) return [];
     throw error;
   }
-  return [...snapshot.files.keys()].map((p) => path.join(tableDir, dataFilePath(p))).sort();
+  return (await snapshotLocalFiles(tableDir, snapshot)).sort();
 }
 
 /** Timestamps as UTC TIMESTAMP (analysts write TIMESTAMP literals); state tables one row per key. */

@@ -1,4 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Duck, sqlIdent, sqlPathList, sqlString } from '../duckdb.js';
 import { formatActions, type Action } from './actions.js';
 import {
@@ -8,14 +11,16 @@ import {
   type LastCheckpoint,
   type TombstonePolicy,
 } from './checkpointSchema.js';
-import { fsyncDir, fsyncFile, removeIfPresent, replaceFileDurably, tempPathFor } from './durableFile.js';
-import { checkpointPath, lastCheckpointPath, logDir } from './logFiles.js';
+import { NotFoundError } from '../storage/lakeStorage.js';
+import { locate } from '../storage/locations.js';
+import { checkpointPath, lastCheckpointPath } from './logFiles.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Reading and writing Parquet checkpoints and `_last_checkpoint`, through DuckDB. */
 
 /** The actions in a checkpoint's Parquet file(s). Columns a writer left out read as absent. */
-export async function readCheckpoint(paths: string[]): Promise<Action[]> {
+export async function readCheckpoint(locations: string[]): Promise<Action[]> {
+  const paths = await Promise.all(locations.map((l) => locate(l)).map(({ storage, path: p }) => storage.localPath(p)));
   const duck = await Duck.open();
   try {
     // to_json of the whole row turns maps into objects and BIGINTs into numbers: the same shapes
@@ -33,9 +38,10 @@ export async function readCheckpoint(paths: string[]): Promise<Action[]> {
 export async function readLastCheckpoint(tableDir: string): Promise<LastCheckpoint | undefined> {
   let text: string;
   try {
-    text = await readFile(lastCheckpointPath(tableDir), 'utf8');
+    const { storage, path: file } = locate(lastCheckpointPath(tableDir));
+    text = (await storage.read(file)).toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof NotFoundError) return undefined;
     throw error;
   }
   try {
@@ -66,18 +72,15 @@ export async function writeCheckpoint(
   assertCheckpointable(tableDir, snapshot);
   const actions = checkpointActions(snapshot, policy);
   const target = checkpointPath(tableDir, snapshot.version);
-  await mkdir(logDir(tableDir), { recursive: true });
-  const parquetTemp = tempPathFor(target);
+  const parquetTemp = path.join(os.tmpdir(), `eventlake-checkpoint-${randomUUID()}.parquet`);
   try {
     await copyActionsToParquet(actions, parquetTemp);
-    await fsyncFile(parquetTemp);
-    // Two writers checkpointing one version write the same state, so the last rename may win.
-    await rename(parquetTemp, target);
-  } catch (error) {
-    await removeIfPresent(parquetTemp);
-    throw error;
+    // Two writers checkpointing one version write the same state, so the last upload may win.
+    const { storage, path: file } = locate(target);
+    await storage.upload(parquetTemp, file);
+  } finally {
+    await rm(parquetTemp, { force: true });
   }
-  await fsyncDir(logDir(tableDir));
   await pointLastCheckpointAt(tableDir, { version: snapshot.version, size: actions.length });
   return { path: target, size: actions.length };
 }
@@ -98,7 +101,7 @@ async function copyActionsToParquet(actions: Action[], parquetFile: string): Pro
     );
   } finally {
     duck.close();
-    await removeIfPresent(rowsFile);
+    await rm(rowsFile, { force: true });
   }
 }
 
@@ -107,7 +110,8 @@ async function copyActionsToParquet(actions: Action[], parquetFile: string): Pro
 async function pointLastCheckpointAt(tableDir: string, last: LastCheckpoint): Promise<void> {
   const current = await readLastCheckpoint(tableDir);
   if (current && current.version > last.version) return;
-  await replaceFileDurably(lastCheckpointPath(tableDir), JSON.stringify(last));
+  const { storage, path: file } = locate(lastCheckpointPath(tableDir));
+  await storage.replace(file, JSON.stringify(last));
 }
 
 // The checkpoint schema above has no columns for reader features (deletion vectors, column

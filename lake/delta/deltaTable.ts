@@ -1,9 +1,9 @@
-import path from 'node:path';
 import { Duck, sqlPathList } from '../duckdb.js';
 import { numRecords, parseSchemaString, sparkTypeName, type AddFile } from './actions.js';
 import { latestVersionOf, listLog } from './logFiles.js';
 import { dataFilePath } from './snapshot.js';
-import { loadSnapshot, type AsOf } from './snapshotReader.js';
+import { joinLocation } from '../storage/locations.js';
+import { loadSnapshot, localFiles, type AsOf } from './snapshotReader.js';
 
 /**
  * A Delta table in a local folder. This is the module callers import: it gathers the I/O side
@@ -14,7 +14,7 @@ import { loadSnapshot, type AsOf } from './snapshotReader.js';
 export { commitVersion, ConcurrentCommitError, readCommit } from './commit.js';
 export { writeCheckpoint, readCheckpoint, type WrittenCheckpoint } from './checkpoint.js';
 export { listLog, type LogListing, type CheckpointFiles } from './logFiles.js';
-export { loadSnapshot, snapshotFilePaths, type AsOf } from './snapshotReader.js';
+export { loadSnapshot, localFiles, snapshotFilePaths, snapshotLocalFiles, type AsOf } from './snapshotReader.js';
 export { vacuum, type VacuumOptions } from './vacuum.js';
 
 /** A table at one version, as a person or a test wants to see it. */
@@ -54,13 +54,13 @@ async function countRows(tableDir: string, adds: AddFile[]): Promise<number> {
   let rows = 0;
   for (const add of adds) {
     const count = numRecords(add);
-    if (count === undefined) withoutStats.push(path.resolve(tableDir, dataFilePath(add.path)));
+    if (count === undefined) withoutStats.push(joinLocation(tableDir, dataFilePath(add.path)));
     else rows += count;
   }
   if (withoutStats.length === 0) return rows;
   const duck = await Duck.open();
   try {
-    return rows + Number(await duck.scalar(`SELECT count(*) FROM read_parquet(${sqlPathList(withoutStats)})`));
+    return rows + Number(await duck.scalar(`SELECT count(*) FROM read_parquet(${sqlPathList(await localFiles(withoutStats))})`));
   } finally {
     duck.close();
   }

@@ -1,5 +1,4 @@
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { joinLocation, locate } from '../storage/locations.js';
 
 /** The files of a table's `_delta_log/` folder: their names, and what a listing finds. */
 
@@ -9,7 +8,7 @@ export const LAST_CHECKPOINT_FILE = '_last_checkpoint';
 /** A complete checkpoint: one classic file, or every part of a multi-part one. */
 export interface CheckpointFiles {
   version: number;
-  /** Absolute paths of the checkpoint's Parquet file(s). */
+  /** Locations of the checkpoint's Parquet file(s). */
   paths: string[];
 }
 
@@ -26,7 +25,7 @@ const CLASSIC_CHECKPOINT_NAME = /^(\d{20})\.checkpoint\.parquet$/;
 const PART_CHECKPOINT_NAME = /^(\d{20})\.checkpoint\.(\d{10})\.(\d{10})\.parquet$/;
 
 export function logDir(tableDir: string): string {
-  return path.join(tableDir, LOG_DIR);
+  return joinLocation(tableDir, LOG_DIR);
 }
 
 /** A version as the log spells it: zero-padded to 20 digits. */
@@ -35,15 +34,15 @@ export function paddedVersion(version: number): string {
 }
 
 export function commitPath(tableDir: string, version: number): string {
-  return path.join(logDir(tableDir), `${paddedVersion(version)}.json`);
+  return joinLocation(logDir(tableDir), `${paddedVersion(version)}.json`);
 }
 
 export function checkpointPath(tableDir: string, version: number): string {
-  return path.join(logDir(tableDir), `${paddedVersion(version)}.checkpoint.parquet`);
+  return joinLocation(logDir(tableDir), `${paddedVersion(version)}.checkpoint.parquet`);
 }
 
 export function lastCheckpointPath(tableDir: string): string {
-  return path.join(logDir(tableDir), LAST_CHECKPOINT_FILE);
+  return joinLocation(logDir(tableDir), LAST_CHECKPOINT_FILE);
 }
 
 /**
@@ -52,13 +51,8 @@ export function lastCheckpointPath(tableDir: string): string {
  */
 export async function listLog(tableDir: string): Promise<LogListing> {
   const dir = logDir(tableDir);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { commits: [], checkpoints: [] };
-    throw error;
-  }
+  const { storage, path } = locate(dir);
+  const names = (await storage.list(path)).filter((e) => !e.isDirectory).map((e) => e.name);
   return logListingOf(dir, names);
 }
 
@@ -74,11 +68,11 @@ export function logListingOf(dir: string, names: string[]): LogListing {
     const commit = COMMIT_NAME.exec(name);
     if (commit) commits.push(Number(commit[1]));
     const checkpoint = CLASSIC_CHECKPOINT_NAME.exec(name);
-    if (checkpoint) classic.set(Number(checkpoint[1]), path.join(dir, name));
+    if (checkpoint) classic.set(Number(checkpoint[1]), joinLocation(dir, name));
     const part = PART_CHECKPOINT_NAME.exec(name);
     if (part) {
       const key = `${Number(part[1])}/${Number(part[3])}`;
-      parts.set(key, [...(parts.get(key) ?? []), path.join(dir, name)]);
+      parts.set(key, [...(parts.get(key) ?? []), joinLocation(dir, name)]);
     }
   }
   const checkpoints = new Map<number, string[]>();

@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { joinLocation, locate } from '../storage/locations.js';
 import { readCheckpoint, readLastCheckpoint } from './checkpoint.js';
 import { readCommit } from './commit.js';
 import { latestVersionOf, listLog } from './logFiles.js';
@@ -53,7 +53,25 @@ export async function loadSnapshot(tableDir: string, at: AsOf = {}): Promise<Sna
 
 /** Absolute local paths of a snapshot's data files, e.g. for DuckDB's read_parquet. */
 export function snapshotFilePaths(tableDir: string, snapshot: Snapshot): string[] {
-  return [...snapshot.files.values()].map((add) => path.resolve(tableDir, dataFilePath(add.path)));
+  return [...snapshot.files.values()].map((add) => joinLocation(tableDir, dataFilePath(add.path)));
+}
+
+/**
+ * Local paths DuckDB can read for the snapshot's data files: the files themselves on a local lake,
+ * cached downloads on ADLS (the views' local cache mode).
+ */
+export async function snapshotLocalFiles(tableDir: string, snapshot: Snapshot): Promise<string[]> {
+  return localFiles(snapshotFilePaths(tableDir, snapshot));
+}
+
+/** Local readable paths for locations, downloading a few at a time where they are remote. */
+export async function localFiles(locations: string[]): Promise<string[]> {
+  const result: string[] = [];
+  for (let i = 0; i < locations.length; i += 8) {
+    const batch = locations.slice(i, i + 8).map((l) => locate(l));
+    result.push(...(await Promise.all(batch.map(({ storage, path }) => storage.localPath(path)))));
+  }
+  return result;
 }
 
 async function readCommits(tableDir: string, versions: number[]): Promise<Commit[]> {

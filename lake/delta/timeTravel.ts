@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { baseName, locate, parentLocation } from '../storage/locations.js';
 import type { CommitInfo } from './actions.js';
 import { readCommit } from './commit.js';
 import { commitPath, latestVersionOf, type LogListing } from './logFiles.js';
@@ -15,11 +15,11 @@ export async function versionTimestamp(tableDir: string, listing: LogListing, ve
     const actions = await readCommit(tableDir, version);
     const info = actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
     if (typeof info?.timestamp === 'number') return info.timestamp;
-    return (await stat(commitPath(tableDir, version))).mtimeMs;
+    return modifiedAt(commitPath(tableDir, version));
   }
   const checkpoint = listing.checkpoints.find((c) => c.version === version);
   if (!checkpoint) throw new Error(`Delta table ${tableDir} has no commit or checkpoint for version ${version}`);
-  return (await stat(checkpoint.paths[0])).mtimeMs;
+  return modifiedAt(checkpoint.paths[0]);
 }
 
 /**
@@ -41,6 +41,14 @@ export async function versionAsOf(tableDir: string, listing: LogListing, timesta
     `Delta table ${tableDir} has no version at ${iso(timestamp)}: its earliest readable version ${earliest} ` +
       `was committed at ${iso(first)}`,
   );
+}
+
+/** A file's modification time: the commit's date when its commitInfo has none. */
+async function modifiedAt(location: string): Promise<number> {
+  const { storage, path } = locate(parentLocation(location));
+  const entry = (await storage.list(path)).find((e) => e.name === baseName(location));
+  if (!entry) throw new Error(`${location} does not exist`);
+  return entry.lastModified;
 }
 
 function iso(ms: number): string {

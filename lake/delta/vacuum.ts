@@ -1,6 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { removeIfPresent } from './durableFile.js';
+import { joinLocation, locate, relativeLocation } from '../storage/locations.js';
 import { dataFilePath, type Snapshot } from './snapshot.js';
 import { loadSnapshot } from './snapshotReader.js';
 
@@ -27,8 +25,7 @@ export interface VacuumOptions {
  * were not removed within the retention window, and that are older (mtime) than it. Returns the
  * deleted paths, relative to the table folder, sorted.
  */
-export async function vacuum(table: string, options: VacuumOptions): Promise<string[]> {
-  const tableDir = path.resolve(table);
+export async function vacuum(tableDir: string, options: VacuumOptions): Promise<string[]> {
   if (!Number.isFinite(options.retentionMs) || options.retentionMs < 0) {
     throw new Error(`vacuum of Delta table ${tableDir}: retentionMs must be a non-negative number of milliseconds`);
   }
@@ -38,9 +35,11 @@ export async function vacuum(table: string, options: VacuumOptions): Promise<str
   const cutoff = (options.now ?? Date.now()) - options.retentionMs;
   const keep = filesToKeep(tableDir, snapshot, cutoff);
   const deleted: string[] = [];
-  for (const file of await listDataFiles(tableDir)) {
-    if (keep.has(file) || (await stat(file)).mtimeMs >= cutoff) continue;
-    deleted.push(...(await deleteDataFile(tableDir, file)));
+  const files = await listDataFiles(tableDir);
+  const names = new Set(files.map((f) => f.location));
+  for (const file of files) {
+    if (keep.has(file.location) || file.lastModified >= cutoff) continue;
+    deleted.push(...(await deleteDataFile(tableDir, file.location, names)));
   }
   return deleted.sort();
 }
@@ -49,32 +48,41 @@ export async function vacuum(table: string, options: VacuumOptions): Promise<str
 // the removal may still be reading them, however old the file itself is.
 function filesToKeep(tableDir: string, snapshot: Snapshot, cutoff: number): Set<string> {
   const keep = new Set<string>();
-  for (const add of snapshot.files.values()) keep.add(path.resolve(tableDir, dataFilePath(add.path)));
+  for (const add of snapshot.files.values()) keep.add(joinLocation(tableDir, dataFilePath(add.path)));
   for (const remove of snapshot.tombstones.values()) {
-    if ((remove.deletionTimestamp ?? 0) >= cutoff) keep.add(path.resolve(tableDir, dataFilePath(remove.path)));
+    if ((remove.deletionTimestamp ?? 0) >= cutoff) keep.add(joinLocation(tableDir, dataFilePath(remove.path)));
   }
   return keep;
 }
 
 // Names starting with `_` or `.` are hidden in a Delta table (`_delta_log`, `_change_data`, Spark's
 // `.crc` side files): never data files in their own right.
-async function listDataFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+async function listDataFiles(dir: string): Promise<{ location: string; lastModified: number }[]> {
+  const files: { location: string; lastModified: number }[] = [];
+  const { storage, path } = locate(dir);
+  for (const entry of await storage.list(path)) {
     if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await listDataFiles(full)));
-    else if (entry.isFile()) files.push(full);
+    const location = joinLocation(dir, entry.name);
+    if (entry.isDirectory) files.push(...(await listDataFiles(location)));
+    else files.push({ location, lastModified: entry.lastModified });
   }
   return files;
 }
 
 // Hadoop's local file system (used by Spark) writes a `.name.crc` checksum beside each file and
 // deletes it with the file; do the same so vacuumed Spark tables leave no orphans.
-async function deleteDataFile(tableDir: string, file: string): Promise<string[]> {
-  const crc = path.join(path.dirname(file), `.${path.basename(file)}.crc`);
+async function deleteDataFile(tableDir: string, file: string, existing: Set<string>): Promise<string[]> {
+  const name = file.split('/').pop()!;
+  const crc = joinLocation(file.slice(0, file.length - name.length), `.${name}.crc`);
   const deleted = [file];
-  await removeIfPresent(file);
-  if (await removeIfPresent(crc)) deleted.push(crc);
-  return deleted.map((f) => path.relative(tableDir, f).split(path.sep).join('/'));
+  const remove = (location: string) => {
+    const { storage, path } = locate(location);
+    return storage.delete(path);
+  };
+  await remove(file);
+  if (existing.has(crc) || (await locate(crc).storage.size(locate(crc).path)) !== null) {
+    await remove(crc);
+    deleted.push(crc);
+  }
+  return deleted.map((f) => relativeLocation(tableDir, f));
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { REPO, eventlake, eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
 
-const FAILPOINTS = ['projection.afterDataFile', 'delta.beforeCommitLink', 'projection.afterCommit'];
+const FAILPOINTS = ['projection.afterDataFile', 'storage.beforeCreateLink', 'projection.afterCommit'];
 const MODELS = [
   'SELECT * FROM superchargers ORDER BY ALL',
   'SELECT * FROM supercharger_status_history ORDER BY ALL',

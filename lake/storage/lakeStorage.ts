@@ -1,0 +1,76 @@
+/**
+ * Where the lake's files live: a local folder (the embedded default) or an ADLS Gen2 filesystem.
+ * Paths are relative to the lake root and use "/" separators. Storage knows no domain: it moves
+ * bytes and gives the few atomic primitives the log and the Delta tables are built on.
+ */
+export interface LakeStorage {
+  /** Human-readable location, for messages (`/data/lake`, `abfss://fs@account.dfs.core.windows.net/lake`). */
+  readonly location: string;
+
+  /** The whole file, or `length` bytes from `offset`. Throws NotFoundError if absent. */
+  read(path: string, range?: { offset: number; length: number }): Promise<Buffer>;
+
+  /** Size in bytes, or null when the file does not exist. */
+  size(path: string): Promise<number | null>;
+
+  /** Entries directly under `dir` (not recursive); empty when the folder does not exist. */
+  list(dir: string): Promise<StorageEntry[]>;
+
+  /**
+   * Creates `path` with `data` only if no file has that name, atomically: readers see all of it
+   * or no file. Throws AlreadyExistsError when another writer got there first. (Delta commits.)
+   */
+  createIfAbsent(path: string, data: Buffer | string): Promise<void>;
+
+  /** Replaces (or creates) `path` atomically and durably: readers see the old or the new bytes. */
+  replace(path: string, data: Buffer | string): Promise<void>;
+
+  /** Removes a file; absent is fine. */
+  delete(path: string): Promise<void>;
+
+  /**
+   * Durably appends to a file this process writes alone (a log segment), creating it if needed.
+   * `length` is where the next append lands. Local: write + fdatasync. ADLS: append + flush with
+   * the last ETag as condition, so a second writer's interference fails loudly.
+   */
+  openAppender(path: string): Promise<Appender>;
+
+  /** Cuts a file to `length` bytes (recovery of a torn tail); ADLS rewrites the kept prefix. */
+  truncate(path: string, length: number): Promise<void>;
+
+  /** A local file path DuckDB can read for `path`: the file itself locally, a cached download remotely. */
+  localPath(path: string): Promise<string>;
+
+  /**
+   * Uploads a local file (a Parquet file DuckDB wrote) to `path`, durably and atomically: readers
+   * see no file or the whole file (local: temp + fsync + rename; ADLS: temp path + rename).
+   */
+  upload(localFile: string, path: string): Promise<void>;
+}
+
+export interface StorageEntry {
+  name: string;
+  isDirectory: boolean;
+  size: number;
+  lastModified: number;
+}
+
+export interface Appender {
+  readonly length: number;
+  append(data: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class NotFoundError extends Error {
+  readonly code = 'ENOENT';
+  constructor(readonly path: string, where: string) {
+    super(`${where}: ${path} does not exist`);
+  }
+}
+
+export class AlreadyExistsError extends Error {
+  readonly code = 'EEXIST';
+  constructor(readonly path: string, where: string) {
+    super(`${where}: ${path} already exists`);
+  }
+}
