@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { once } from 'node:events';
 import type { LakeLayout } from '../lake/layout.js';
 import type { LogHead } from '../lake/log/logHead.js';
-import { syncDirectory } from '../lake/log/segments.js';
+import { syncDirectory } from '../lake/storage/localStorage.js';
 import type { WriteModel } from './writeModel.js';
 
 /**

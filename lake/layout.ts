@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isRemote, joinLocation } from './storage/locations.js';
 
 /**
  * Where everything lives inside a lake folder. Names that come from config (jobs, tables) are
@@ -14,44 +15,54 @@ import path from 'node:path';
  *   views.duckdb             the views database over the tables' current snapshots
  */
 export class LakeLayout {
+  /** The lake's location: a local folder, or a remote URL (ADLS) whose storage is registered. */
   readonly root: string;
+  /**
+   * Where this machine keeps what only it needs: locks, write-model snapshots, job run state,
+   * dead letters and the views database. The lake folder itself for a local lake.
+   */
+  readonly localRoot: string;
 
-  constructor(root: string) {
-    this.root = path.resolve(root);
+  constructor(root: string, localRoot?: string) {
+    this.root = isRemote(root) ? root.replace(/\/+$/, '') : path.resolve(root);
+    this.localRoot = path.resolve(localRoot ?? (isRemote(root) ? path.join('.eventlake-state', root.replace(/[^A-Za-z0-9._-]+/g, '_')) : root));
   }
 
   get logDir(): string {
-    return path.join(this.root, 'log');
+    return joinLocation(this.root, 'log');
   }
   get headFile(): string {
-    return path.join(this.logDir, 'HEAD');
+    return joinLocation(this.logDir, 'HEAD');
   }
   get metaFile(): string {
-    return path.join(this.logDir, 'meta.json');
+    return joinLocation(this.logDir, 'meta.json');
   }
   streamDir(stream: string): string {
-    return path.join(this.logDir, safeName(stream, 'stream'));
+    return joinLocation(this.logDir, safeName(stream, 'stream'));
   }
   get tablesDir(): string {
-    return path.join(this.root, 'tables');
+    return joinLocation(this.root, 'tables');
   }
   tableDir(table: string): string {
-    return path.join(this.tablesDir, safeName(table, 'table'));
+    return joinLocation(this.tablesDir, safeName(table, 'table'));
   }
   get snapshotsDir(): string {
-    return path.join(this.root, 'snapshots');
+    return path.join(this.localRoot, 'snapshots');
   }
   get locksDir(): string {
-    return path.join(this.root, 'locks');
+    return path.join(this.localRoot, 'locks');
   }
   lockFile(name: string): string {
     return path.join(this.locksDir, `${safeName(name, 'lock')}.lock`);
   }
   get viewsDatabase(): string {
-    return path.join(this.root, 'views.duckdb');
+    return path.join(this.localRoot, 'views.duckdb');
   }
   get deadLettersDir(): string {
-    return path.join(this.root, 'deadletters');
+    return path.join(this.localRoot, 'deadletters');
+  }
+  get jobsDir(): string {
+    return path.join(this.localRoot, 'jobs');
   }
 }
 

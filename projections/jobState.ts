@@ -14,7 +14,7 @@ export interface JobRunState {
 const EMPTY: JobRunState = { lastRunAt: null, lastOutcome: null, lastError: null, lastErrorAt: null };
 
 function file(layout: LakeLayout, job: string): string {
-  return path.join(layout.root, 'jobs', `${safeName(job, 'job')}.json`);
+  return path.join(layout.jobsDir, `${safeName(job, 'job')}.json`);
 }
 
 export async function readJobState(layout: LakeLayout, job: string): Promise<JobRunState> {

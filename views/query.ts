@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Duck, sqlPathList } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
+import { isRemote, locate } from '../lake/storage/locations.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { createViews, type SnapshotChoice } from './viewsDatabase.js';
 
@@ -43,9 +44,17 @@ export async function openViewsAt(config: EventlakeConfig, layout: LakeLayout, a
 async function lockDown(duck: Duck, layout: LakeLayout): Promise<void> {
   await duck.run('SET autoinstall_known_extensions = false');
   await duck.run('SET autoload_known_extensions = false');
-  await duck.run(`SET allowed_directories = ${sqlPathList([`${layout.tablesDir}/`])}`);
+  await duck.run(`SET allowed_directories = ${sqlPathList([`${readableRoot(layout)}/`])}`);
   await duck.run('SET enable_external_access = false');
   await duck.run('SET lock_configuration = true');
+}
+
+/** The only folder analysts' SQL may read: the lake's tables, or their local cache for a remote lake. */
+function readableRoot(layout: LakeLayout): string {
+  if (!isRemote(layout.root)) return layout.tablesDir;
+  const cache = locate(layout.root).storage.cacheRoot;
+  if (!cache) throw new Error(`the storage of ${layout.root} keeps no local cache for the views`);
+  return cache;
 }
 
 const READING_STATEMENTS = new Set(['SELECT', 'EXPLAIN']);

@@ -19,7 +19,7 @@ export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
  * new reader gets a whole new one.
  */
 export async function buildViews(config: EventlakeConfig, layout: LakeLayout): Promise<string> {
-  await fs.mkdir(layout.root, { recursive: true });
+  await fs.mkdir(layout.localRoot, { recursive: true });
   const target = layout.viewsDatabase;
   const tmp = `${target}.${process.pid}.tmp`;
   await removeDatabase(tmp);

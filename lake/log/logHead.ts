@@ -1,5 +1,7 @@
 import fs from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { NotFoundError } from '../storage/lakeStorage.js';
+import { isRemote, locate } from '../storage/locations.js';
 
 /** How far one stream (an event partition or the command log) is committed. */
 export interface StreamHead {
@@ -54,26 +56,46 @@ function decodeSlot(buffer: Buffer): LogHead | null {
   }
 }
 
-/** Reads the newest valid head, or null when the log has never committed. */
-export async function readHead(file: string): Promise<LogHead | null> {
+/**
+ * Reads the newest valid head, or null when the log has never committed. Locally the head is the
+ * two-slot file; on a remote lake it is a JSON file replaced atomically (rename) at each commit.
+ */
+export async function readHead(location: string): Promise<LogHead | null> {
+  const { storage, path } = locate(location);
   let data: Buffer;
   try {
-    data = await fs.readFile(file);
+    data = await storage.read(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (error instanceof NotFoundError) return null;
     throw error;
   }
+  if (isRemote(location)) return data.length === 0 ? null : (JSON.parse(data.toString('utf8')) as LogHead);
   const slots = [decodeSlot(data.subarray(0, SLOT_SIZE)), decodeSlot(data.subarray(SLOT_SIZE, 2 * SLOT_SIZE))];
   const valid = slots.filter((s): s is LogHead => s !== null);
   if (valid.length === 0) {
     if (data.length === 0) return null;
-    throw new Error(`log head ${file} is corrupt: neither slot has a valid checksum`);
+    throw new Error(`log head ${location} is corrupt: neither slot has a valid checksum`);
   }
   return valid.reduce((a, b) => (b.commit > a.commit ? b : a));
 }
 
+/** Writes heads durably: each write is a commit point. */
+export interface HeadWriter {
+  write(head: LogHead): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openHeadWriter(location: string): Promise<HeadWriter> {
+  const { storage, path } = locate(location);
+  if (isRemote(location)) return { write: (head) => storage.replace(path, JSON.stringify(head)), close: async () => undefined };
+  const file = await storage.localPath(path);
+  await fs.writeFile(file, '', { flag: 'a' });
+  const handle = await fs.open(file, 'r+'); // not O_APPEND, which would ignore the slot positions
+  return { write: (head) => writeSlot(handle, head), close: () => handle.close() };
+}
+
 /** Durably writes `head` into the slot its commit number selects (never the one in use). */
-export async function writeHead(handle: fs.FileHandle, head: LogHead): Promise<void> {
+async function writeSlot(handle: fs.FileHandle, head: LogHead): Promise<void> {
   const slot = encodeSlot(head);
   const { bytesWritten } = await handle.write(slot, 0, slot.length, (head.commit % 2) * SLOT_SIZE);
   // A short write leaves a slot whose checksum fails, so readers keep the previous commit; but

@@ -1,5 +1,6 @@
-import fs from 'node:fs/promises';
 import type { LakeLayout } from '../layout.js';
+import { AlreadyExistsError, NotFoundError } from '../storage/lakeStorage.js';
+import { locate } from '../storage/locations.js';
 
 /** The log's fixed shape: how many event partitions there are. Decided once, when the lake is created. */
 export interface LogMeta {
@@ -22,11 +23,12 @@ export function partitionStreams(partitions: number): string[] {
 
 /** Reads the lake's log meta; `create` with a partition count makes a new lake's. */
 export async function readLogMeta(layout: LakeLayout): Promise<LogMeta | null> {
+  const { storage, path } = locate(layout.metaFile);
   try {
-    const stored = JSON.parse(await fs.readFile(layout.metaFile, 'utf8')) as { partitions: number; createdAt: string };
+    const stored = JSON.parse((await storage.read(path)).toString('utf8')) as { partitions: number; createdAt: string };
     return withStreams(stored.partitions, stored.createdAt);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (error instanceof NotFoundError) return null;
     throw new Error(`cannot read ${layout.metaFile}: ${(error as Error).message}`);
   }
 }
@@ -37,11 +39,14 @@ export async function openLogMeta(layout: LakeLayout, partitions = DEFAULT_PARTI
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 256) {
     throw new Error(`log partitions must be an integer from 1 to 256, got ${partitions}`);
   }
-  await fs.mkdir(layout.logDir, { recursive: true });
   const createdAt = new Date().toISOString();
-  const tmp = `${layout.metaFile}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify({ partitions, createdAt }));
-  await fs.rename(tmp, layout.metaFile);
+  const { storage, path } = locate(layout.metaFile);
+  try {
+    await storage.createIfAbsent(path, JSON.stringify({ partitions, createdAt }));
+  } catch (error) {
+    if (error instanceof AlreadyExistsError) return (await readLogMeta(layout))!; // created meanwhile
+    throw error;
+  }
   return withStreams(partitions, createdAt);
 }
 

@@ -1,11 +1,12 @@
-import fs from 'node:fs/promises';
 import { failpoint } from '../failpoints.js';
 import type { LakeLayout } from '../layout.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../logger.js';
-import { emptyHead, readHead, writeHead, type LogHead, type StreamHead } from './logHead.js';
+import { emptyHead, openHeadWriter, readHead, type HeadWriter, type LogHead, type StreamHead } from './logHead.js';
 import { openLogMeta, type LogMeta } from './logMeta.js';
-import { listSegments, segmentPath, syncDirectory } from './segments.js';
+import { listSegments, segmentPath } from './segments.js';
+import type { Appender } from '../storage/lakeStorage.js';
+import { locate } from '../storage/locations.js';
 
 export interface LogWriterOptions {
   /** Partition count for a new lake (an existing lake keeps its own). */
@@ -30,14 +31,14 @@ interface StagedStream {
 export class LogWriter {
   private readonly nextSequence = new Map<string, number>();
   private staged = new Map<string, StagedStream>();
-  private readonly handles = new Map<string, { segment: number; handle: fs.FileHandle }>();
+  private readonly appenders = new Map<string, { segment: number; appender: Appender }>();
   private failure: Error | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
     readonly meta: LogMeta,
     private committed: LogHead,
-    private readonly headHandle: fs.FileHandle,
+    private readonly headWriter: HeadWriter,
     private readonly lock: Lock,
     private readonly segmentBytes: number,
   ) {
@@ -60,8 +61,8 @@ export class LogWriter {
         head.streams[stream] ??= emptyHead([stream]).streams[stream];
         await recoverStream(layout.streamDir(stream), stream, head.streams[stream]);
       }
-      const headHandle = await openForPositionalWrites(layout.headFile);
-      return new LogWriter(layout, meta, head, headHandle, lock, options.segmentBytes ?? 128 * 1024 * 1024);
+      const headWriter = await openHeadWriter(layout.headFile);
+      return new LogWriter(layout, meta, head, headWriter, lock, options.segmentBytes ?? 128 * 1024 * 1024);
     } catch (error) {
       await lock.release();
       throw error;
@@ -104,7 +105,7 @@ export class LogWriter {
     try {
       await Promise.all([...staged].map(([stream, s]) => this.appendStream(stream, s, next)));
       next.committedAt = new Date().toISOString();
-      await writeHead(this.headHandle, next);
+      await this.headWriter.write(next);
     } catch (error) {
       this.failure = error as Error;
       throw error;
@@ -120,51 +121,32 @@ export class LogWriter {
     const roll = previous.offset > 0 && previous.offset + data.length > this.segmentBytes;
     const segment = roll ? firstSequence : previous.segment;
     const offset = roll ? 0 : previous.offset;
-    const handle = await this.segmentHandle(stream, segment);
+    const appender = await this.segmentAppender(stream, segment);
+    if (appender.length !== offset) {
+      throw new Error(`log segment ${segmentPath(this.layout.streamDir(stream), segment)} holds ${appender.length} bytes, ${offset} expected: another writer?`);
+    }
     failpoint('log.append');
-    await writeFully(handle, data, offset);
-    await handle.datasync();
+    await appender.append(data);
     const head: StreamHead = { sequence: staged.lastSequence, segment, offset: offset + data.length, lastTimestamp: staged.lastTimestamp };
     next.streams[stream] = head;
   }
 
-  private async segmentHandle(stream: string, segment: number): Promise<fs.FileHandle> {
-    const open = this.handles.get(stream);
-    if (open?.segment === segment) return open.handle;
-    await open?.handle.close();
-    const dir = this.layout.streamDir(stream);
-    await fs.mkdir(dir, { recursive: true });
-    const handle = await openForPositionalWrites(segmentPath(dir, segment));
-    await syncDirectory(dir); // the new file's name must survive a power cut too
-    this.handles.set(stream, { segment, handle });
-    return handle;
+  private async segmentAppender(stream: string, segment: number): Promise<Appender> {
+    const open = this.appenders.get(stream);
+    if (open?.segment === segment) return open.appender;
+    await open?.appender.close();
+    const { storage, path } = locate(segmentPath(this.layout.streamDir(stream), segment));
+    const appender = await storage.openAppender(path);
+    this.appenders.set(stream, { segment, appender });
+    return appender;
   }
 
   async close(): Promise<void> {
-    for (const { handle } of this.handles.values()) await handle.close();
-    this.handles.clear();
-    await this.headHandle.close();
+    for (const { appender } of this.appenders.values()) await appender.close().catch(() => undefined);
+    this.appenders.clear();
+    await this.headWriter.close();
     await this.lock.release();
   }
-}
-
-/**
- * write(2) may write less than asked (a disk filling up does exactly that before it answers
- * ENOSPC): keep writing until all bytes are down or the system says why not.
- */
-async function writeFully(handle: fs.FileHandle, data: Buffer, position: number): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
-    if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    written += bytesWritten;
-  }
-}
-
-/** Creates the file if missing, then opens it without O_APPEND (which would ignore positions). */
-async function openForPositionalWrites(file: string): Promise<fs.FileHandle> {
-  await fs.writeFile(file, '', { flag: 'a' });
-  return fs.open(file, 'r+');
 }
 
 /**
@@ -174,20 +156,22 @@ async function openForPositionalWrites(file: string): Promise<fs.FileHandle> {
 async function recoverStream(dir: string, stream: string, head: StreamHead): Promise<void> {
   for (const segment of await listSegments(dir)) {
     const file = segmentPath(dir, segment);
+    const { storage, path } = locate(file);
     if (segment > head.segment) {
       logger.warn({ stream, file }, 'recovery: removed a segment begun after the last commit');
-      await fs.rm(file);
+      await storage.delete(path);
       continue;
     }
     if (segment < head.segment) continue;
-    const { size } = await fs.stat(file);
+    const size = (await storage.size(path)) ?? 0;
     if (size > head.offset) {
       logger.warn({ stream, file, bytes: size - head.offset }, 'recovery: trimmed an uncommitted or torn tail');
-      await fs.truncate(file, head.offset);
+      await storage.truncate(path, head.offset);
     }
   }
   if (head.offset > 0) {
-    const size = await fs.stat(segmentPath(dir, head.segment)).then((s) => s.size, () => -1);
+    const { storage, path } = locate(segmentPath(dir, head.segment));
+    const size = (await storage.size(path)) ?? -1;
     if (size < head.offset) {
       throw new Error(`lake log stream ${stream} is damaged: ${segmentPath(dir, head.segment)} holds ${size} bytes, ${head.offset} were committed`);
     }

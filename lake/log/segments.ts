@@ -1,5 +1,4 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { joinLocation, locate } from '../storage/locations.js';
 
 /**
  * A stream is a folder of NDJSON segment files, each named by the sequence of its first record
@@ -13,18 +12,13 @@ export function segmentName(firstSequence: number): string {
 }
 
 export function segmentPath(streamDir: string, firstSequence: number): string {
-  return path.join(streamDir, segmentName(firstSequence));
+  return joinLocation(streamDir, segmentName(firstSequence));
 }
 
 /** First sequences of the stream's segments, ascending. */
 export async function listSegments(streamDir: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(streamDir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const { storage, path } = locate(streamDir);
+  const names = (await storage.list(path)).map((e) => e.name);
   return names
     .filter((n) => /^\d{20}\.ndjson$/.test(n))
     .map((n) => Number(n.slice(0, 20)))
@@ -39,14 +33,4 @@ export function segmentFor(segments: number[], sequence: number): number | undef
     found = first;
   }
   return found;
-}
-
-/** fsync a directory so that a file created or removed in it survives a power cut. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

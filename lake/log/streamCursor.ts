@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import { locate } from '../storage/locations.js';
 import type { StreamHead } from './logHead.js';
 import { listSegments, segmentFor, segmentPath } from './segments.js';
 
@@ -65,54 +65,49 @@ export class StreamCursor {
     return this.segments.find((s) => s > this.segment);
   }
 
-  private segmentSize(): Promise<number> {
-    return fs.stat(segmentPath(this.streamDir, this.segment)).then((s) => s.size);
+  private async segmentSize(): Promise<number> {
+    const { storage, path } = locate(segmentPath(this.streamDir, this.segment));
+    return (await storage.size(path)) ?? 0;
+  }
+
+  /** Up to `length` bytes of the current segment from `offset`. */
+  private read(offset: number, length: number): Promise<Buffer> {
+    const { storage, path } = locate(segmentPath(this.streamDir, this.segment));
+    return storage.read(path, { offset, length });
   }
 
   /** Byte offset just past the first `count` lines of the current segment. */
   private async skipLines(count: number): Promise<number> {
     if (count === 0) return 0;
-    const handle = await fs.open(segmentPath(this.streamDir, this.segment), 'r');
-    try {
-      const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-      let offset = 0;
-      let remaining = count;
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, offset);
-        if (bytesRead === 0) throw new Error(`segment ${this.segment} of ${this.streamDir} ends before line ${count}`);
-        let at = -1;
-        while (remaining > 0 && (at = buffer.indexOf(NEWLINE, at + 1)) !== -1 && at < bytesRead) remaining--;
-        if (remaining === 0) return offset + at + 1;
-        offset += bytesRead;
-      }
-    } finally {
-      await handle.close();
+    let offset = 0;
+    let remaining = count;
+    for (;;) {
+      const chunk = await this.read(offset, CHUNK_BYTES);
+      if (chunk.length === 0) throw new Error(`segment ${this.segment} of ${this.streamDir} ends before line ${count}`);
+      let at = -1;
+      while (remaining > 0 && (at = chunk.indexOf(NEWLINE, at + 1)) !== -1) remaining--;
+      if (remaining === 0) return offset + at + 1;
+      offset += chunk.length;
     }
   }
 
   private async readLines(end: number, max: number): Promise<string[]> {
-    const handle = await fs.open(segmentPath(this.streamDir, this.segment), 'r');
-    try {
-      const lines: string[] = [];
-      const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - this.byteOffset));
-      while (lines.length < max && this.byteOffset < end) {
-        const length = Math.min(buffer.length, end - this.byteOffset);
-        const { bytesRead } = await handle.read(buffer, 0, length, this.byteOffset);
-        let start = 0;
-        let at: number;
-        while (lines.length < max && (at = buffer.indexOf(NEWLINE, start)) !== -1 && at < bytesRead) {
-          lines.push(buffer.toString('utf8', start, at));
-          start = at + 1;
-        }
-        if (start === 0) {
-          if (bytesRead < buffer.length) throw new Error(`unterminated record at byte ${this.byteOffset} of ${this.streamDir}`);
-          throw new Error(`a record longer than ${buffer.length} bytes at byte ${this.byteOffset} of ${this.streamDir}`);
-        }
-        this.byteOffset += start;
+    const lines: string[] = [];
+    while (lines.length < max && this.byteOffset < end) {
+      const length = Math.min(CHUNK_BYTES, end - this.byteOffset);
+      const chunk = await this.read(this.byteOffset, length);
+      let start = 0;
+      let at: number;
+      while (lines.length < max && (at = chunk.indexOf(NEWLINE, start)) !== -1) {
+        lines.push(chunk.toString('utf8', start, at));
+        start = at + 1;
       }
-      return lines;
-    } finally {
-      await handle.close();
+      if (start === 0) {
+        if (chunk.length < CHUNK_BYTES) throw new Error(`unterminated record at byte ${this.byteOffset} of ${this.streamDir}`);
+        throw new Error(`a record longer than ${CHUNK_BYTES} bytes at byte ${this.byteOffset} of ${this.streamDir}`);
+      }
+      this.byteOffset += start;
     }
+    return lines;
   }
 }

@@ -4,6 +4,9 @@
  * bytes and gives the few atomic primitives the log and the Delta tables are built on.
  */
 export interface LakeStorage {
+  /** Where `localPath` puts downloaded copies (remote storages only): the views may read there. */
+  readonly cacheRoot?: string;
+
   /** Human-readable location, for messages (`/data/lake`, `abfss://fs@account.dfs.core.windows.net/lake`). */
   readonly location: string;
 

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import type { DataLakeFileClient, DataLakeFileSystemClient, DataLakeServiceClient } from '@azure/storage-file-datalake';
+import { AdlsAppender } from './adlsAppender.js';
+import { AdlsFileCache } from './adlsFileCache.js';
+import { adlsFailure, isAlreadyExists, isPathNotFound, statusOf } from './adlsErrors.js';
+import { AlreadyExistsError, NotFoundError, type Appender, type LakeStorage, type StorageEntry } from './lakeStorage.js';
+
+export interface AdlsStorageOptions {
+  /** An authenticated service client (shared key, connection string or a token credential). */
+  service: DataLakeServiceClient;
+  /** The filesystem (container) holding the lake. */
+  filesystem: string;
+  /** Folder inside the filesystem that is the lake root; the filesystem's root when absent. */
+  directory?: string;
+  /** Where `localPath` keeps downloads; default `<tmpdir>/eventlake-cache/<account>/<filesystem>`. */
+  cacheDir?: string;
+  /** Secret values (keys, connection strings) to keep out of error messages. */
+  secrets?: string[];
+}
+
+/**
+ * The lake on ADLS Gen2 (a hierarchical-namespace account). What Azure guarantees and how each
+ * LakeStorage promise rests on it:
+ * - A file's appended bytes are invisible until a flush commits them, but Path - Create makes
+ *   the (empty) file visible at once. So "readers see all or nothing" never writes the target
+ *   name directly: the bytes go to a temp name beside it (create + append + flush), then a
+ *   rename, which is atomic on HNS accounts. createIfAbsent renames with If-None-Match: * on
+ *   the destination, which the service evaluates atomically with the rename (two writers: one
+ *   wins, the other gets 409 PathAlreadyExists); replace renames over the target.
+ * - A flush is durable when it returns (the service writes three replicas before answering).
+ * - Every committed write gets a new ETag; the appender flushes with If-Match: <last ETag>, so a
+ *   second writer makes the first one fail loudly instead of interleaving.
+ * - There is no truncate: truncate rewrites the kept prefix with replace.
+ */
+export class AdlsStorage implements LakeStorage {
+  readonly location: string;
+  /** Where `localPath` keeps its downloads. */
+  readonly cacheRoot: string;
+  private readonly fs: DataLakeFileSystemClient;
+  private readonly prefix: string;
+  /** Private (#) so that logging the storage object cannot show them. */
+  readonly #secrets: string[];
+  private readonly cache: AdlsFileCache;
+
+  constructor(options: AdlsStorageOptions) {
+    this.fs = options.service.getFileSystemClient(options.filesystem);
+    this.prefix = cleanPath(options.directory ?? '', 'directory');
+    this.#secrets = options.secrets ?? [];
+    this.location = describeLocation(options.service, options.filesystem, this.prefix);
+    const account = options.service.accountName || 'account';
+    this.cacheRoot = options.cacheDir ?? path.join(os.tmpdir(), 'eventlake-cache', account, options.filesystem, ...this.prefix.split('/').filter(Boolean));
+    this.cache = new AdlsFileCache(this.cacheRoot);
+  }
+
+  /** Creates the filesystem when it does not exist (needs rights on the account, not just the filesystem). */
+  async ensureFilesystem(): Promise<void> {
+    try {
+      await this.fs.createIfNotExists();
+    } catch (error) {
+      throw this.failure('create filesystem', '', error);
+    }
+  }
+
+  /** Removes a folder and everything below it (tests and operators; not part of LakeStorage). */
+  async deleteDirectory(dir: string): Promise<void> {
+    const full = this.full(dir);
+    try {
+      await this.fs.getDirectoryClient(full).delete(true);
+    } catch (error) {
+      if (isPathNotFound(error)) return;
+      throw this.failure('delete folder', dir, error);
+    }
+  }
+
+  async read(file: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    const client = this.file(file);
+    if (range && range.length <= 0) {
+      if ((await this.size(file)) === null) throw new NotFoundError(file, this.location);
+      return Buffer.alloc(0);
+    }
+    try {
+      const response = range ? await client.read(range.offset, range.length) : await client.read();
+      return await collect(response.readableStreamBody);
+    } catch (error) {
+      // 416 answers a range starting at or past the end of an existing file: nothing there.
+      if (range && statusOf(error) === 416) return Buffer.alloc(0);
+      if (isPathNotFound(error)) throw new NotFoundError(file, this.location);
+      throw this.failure('read', file, error);
+    }
+  }
+
+  async size(file: string): Promise<number | null> {
+    try {
+      return (await this.file(file).getProperties()).contentLength ?? 0;
+    } catch (error) {
+      if (isPathNotFound(error)) return null;
+      throw this.failure('get properties of', file, error);
+    }
+  }
+
+  async list(dir: string): Promise<StorageEntry[]> {
+    const folder = this.full(dir);
+    const entries: StorageEntry[] = [];
+    try {
+      for await (const item of this.fs.listPaths({ path: folder || undefined, recursive: false })) {
+        const name = item.name ?? '';
+        entries.push({
+          name: folder ? name.slice(folder.length + 1) : name,
+          isDirectory: item.isDirectory === true,
+          size: item.contentLength ?? 0,
+          lastModified: item.lastModified?.getTime() ?? 0,
+        });
+      }
+    } catch (error) {
+      if (isPathNotFound(error)) return [];
+      throw this.failure('list', dir, error);
+    }
+    return entries.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async createIfAbsent(file: string, data: Buffer | string): Promise<void> {
+    const temp = await this.writeTemp(file, data);
+    try {
+      await this.fs.getFileClient(temp).move(this.moveDestination(file), { destinationConditions: { ifNoneMatch: '*' } });
+    } catch (error) {
+      await this.deleteQuietly(temp);
+      if (isAlreadyExists(error)) throw new AlreadyExistsError(file, this.location);
+      throw this.failure('create', file, error);
+    }
+  }
+
+  async replace(file: string, data: Buffer | string): Promise<void> {
+    const temp = await this.writeTemp(file, data);
+    try {
+      await this.fs.getFileClient(temp).move(this.moveDestination(file));
+    } catch (error) {
+      await this.deleteQuietly(temp);
+      throw this.failure('replace', file, error);
+    }
+  }
+
+  async delete(file: string): Promise<void> {
+    try {
+      await this.file(file).delete();
+    } catch (error) {
+      if (isPathNotFound(error)) return;
+      throw this.failure('delete', file, error);
+    }
+  }
+
+  async openAppender(file: string): Promise<Appender> {
+    const client = this.file(file);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const props = await client.getProperties();
+        return new AdlsAppender(client, file, this.location, props.contentLength ?? 0, props.etag!, (op, error) => this.failure(op, file, error));
+      } catch (error) {
+        if (!isPathNotFound(error) || attempt > 0) throw this.failure('open for append', file, error);
+      }
+      try {
+        const created = await client.create({ conditions: { ifNoneMatch: '*' } });
+        return new AdlsAppender(client, file, this.location, 0, created.etag!, (op, error) => this.failure(op, file, error));
+      } catch (error) {
+        // Someone created it between our look and our create: read what is there now.
+        if (!isAlreadyExists(error)) throw this.failure('create', file, error);
+      }
+    }
+  }
+
+  async truncate(file: string, length: number): Promise<void> {
+    const size = await this.size(file);
+    if (size === null) throw new NotFoundError(file, this.location);
+    if (size === length) return;
+    const kept = length === 0 ? Buffer.alloc(0) : await this.read(file, { offset: 0, length: Math.min(length, size) });
+    // As ftruncate(2) does, a longer length pads with zero bytes.
+    await this.replace(file, kept.length === length ? kept : Buffer.concat([kept, Buffer.alloc(length - kept.length)]));
+  }
+
+  async localPath(file: string): Promise<string> {
+    const client = this.file(file);
+    try {
+      return await this.cache.localCopy(file, client);
+    } catch (error) {
+      if (isPathNotFound(error)) throw new NotFoundError(file, this.location);
+      throw this.failure('download', file, error);
+    }
+  }
+
+  async upload(localFile: string, file: string): Promise<void> {
+    // create (overwriting) + appends + one flush: the name shows an empty file until the flush.
+    // Uploads go to new, not yet referenced names (Parquet data files), so nobody reads it then.
+    try {
+      await this.file(file).uploadFile(localFile);
+    } catch (error) {
+      throw this.failure('upload', file, error);
+    }
+  }
+
+  /** A new file beside the target, whole and flushed, named so that it is recognisably temporary. */
+  private async writeTemp(file: string, data: Buffer | string): Promise<string> {
+    const full = this.full(file);
+    const slash = full.lastIndexOf('/');
+    const temp = `${full.slice(0, slash + 1)}.${full.slice(slash + 1)}.${randomUUID()}.tmp`;
+    try {
+      await this.fs.getFileClient(temp).upload(typeof data === 'string' ? Buffer.from(data) : data, { conditions: { ifNoneMatch: '*' } });
+    } catch (error) {
+      throw this.failure('write', file, error);
+    }
+    return temp;
+  }
+
+  private async deleteQuietly(fullPath: string): Promise<void> {
+    await this.fs.getFileClient(fullPath).delete().catch(() => undefined);
+  }
+
+  /**
+   * move() puts the destination into the URL path as given (unlike getFileClient, which escapes
+   * each segment), so names with `%`, `#`, `?` or spaces must be escaped here.
+   */
+  private moveDestination(file: string): string {
+    return this.full(file).split('/').map(encodeURIComponent).join('/');
+  }
+
+  private file(file: string): DataLakeFileClient {
+    const full = this.full(file);
+    if (!full) throw new Error(`${this.location}: a file path is required`);
+    return this.fs.getFileClient(full);
+  }
+
+  private full(relative: string): string {
+    const clean = cleanPath(relative, 'path');
+    if (!this.prefix) return clean;
+    return clean ? `${this.prefix}/${clean}` : this.prefix;
+  }
+
+  private failure(operation: string, file: string, error: unknown): Error {
+    return adlsFailure(this.location, operation, file, error, this.#secrets);
+  }
+}
+
+/** Lake paths are relative, "/"-separated and may not climb out of the root. */
+function cleanPath(value: string, what: string): string {
+  const trimmed = value.replace(/^\/+|\/+$/g, '');
+  if (!trimmed) return '';
+  const segments = trimmed.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) throw new Error(`invalid lake ${what} ${JSON.stringify(value)}`);
+  return trimmed;
+}
+
+/** `abfss://fs@account.dfs.core.windows.net/dir`, or the URL itself for a path-style endpoint. */
+function describeLocation(service: DataLakeServiceClient, filesystem: string, prefix: string): string {
+  const url = new URL(service.url);
+  const tail = prefix ? `/${prefix}` : '';
+  if (/\.dfs\./.test(url.hostname) || /\.blob\./.test(url.hostname)) {
+    return `abfss://${filesystem}@${url.hostname.replace('.blob.', '.dfs.')}${tail}`;
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}/${filesystem}${tail}`;
+}
+
+async function collect(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
