@@ -29,7 +29,7 @@ export interface AdlsStorageOptions {
  *   rename, which is atomic on HNS accounts. createIfAbsent renames with If-None-Match: * on
  *   the destination, which the service evaluates atomically with the rename (two writers: one
  *   wins, the other gets 409 PathAlreadyExists); replace renames over the target.
- * - A flush is durable when it returns (the service writes three replicas before answering).
+ * - A flush is durable when it returns (the service replicates the data before it answers).
  * - Every committed write gets a new ETag; the appender flushes with If-Match: <last ETag>, so a
  *   second writer makes the first one fail loudly instead of interleaving.
  * - There is no truncate: truncate rewrites the kept prefix with replace.
@@ -66,6 +66,7 @@ export class AdlsStorage implements LakeStorage {
   /** Removes a folder and everything below it (tests and operators; not part of LakeStorage). */
   async deleteDirectory(dir: string): Promise<void> {
     const full = this.full(dir);
+    if (!full) throw new Error(`${this.location}: refusing to delete the whole filesystem`);
     try {
       await this.fs.getDirectoryClient(full).delete(true);
     } catch (error) {
@@ -123,9 +124,8 @@ export class AdlsStorage implements LakeStorage {
   async createIfAbsent(file: string, data: Buffer | string): Promise<void> {
     const temp = await this.writeTemp(file, data);
     try {
-      await this.fs.getFileClient(temp).move(this.moveDestination(file), { destinationConditions: { ifNoneMatch: '*' } });
+      await this.renameIntoPlace(temp, file, { ifNoneMatch: '*' });
     } catch (error) {
-      await this.deleteQuietly(temp);
       if (isAlreadyExists(error)) throw new AlreadyExistsError(file, this.location);
       throw this.failure('create', file, error);
     }
@@ -134,9 +134,8 @@ export class AdlsStorage implements LakeStorage {
   async replace(file: string, data: Buffer | string): Promise<void> {
     const temp = await this.writeTemp(file, data);
     try {
-      await this.fs.getFileClient(temp).move(this.moveDestination(file));
+      await this.renameIntoPlace(temp, file, {});
     } catch (error) {
-      await this.deleteQuietly(temp);
       throw this.failure('replace', file, error);
     }
   }
@@ -189,11 +188,16 @@ export class AdlsStorage implements LakeStorage {
   }
 
   async upload(localFile: string, file: string): Promise<void> {
-    // create (overwriting) + appends + one flush: the name shows an empty file until the flush.
-    // Uploads go to new, not yet referenced names (Parquet data files), so nobody reads it then.
+    // uploadFile is create + appends + flush, so the name would show an empty file until the
+    // flush; a checkpoint's name is predictable, so stream to a temp name and rename into place.
+    const full = this.full(file);
+    const slash = full.lastIndexOf('/');
+    const temp = `${full.slice(0, slash + 1)}.${full.slice(slash + 1)}.${randomUUID()}.tmp`;
     try {
-      await this.file(file).uploadFile(localFile);
+      await this.fs.getFileClient(temp).uploadFile(localFile);
+      await this.renameIntoPlace(temp, file, {});
     } catch (error) {
+      await this.deleteQuietly(temp);
       throw this.failure('upload', file, error);
     }
   }
@@ -206,9 +210,26 @@ export class AdlsStorage implements LakeStorage {
     try {
       await this.fs.getFileClient(temp).upload(typeof data === 'string' ? Buffer.from(data) : data, { conditions: { ifNoneMatch: '*' } });
     } catch (error) {
+      await this.deleteQuietly(temp);
       throw this.failure('write', file, error);
     }
     return temp;
+  }
+
+  /**
+   * Renames the temp file onto `file`. A rename that went through but whose answer was lost is
+   * retried by the SDK, and the retry fails (the source is gone, or the destination now exists):
+   * the temp name is unique, so its absence after a failure means our rename happened.
+   */
+  private async renameIntoPlace(temp: string, file: string, destinationConditions: { ifNoneMatch?: string }): Promise<void> {
+    try {
+      await this.fs.getFileClient(temp).move(this.moveDestination(file), { destinationConditions });
+    } catch (error) {
+      const tempLeft = await this.fs.getFileClient(temp).exists().catch(() => true);
+      if (!tempLeft) return;
+      await this.deleteQuietly(temp);
+      throw error;
+    }
   }
 
   private async deleteQuietly(fullPath: string): Promise<void> {

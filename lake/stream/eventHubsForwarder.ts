@@ -1,0 +1,278 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { EventData, EventHubProducerClient } from '@azure/event-hubs';
+import type { LakeLayout } from '../layout.js';
+import { acquireLock, type Lock } from '../lock.js';
+import { logger } from '../logger.js';
+import { readHead, type StreamHead } from '../log/logHead.js';
+import { partitionStreams, readLogMeta } from '../log/logMeta.js';
+import { StreamCursor } from '../log/streamCursor.js';
+import { redact, redactedError } from '../redact.js';
+import { openProducer, type EventHubsConfig } from './eventHubsConnection.js';
+import { readCheckpoint, writeCheckpoint, type ForwarderCheckpoint } from './forwarderCheckpoint.js';
+
+/**
+ * The outbox forwarder: tails the lake log's event partitions and publishes every event to an
+ * event hub, so the hub carries exactly the lake's events (the lake stays the system of record).
+ *
+ * Each event goes out with partition key = aggregateId (so an aggregate's events share a hub
+ * partition and keep their order), body = the envelope as logged, and application properties
+ * lakePartition, lakeSequence, eventType, eventId (also the AMQP message id). Delivery is at
+ * least once: the checkpoint per lake partition is written after the batches it covers were
+ * accepted, so a crash in between re-sends them; consumers dedupe by (lakePartition, lakeSequence).
+ */
+export interface ForwarderOptions {
+  layout: LakeLayout;
+  /** Where to publish; default: EVENTLAKE_EVENTHUBS_CONNECTION_STRING. */
+  eventHubs?: EventHubsConfig;
+  /** Use this producer instead of opening one (the forwarder does not close it). */
+  producer?: EventHubProducerClient;
+  /** Lake records read per partition before they are sent and checkpointed (default 1000). */
+  readBatch?: number;
+  /** sendBatch calls in flight at once (default 16). */
+  concurrency?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ForwardResult {
+  hub: string;
+  /** Events published by this call. */
+  sent: number;
+  /** sendBatch calls made. */
+  batches: number;
+  /** Per lake stream that moved: its checkpoint before and after. */
+  streams: Record<string, { from: number; to: number }>;
+}
+
+export interface RunForwarderOptions extends ForwarderOptions {
+  /** Pause after a round that found nothing new, or failed (default 1000 ms). */
+  intervalMs?: number;
+  /** Called after every round that published something. */
+  onRound?: (result: ForwardResult) => void;
+  /** Called with a (secret-free) error when a round failed; the loop goes on. */
+  onError?: (error: Error) => void;
+}
+
+export interface ForwarderTotals {
+  sent: number;
+  batches: number;
+  rounds: number;
+  errors: number;
+}
+
+/** Forwards everything committed in the lake log up to its head now, then returns. */
+export async function forwardOnce(options: ForwarderOptions): Promise<ForwardResult> {
+  const forwarder = await EventHubsForwarder.open(options);
+  try {
+    return await forwarder.forward();
+  } finally {
+    await forwarder.close();
+  }
+}
+
+/** Forwards until `signal` aborts, polling the lake log's head every `intervalMs` when idle. */
+export async function runForwarder(options: RunForwarderOptions, signal: AbortSignal): Promise<ForwarderTotals> {
+  const forwarder = await EventHubsForwarder.open(options);
+  const totals: ForwarderTotals = { sent: 0, batches: 0, rounds: 0, errors: 0 };
+  try {
+    while (!signal.aborted) {
+      let sent = 0;
+      try {
+        const result = await forwarder.forward();
+        totals.rounds += 1;
+        totals.sent += sent = result.sent;
+        totals.batches += result.batches;
+        if (sent > 0) options.onRound?.(result);
+      } catch (error) {
+        totals.errors += 1;
+        const clean = redactedError(error);
+        logger.error({ hub: forwarder.hub, error: clean.message }, 'forwarding lake events to Event Hubs failed; will retry');
+        options.onError?.(clean);
+      }
+      if (sent === 0) await delay(options.intervalMs ?? 1000, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    await forwarder.close();
+  }
+  return totals;
+}
+
+/** One published event and where it came from in the lake. */
+interface Outgoing {
+  key: string;
+  stream: string;
+  sequence: number;
+  event: EventData;
+}
+
+/** The fields of the logged envelope the forwarder itself needs (storage knows no domain). */
+interface LoggedEvent {
+  eventId: string;
+  eventType: string;
+  aggregateId: string;
+  partition: number;
+  sequence: number;
+}
+
+export class EventHubsForwarder {
+  /** Open cursors keep their byte position between rounds; dropped after a failure. */
+  private readonly cursors = new Map<string, StreamCursor>();
+  private checkpointWrites: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly options: ForwarderOptions,
+    private readonly producer: EventHubProducerClient,
+    private readonly ownsProducer: boolean,
+    readonly hub: string,
+    private readonly secrets: string[],
+    private readonly lock: Lock,
+    private readonly checkpoint: ForwarderCheckpoint,
+  ) {}
+
+  static async open(options: ForwarderOptions): Promise<EventHubsForwarder> {
+    const opened = options.producer
+      ? { producer: options.producer, hubName: options.producer.eventHubName, secrets: [] as string[] }
+      : await openProducer(options.eventHubs, options.env);
+    let lock: Lock | undefined;
+    try {
+      lock = await acquireLock(options.layout.lockFile(`forwarder-${opened.hubName}`), `the Event Hubs forwarder to ${opened.hubName}`);
+      const checkpoint = await readCheckpoint(options.layout, opened.hubName);
+      return new EventHubsForwarder(options, opened.producer, !options.producer, opened.hubName, opened.secrets, lock, checkpoint);
+    } catch (error) {
+      await lock?.release();
+      if (!options.producer) await opened.producer.close();
+      throw error;
+    }
+  }
+
+  /** Publishes every committed event after the checkpoint, up to the head as read now. */
+  async forward(): Promise<ForwardResult> {
+    const result: ForwardResult = { hub: this.hub, sent: 0, batches: 0, streams: {} };
+    const { layout } = this.options;
+    const [meta, head] = await Promise.all([readLogMeta(layout), readHead(layout.headFile)]);
+    if (!meta || !head) return result;
+    const streams = partitionStreams(meta.partitions);
+    const outcomes = await Promise.allSettled(streams.map((stream, partition) => this.forwardStream(stream, partition, head.streams[stream], result)));
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ stream: streams[i], reason: o.reason as Error }] : []));
+    for (const { stream } of failed) this.cursors.delete(stream); // resume from the checkpoint next time
+    if (failed.length > 0) {
+      const { stream, reason } = failed[0];
+      throw new Error(`forwarding lake stream ${stream} to event hub ${this.hub} failed: ${redact(reason.message, this.secrets)}`);
+    }
+    if (result.sent > 0) logger.info({ hub: this.hub, sent: result.sent, batches: result.batches }, 'forwarded lake events to Event Hubs');
+    return result;
+  }
+
+  private async forwardStream(stream: string, partition: number, streamHead: StreamHead | undefined, result: ForwardResult): Promise<void> {
+    if (!streamHead) return;
+    const from = this.checkpoint.streams[stream]?.sequence ?? 0;
+    if (from > streamHead.sequence) {
+      logger.warn({ hub: this.hub, stream, checkpoint: from, head: streamHead.sequence }, 'forwarder checkpoint is ahead of the lake log; nothing to send until the log passes it');
+      return;
+    }
+    let cursor = this.cursors.get(stream);
+    if (!cursor || cursor.nextSequence !== from + 1) {
+      cursor = new StreamCursor(this.options.layout.streamDir(stream), from);
+      this.cursors.set(stream, cursor);
+    }
+    for (;;) {
+      const first = cursor.nextSequence;
+      const lines = await cursor.next(this.options.readBatch ?? 1000, streamHead);
+      if (lines.length === 0) return;
+      const outgoing = lines.map((line, i) => toOutgoing(line, stream, partition, first + i));
+      result.batches += await this.publish(outgoing);
+      const last = first + lines.length - 1;
+      await this.saveCheckpoint(stream, last);
+      result.sent += lines.length;
+      result.streams[stream] = { from: result.streams[stream]?.from ?? from, to: last };
+    }
+  }
+
+  /**
+   * A batch has one partition key, so events are grouped per aggregate (in log order within
+   * each group) and the groups are sent concurrently: order between aggregates does not matter,
+   * order within one does and is kept. Returns the number of sendBatch calls.
+   */
+  private async publish(outgoing: Outgoing[]): Promise<number> {
+    const groups = new Map<string, Outgoing[]>();
+    for (const item of outgoing) {
+      const group = groups.get(item.key);
+      if (group) group.push(item);
+      else groups.set(item.key, [item]);
+    }
+    let batches = 0;
+    await inPool([...groups.entries()], this.options.concurrency ?? 16, async ([key, items]) => {
+      let batch = await this.producer.createBatch({ partitionKey: key });
+      for (const item of items) {
+        if (batch.tryAdd(item.event)) continue;
+        if (batch.count > 0) {
+          await this.producer.sendBatch(batch);
+          batches += 1;
+          batch = await this.producer.createBatch({ partitionKey: key });
+          if (batch.tryAdd(item.event)) continue;
+        }
+        throw new Error(`lake event ${item.stream}/${item.sequence} is larger than one Event Hubs message may be (${batch.maxSizeInBytes} bytes)`);
+      }
+      if (batch.count > 0) {
+        await this.producer.sendBatch(batch);
+        batches += 1;
+      }
+    });
+    return batches;
+  }
+
+  /** Checkpoint writes are serialized; each writes the latest positions of every stream. */
+  private async saveCheckpoint(stream: string, sequence: number): Promise<void> {
+    this.checkpoint.streams[stream] = { sequence };
+    const write = this.checkpointWrites.catch(() => undefined).then(() => {
+      this.checkpoint.updatedAt = new Date().toISOString();
+      return writeCheckpoint(this.options.layout, { ...this.checkpoint, streams: { ...this.checkpoint.streams } });
+    });
+    this.checkpointWrites = write;
+    await write;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.checkpointWrites.catch(() => undefined);
+      if (this.ownsProducer) await this.producer.close();
+    } finally {
+      await this.lock.release();
+    }
+  }
+}
+
+function toOutgoing(line: string, stream: string, partition: number, sequence: number): Outgoing {
+  const envelope = JSON.parse(line) as LoggedEvent & Record<string, unknown>;
+  if (envelope.partition !== partition || envelope.sequence !== sequence) {
+    throw new Error(`lake record ${stream}/${sequence} says it is partition ${envelope.partition}, sequence ${envelope.sequence}`);
+  }
+  return {
+    key: envelope.aggregateId,
+    stream,
+    sequence,
+    event: {
+      body: envelope,
+      contentType: 'application/json',
+      messageId: envelope.eventId,
+      properties: { lakePartition: partition, lakeSequence: sequence, eventType: envelope.eventType, eventId: envelope.eventId },
+    },
+  };
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; after a failure starts nothing new, and rethrows it once all running work ended. */
+async function inPool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++];
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw (failure as { error: unknown }).error;
+}

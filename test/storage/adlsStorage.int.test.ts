@@ -1,0 +1,245 @@
+/**
+ * The LakeStorage contract against ADLS Gen2: the DFS test server on loopback with the real SDK,
+ * and a real account when EVENTLAKE_TEST_ADLS names one. Then what only ADLS needs proving: the
+ * target name of an atomic write is only ever renamed into place, appenders refuse a second
+ * writer, a flush whose answer was lost is recognised as ours, the download cache is reused.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DataLakeServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-datalake';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { AppendConflictError } from '../../lake/storage/adlsAppender.js';
+import { AdlsStorage } from '../../lake/storage/adlsStorage.js';
+import { AlreadyExistsError } from '../../lake/storage/lakeStorage.js';
+import { openLakeStorage, parseLakeLocation, type AdlsStorageConfig } from '../../lake/storage/openLakeStorage.js';
+import { devAccountKey, devAccountName } from '../servers/azurite.js';
+import { startDfsServer, type DfsServer } from '../servers/dfsServer.js';
+import { describeLakeStorageContract } from './lakeStorage.contract.js';
+
+const cacheFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'eventlake-adls-cache-'));
+afterAll(() => fs.rmSync(cacheFolder, { recursive: true, force: true }));
+
+describe('ADLS Gen2 on the DFS test server', () => {
+  let dfs: DfsServer;
+  let folders = 0;
+  const config = (directory: string): AdlsStorageConfig => ({
+    type: 'adls', accountUrl: dfs.url, filesystem: 'lake', directory, accountKey: devAccountKey,
+    cacheDir: path.join(cacheFolder, directory),
+  });
+  /** A storage for a fresh folder of the `lake` filesystem, made as users make it: from config. */
+  const fresh = async (): Promise<AdlsStorage> => (await openLakeStorage(config(`contract-${++folders}`))) as AdlsStorage;
+  /** What the server was asked about one path of a storage: `METHOD ?query -> status`. */
+  const requestsFor = (storage: AdlsStorage, file: string): string[] => {
+    const full = `/lake/${storage.location.split('/lake/')[1]}/${file}`;
+    return dfs.requests
+      .map((r) => r.replace(`/${devAccountName}/`, '/'))
+      .filter((r) => r.split(' ')[1].split('?')[0] === full)
+      .map((r) => `${r.split(' ')[0]} ?${r.split(' ')[1].split('?')[1] ?? ''} ${r.split(' ').slice(2).join(' ')}`);
+  };
+
+  beforeAll(async () => {
+    dfs = await startDfsServer();
+    const created = await openLakeStorage({ ...config('setup'), createFilesystem: true });
+    expect(created.location).toBe(`${dfs.url}/lake/setup`);
+  });
+  afterAll(async () => {
+    await dfs?.close();
+  });
+
+  describeLakeStorageContract('ADLS Gen2 (DFS test server)', fresh);
+
+  test('why writes go through a temp name: Path - Create shows the target, empty, before its bytes are flushed', async () => {
+    const service = new DataLakeServiceClient(dfs.url, new StorageSharedKeyCredential(devAccountName, devAccountKey));
+    const file = service.getFileSystemClient('lake').getFileClient(`premise-${randomUUID()}/commit.json`);
+    await file.create({ conditions: { ifNoneMatch: '*' } });
+    await file.append(Buffer.from('{"add":{}}'), 0, 10);
+    expect(await file.exists()).toBe(true); // a reader now finds a file...
+    expect((await file.readToBuffer()).length).toBe(0); // ...with nothing in it
+    await file.flush(10);
+    expect((await file.readToBuffer()).toString()).toBe('{"add":{}}');
+  });
+
+  test('createIfAbsent and replace never create, append to or flush the target: it appears by one rename', async () => {
+    const storage = await fresh();
+    await storage.createIfAbsent('tables/t/_delta_log/00000000000000000000.json', '{"commitInfo":{}}\n');
+    await storage.replace('log/HEAD', '{"commit":1}');
+    await storage.replace('log/HEAD', '{"commit":2}');
+    // mode=legacy is the rename (Path - Create with x-ms-rename-source); reads are HEAD/GET.
+    expect(requestsFor(storage, 'tables/t/_delta_log/00000000000000000000.json')).toEqual(['PUT ?mode=legacy -> 201']);
+    expect(requestsFor(storage, 'log/HEAD')).toEqual(['PUT ?mode=legacy -> 201', 'PUT ?mode=legacy -> 201']);
+    expect(await storage.list('log')).toMatchObject([{ name: 'HEAD' }]); // no temp file left behind
+  });
+
+  test('a losing createIfAbsent leaves no temp file and changes nothing', async () => {
+    const storage = await fresh();
+    await storage.createIfAbsent('meta.json', 'first');
+    await expect(storage.createIfAbsent('meta.json', 'second')).rejects.toThrow(/meta\.json already exists/);
+    expect((await storage.list('')).map((e) => e.name)).toEqual(['meta.json']);
+  });
+
+  test('a second writer makes the first appender fail loudly, naming the file', async () => {
+    const storage = await fresh();
+    const first = await storage.openAppender('log/p0/00000000000000000001.ndjson');
+    await first.append(Buffer.from('a\n'));
+    const second = await storage.openAppender('log/p0/00000000000000000001.ndjson');
+    await second.append(Buffer.from('b\n'));
+    const refused = await first.append(Buffer.from('c\n')).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AppendConflictError);
+    expect((refused as Error).message).toContain(`${storage.location}: log/p0/00000000000000000001.ndjson was changed by another writer`);
+    expect((await storage.read('log/p0/00000000000000000001.ndjson')).toString()).toBe('a\nb\n');
+
+    // A replace of the same length moves the ETag too: the stale appender is refused at its flush.
+    await storage.replace('log/p0/00000000000000000001.ndjson', 'x\ny\n');
+    await expect(second.append(Buffer.from('z\n'))).rejects.toBeInstanceOf(AppendConflictError);
+    expect((await storage.read('log/p0/00000000000000000001.ndjson')).toString()).toBe('x\ny\n');
+  });
+
+  test('a write that went through but whose answer was lost is recognised as ours when the SDK retries it', async () => {
+    const proxy = await dropFirstAnswers(dfs.port, [
+      (method, url) => method === 'PATCH' && url.includes('action=flush') && url.includes('lost-answer.ndjson'),
+      (method, url) => method === 'PUT' && url.includes('mode=legacy') && url.includes('lost-commit.json'),
+      (method, url) => method === 'PUT' && url.includes('mode=legacy') && url.includes('lost-replace.json'),
+    ]);
+    try {
+      const service = new DataLakeServiceClient(
+        dfs.url.replace(`:${dfs.port}/`, `:${proxy.port}/`),
+        new StorageSharedKeyCredential(devAccountName, devAccountKey),
+        { retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 5 } },
+      );
+      const storage = new AdlsStorage({ service, filesystem: 'lake', directory: `contract-${++folders}`, cacheDir: cacheFolder });
+      const appender = await storage.openAppender('lost-answer.ndjson');
+      await appender.append(Buffer.from('{"n":1}\n'));
+      await appender.append(Buffer.from('{"n":2}\n'));
+      expect(appender.length).toBe(16);
+      expect((await storage.read('lost-answer.ndjson')).toString()).toBe('{"n":1}\n{"n":2}\n');
+
+      // The retried rename meets its own result (destination exists / source gone): still a success.
+      await storage.createIfAbsent('lost-commit.json', 'mine');
+      await expect(storage.createIfAbsent('lost-commit.json', 'other')).rejects.toBeInstanceOf(AlreadyExistsError);
+      await storage.replace('lost-replace.json', 'new');
+      expect(proxy.dropped).toBe(3);
+      expect((await storage.read('lost-commit.json')).toString()).toBe('mine');
+      expect((await storage.read('lost-replace.json')).toString()).toBe('new');
+      expect((await storage.list('')).map((e) => e.name)).toEqual(['lost-answer.ndjson', 'lost-commit.json', 'lost-replace.json']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('localPath downloads once per version: an unchanged file is served from the cache', async () => {
+    const storage = await fresh();
+    await storage.replace('tables/t/part-0.parquet', 'PAR1 one');
+    const downloads = () => requestsFor(storage, 'tables/t/part-0.parquet').filter((r) => r.startsWith('GET')).length;
+    const first = await storage.localPath('tables/t/part-0.parquet');
+    const again = await storage.localPath('tables/t/part-0.parquet');
+    expect(again).toBe(first);
+    expect(first.startsWith(storage.cacheRoot)).toBe(true);
+    expect(downloads()).toBe(1);
+    await storage.replace('tables/t/part-0.parquet', 'PAR1 two');
+    const replaced = await storage.localPath('tables/t/part-0.parquet');
+    expect(replaced).not.toBe(first);
+    expect(fs.readFileSync(replaced, 'utf8')).toBe('PAR1 two');
+    expect(fs.existsSync(first)).toBe(false); // the old version is pruned
+    expect(downloads()).toBe(2);
+  });
+
+  test('errors name the lake, the operation and the file, and never carry the key', async () => {
+    const missing = await openLakeStorage({ ...config('x'), filesystem: 'no-such-fs' });
+    const error = await rejection(missing.read('log/HEAD'));
+    expect(error.message).toBe(`${dfs.url}/no-such-fs/x: read log/HEAD failed: the filesystem does not exist (create it, or set createFilesystem)`);
+    const listed = await rejection(missing.list('log'));
+    expect(String(listed)).toMatch(/no-such-fs\/x: list log failed/);
+    for (const message of [error.message, String(listed), JSON.stringify(error)]) expect(message).not.toContain(devAccountKey);
+  });
+
+  test('a lake folder can be removed whole', async () => {
+    const storage = await fresh();
+    await storage.replace('a/b/c.txt', 'c');
+    await storage.deleteDirectory('a');
+    expect(await storage.list('')).toEqual([]);
+    await storage.deleteDirectory('a');
+  });
+});
+
+/**
+ * EVENTLAKE_TEST_ADLS: a real account for the same contract, as JSON
+ * (`{"accountUrl":"https://<account>.dfs.core.windows.net","filesystem":"<fs>","accountKey":"..."}`,
+ * or with connectionString / sasToken, or none of them for DefaultAzureCredential) or as an
+ * abfss:// URL (credentials from EVENTLAKE_ADLS_* or DefaultAzureCredential). Each run works
+ * in its own folder and removes it afterwards.
+ */
+const realAccount = process.env.EVENTLAKE_TEST_ADLS;
+if (!realAccount) {
+  console.log('EVENTLAKE_TEST_ADLS is not set: skipping the LakeStorage contract against a real ADLS Gen2 account.');
+}
+
+describe.skipIf(!realAccount)('ADLS Gen2, real account (EVENTLAKE_TEST_ADLS)', () => {
+  const base = realAccount ? realConfig(realAccount) : null;
+  const runFolder = `${base?.directory ? `${base.directory}/` : ''}eventlake-contract-${randomUUID()}`;
+  let folders = 0;
+
+  afterAll(async () => {
+    if (!base) return;
+    const root = (await openLakeStorage({ ...base, directory: runFolder })) as AdlsStorage;
+    await root.deleteDirectory('');
+  });
+
+  describeLakeStorageContract('ADLS Gen2 (real account)', () =>
+    openLakeStorage({ ...base!, directory: `${runFolder}/${++folders}`, cacheDir: path.join(cacheFolder, 'real', String(folders)) }));
+});
+
+function realConfig(value: string): AdlsStorageConfig {
+  const parsed = value.trim().startsWith('{') ? { type: 'adls' as const, ...(JSON.parse(value) as Omit<AdlsStorageConfig, 'type'>) } : parseLakeLocation(value);
+  if (parsed.type !== 'adls') throw new Error('EVENTLAKE_TEST_ADLS must name an ADLS Gen2 account (JSON or abfss:// URL)');
+  return parsed;
+}
+
+/** A loopback proxy that forwards everything, except that for the first request each matcher matches, the server acts but the answer is dropped. */
+async function dropFirstAnswers(targetPort: number, matchers: ((method: string, url: string) => boolean)[]): Promise<{ port: number; dropped: number; close(): Promise<void> }> {
+  const pending = new Set(matchers);
+  let dropped = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const forward = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        const matcher = [...pending].find((m) => m(req.method ?? '', req.url ?? ''));
+        if (matcher) {
+          pending.delete(matcher);
+          dropped += 1;
+          answer.resume();
+          answer.on('end', () => req.socket.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 500, answer.headers);
+        answer.pipe(res);
+      });
+      forward.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get dropped() {
+      return dropped;
+    },
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+/** The error a call fails with (and a failed test when it does not fail). */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to fail');
+}
