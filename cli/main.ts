@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeTable } from '../lake/delta/deltaTable.js';
@@ -30,7 +30,7 @@ const program = new Command('eventlake')
 async function context(): Promise<{ config: EventlakeConfig; layout: LakeLayout }> {
   const options = program.opts<GlobalOptions>();
   const config = await loadConfig(options);
-  return { config, layout: new LakeLayout(config.lakeDir) };
+  return { config, layout: new LakeLayout(config.lakeDir, config.stateDir ?? undefined) };
 }
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
@@ -44,7 +44,7 @@ program
     const { config, layout } = await context();
     const fromStdin = file === '-';
     if (!fromStdin && !fs.existsSync(file)) throw new Error(`no such file: ${file}`);
-    const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions });
+    const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
     const bar = progressBar('ingest', fromStdin ? 0 : fs.statSync(file).size);
     try {
       const input = fromStdin ? process.stdin : fs.createReadStream(file);
@@ -174,7 +174,7 @@ program
 
 const integer = (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new Error(`not an integer: ${value}`);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
   return n;
 };
 
@@ -206,8 +206,8 @@ program
       live: options.live,
       scheduler: options.scheduler,
     });
-    const { config } = await context();
-    await serve(config, serviceConfig, print);
+    const { config, layout } = await context();
+    await serve(config, layout, serviceConfig, print);
     process.exit(0);
   });
 

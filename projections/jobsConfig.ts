@@ -3,6 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadDomains, type DomainRegistry } from '../domains/registry.js';
 import { safeName } from '../lake/layout.js';
+import { openLakeStorage, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
+import { isRemote, registerStorage } from '../lake/storage/locations.js';
 import type { Projection } from './projection.js';
 
 /** One projection job as `jobs.config.json` lists it. */
@@ -30,7 +32,10 @@ export interface JobConfig {
 /** The whole configuration, resolved: paths absolute, projections looked up. */
 export interface EventlakeConfig {
   file: string | null;
+  /** The lake's location: an absolute folder, or the URL of its (registered) remote storage. */
   lakeDir: string;
+  /** Where machine-local state lives (locks, snapshots, views); null: beside a local lake. */
+  stateDir: string | null;
   partitions: number;
   /** How long `vacuum` keeps data files no snapshot needs (time travel and rollback reach back this far). */
   retentionHours: number;
@@ -45,7 +50,9 @@ const CONFIG_SCHEMA = {
   additionalProperties: false,
   properties: {
     $schema: { type: 'string' },
-    lake: { type: 'string', minLength: 1 },
+    // A folder, an abfss:// URL, or an ADLS object (checked by openLakeStorage).
+    lake: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object', required: ['type'] }] },
+    stateDir: { type: 'string', minLength: 1 },
     retentionHours: { type: 'number', minimum: 0 },
     limits: {
       type: 'object',
@@ -96,14 +103,26 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
     const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
     throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
   }
-  const config = (raw ?? {}) as { lake?: string; retentionHours?: number; limits?: EventlakeConfig['limits']; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
+  const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; retentionHours?: number; limits?: EventlakeConfig['limits']; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
   const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir);
   const jobEntries = config.jobs ?? registry.domains.flatMap((d) => d.projections.map((p) => ({ name: p.name, projection: p.name })));
   const jobs = jobEntries.map((entry, i) => resolveJob(entry, i, registry, file));
   checkUnique(jobs.map((j) => j.name), 'name', file);
   checkUnique(jobs.map((j) => j.output), 'output', file);
-  const lakeDir = path.resolve(cwd, options.lake ?? (config.lake ? path.resolve(configDir, config.lake) : 'lake'));
-  return { file: raw === null ? null : file, lakeDir, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, registry, jobs };
+  const lakeDir = await resolveLake(options.lake ?? config.lake ?? 'lake', options.lake !== undefined ? cwd : configDir);
+  const stateDir = config.stateDir ? path.resolve(configDir, config.stateDir) : null;
+  return { file: raw === null ? null : file, lakeDir, stateDir, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, registry, jobs };
+}
+
+/**
+ * A local folder resolves against `base`; a remote lake (abfss:// URL or ADLS object) opens its
+ * storage and registers it, so locations under it resolve everywhere.
+ */
+async function resolveLake(spec: LakeStorageConfig, base: string): Promise<string> {
+  if (typeof spec === 'string' && !isRemote(spec)) return path.resolve(base, spec);
+  const storage = await openLakeStorage(spec);
+  registerStorage(storage.location, storage);
+  return storage.location;
 }
 
 async function readJson(file: string, required: boolean): Promise<unknown> {

@@ -1,0 +1,156 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { Ingester } from '../ingest/ingester.js';
+import type { LakeLayout } from '../lake/layout.js';
+import { logger } from '../lake/logger.js';
+import type { EventlakeConfig } from '../projections/jobsConfig.js';
+import { requireToken } from './auth.js';
+import { ChangeFeed } from './changeFeed.js';
+import { commandRoutes } from './commandRoutes.js';
+import { drainOnClose } from './drain.js';
+import { HttpError } from './httpError.js';
+import { IngestActivity } from './ingestActivity.js';
+import { LiveProjections } from './liveProjections.js';
+import { ServiceMetrics } from './metrics.js';
+import { queryRoutes } from './queryRoutes.js';
+import { Scheduler } from './scheduler.js';
+import type { ServiceConfig } from './serviceConfig.js';
+import { ServiceStatus } from './serviceStatus.js';
+import { statusPage } from './statusPage.js';
+import { statusRoutes } from './statusRoutes.js';
+import { ViewsReader } from './viewsReader.js';
+
+/** A running `eventlake serve`: the HTTP app plus the lake it owns. */
+export interface Service {
+  app: FastifyInstance;
+  /** Starts listening and the background work; resolves with the bound URL. */
+  listen(): Promise<string>;
+  /**
+   * Graceful stop: refuse new requests, let in-flight ones finish (their commands are committed
+   * before they answer), let a job run in progress finish, then close the ingester, which commits
+   * whatever is left and may write a snapshot.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the service over a lake: opens the ingester (taking the log writer's lock, so this is
+ * the lake's only writer while it runs) and wires the routes. Nothing listens until `listen()`.
+ */
+export async function createService(config: EventlakeConfig, layout: LakeLayout, options: ServiceConfig): Promise<Service> {
+  const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
+  let ingesterOpen = true;
+  try {
+    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name));
+    const activity = new IngestActivity(metrics);
+    const feed = new ChangeFeed();
+    const runner = new LiveProjections({
+      config,
+      layout,
+      metrics,
+      intervalMs: options.liveIntervalMs,
+      live: options.live,
+      logHead: () => ingester.head,
+      onChange: (changes) => feed.publish(changes),
+    });
+    const scheduler = new Scheduler(options.scheduler ? config.jobs : [], runner);
+    const views = new ViewsReader(layout, options.queryTimeoutMs);
+    const status = new ServiceStatus({
+      config,
+      layout,
+      runner,
+      scheduler,
+      activity,
+      logHead: () => ingester.head,
+      ready: () => ingesterOpen && runner.viewsBuiltAt !== null,
+      flags: { live: options.live, liveIntervalMs: options.liveIntervalMs, auth: options.token !== null, changeSubscribers: () => feed.subscribers },
+      historySamples: options.historySamples,
+    });
+    const guard = requireToken(options.token);
+
+    const app = Fastify({
+      // Request lines carry no headers, and the redaction is a second line of defence: the token never reaches a log.
+      loggerInstance: logger.child({ component: 'http' }, { redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }) as FastifyBaseLogger,
+      bodyLimit: options.bodyLimit,
+      return503OnClosing: true,
+    });
+    app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+      const statusCode = error.statusCode ?? 500;
+      if (statusCode >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
+      reply.code(statusCode).send({ error: { code: errorCode(error, statusCode), message: errorMessage(error, statusCode, options.bodyLimit) } });
+    });
+    app.setNotFoundHandler((request, reply) => {
+      reply.code(404).send({ error: { code: 'not_found', message: `no route for ${request.method} ${request.url}` } });
+    });
+    // JSON only: a text/plain body is answered 415, not parsed as a string and then refused as a bad shape.
+    app.removeContentTypeParser('text/plain');
+    // Event streams never end by themselves: end them when closing starts.
+    drainOnClose(app, () => feed.close());
+
+    commandRoutes(app, {
+      ingester,
+      activity,
+      metrics,
+      maxBatch: options.maxBatch,
+      guard,
+      onCommitted: () => runner.notify(),
+      onWriteFailure: () => (ingesterOpen = false),
+    });
+    queryRoutes(app, { views, metrics, rowLimit: options.queryRowLimit, guard });
+    statusRoutes(app, { status, metrics, ingesterOpen: () => ingesterOpen, viewsBuilt: () => runner.viewsBuiltAt !== null });
+    app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
+    statusPage(app);
+
+    let closing: Promise<void> | null = null;
+    return {
+      app,
+      async listen() {
+        await app.listen({ host: options.host, port: options.port });
+        runner.start();
+        scheduler.start();
+        status.start(options.sampleIntervalMs);
+        const address = app.server.address();
+        const port = typeof address === 'object' && address ? address.port : options.port;
+        const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host;
+        return `http://${host}:${port}`;
+      },
+      close() {
+        closing ??= (async () => {
+          try {
+            await app.close();
+            logger.info('http server closed; stopping the runner loop');
+            scheduler.stop();
+            status.stop();
+            await runner.stop();
+            await views.close();
+          } finally {
+            ingesterOpen = false;
+            logger.info('closing the ingester');
+            await ingester.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await ingester.close();
+    throw error;
+  }
+}
+
+function errorCode(error: FastifyError | HttpError, statusCode: number): string {
+  if (error instanceof HttpError) return error.code;
+  if (statusCode === 413) return 'body_too_large';
+  if (statusCode === 415) return 'unsupported_media_type';
+  if (statusCode === 400 && (error as FastifyError).validation) return 'bad_request';
+  if (statusCode === 400 && /JSON/i.test(error.message)) return 'invalid_json';
+  if (statusCode === 503) return 'unavailable';
+  return statusCode >= 500 ? 'internal' : 'bad_request';
+}
+
+function errorMessage(error: FastifyError | HttpError, statusCode: number, bodyLimit: number): string {
+  if (error instanceof HttpError) return error.message;
+  if (statusCode === 413) return `the request body is larger than the limit of ${bodyLimit} bytes (serve --body-limit)`;
+  if (statusCode === 415) return 'send JSON with "Content-Type: application/json"';
+  if (statusCode >= 500) return 'internal error; see the service log';
+  return `the body is not valid JSON or not what this endpoint takes: ${error.message}`;
+}

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeStatus, get, post, registerCharger, startServer, waitFor, waitReady, type RunningServer } from '../support/server.js';
+
+interface ServerEvent {
+  event: string;
+  data: any;
+}
+
+/** A real SSE client over fetch: collects events as they arrive. */
+async function subscribe(url: string) {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+  expect(response.headers.get('content-type')).toContain('text/event-stream');
+  const events: ServerEvent[] = [];
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  void (async () => {
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          const data = field('data');
+          if (data !== undefined) events.push({ event: field('event') ?? 'message', data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return {
+    events,
+    /** The first event after `from` (an index into events) that matches. */
+    next: (match: (e: ServerEvent) => boolean, from = 0, what = 'an event') => waitFor(() => events.slice(from).find(match), what),
+    close: () => controller.abort(),
+  };
+}
+
+describe('eventlake serve: live projections, change feed and queries', () => {
+  let server: RunningServer;
+  const query = (body: object) => post(`${server.url}/query`, body);
+
+  beforeAll(async () => {
+    server = await startServer({ args: ['--query-limit', '100', '--query-timeout', '500'] });
+    await waitReady(server);
+  });
+  afterAll(async () => {
+    if (server) expect(await server.stop()).toBe(0);
+  });
+
+  it('announces read-model changes after a command, and the views already show them', async () => {
+    const feed = await subscribe(`${server.url}/events/stream`);
+    try {
+      await feed.next((e) => e.event === 'ready', 0, 'the ready event');
+      let seen = feed.events.length;
+      expect((await post(`${server.url}/commands`, registerCharger('LIVE-1'))).status).toBe(202);
+      const registered = await feed.next((e) => e.event === 'change' && e.data.job === 'superchargers', seen, 'a superchargers change');
+      expect(registered.data).toMatchObject({ table: 'superchargers', trigger: 'live', mode: 'incremental', applied: 1, commits: 1 });
+      const sql = "SELECT status, version FROM superchargers WHERE supercharger_serial = 'LIVE-1'";
+      expect((await query({ sql })).body.rows).toEqual([{ status: 'notinuse', version: 1 }]);
+
+      seen = feed.events.length;
+      expect((await post(`${server.url}/commands`, changeStatus('LIVE-1', 'inuse'))).status).toBe(202);
+      const changed = await feed.next((e) => e.event === 'change' && e.data.job === 'superchargers', seen, 'a second superchargers change');
+      expect(changed.data.tableVersion).toBeGreaterThan(registered.data.tableVersion);
+      expect((await query({ sql })).body.rows).toEqual([{ status: 'inuse', version: 2 }]);
+      const history = await query({ sql: "SELECT status, valid_to IS NULL AS current FROM supercharger_status_history WHERE supercharger_serial = 'LIVE-1' ORDER BY valid_from" });
+      expect(history.body.rows).toEqual([
+        { status: 'notinuse', current: false },
+        { status: 'inuse', current: true },
+      ]);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('catches every live job up (no lag) once the commands are in', async () => {
+    await waitFor(async () => {
+      const { body } = await get(`${server.url}/status`);
+      return body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined;
+    }, 'zero lag');
+    const { body } = await get(`${server.url}/status`);
+    expect(body.jobs.find((j: { job: string }) => j.job === 'command_status')).toMatchObject({ live: true, lastTrigger: 'live', lastError: null, rows: 2 });
+  });
+
+  it('refuses statements that are not read-only queries, with the reason', async () => {
+    const refused = [
+      'INSERT INTO read_models.superchargers SELECT * FROM read_models.superchargers',
+      'CREATE TABLE t AS SELECT 1',
+      "ATTACH '/tmp/other.duckdb' AS other",
+      'INSTALL httpfs',
+      'LOAD httpfs',
+      'SET threads = 1',
+      "COPY (SELECT 1) TO '/tmp/eventlake-escape.csv'",
+      "SELECT * FROM read_csv('/etc/passwd')",
+      "SELECT * FROM read_text('/etc/hostname')",
+    ];
+    for (const sql of refused) {
+      const answer = await query({ sql });
+      expect(answer.status, sql).toBe(400);
+      expect(answer.body.error.code, sql).toBe('query_refused');
+      expect(answer.body.error.message.length, sql).toBeGreaterThan(10);
+    }
+    for (const sql of ['SELEC 1', 'SELECT 1; SELECT 2', 'SELECT * FROM no_such_view']) {
+      const answer = await query({ sql });
+      expect(answer.status, sql).toBe(400);
+      expect(answer.body.error.code, sql).toBe('invalid_query');
+    }
+    expect((await query({})).status).toBe(400);
+    expect((await query({ sql: 'SELECT 1', limit: 0 })).status).toBe(400);
+  });
+
+  it('answers at most the row limit and says the result was cut', async () => {
+    const all = await query({ sql: 'SELECT * FROM range(1000) t(i) ORDER BY i' });
+    expect(all.body).toMatchObject({ rowCount: 100, limit: 100, truncated: true });
+    expect(all.body.rows[99]).toEqual({ i: 99 });
+    expect((await query({ sql: 'SELECT * FROM range(1000)', limit: 7 })).body).toMatchObject({ rowCount: 7, truncated: true });
+    expect((await query({ sql: 'SELECT * FROM range(1000)', limit: 5000 })).body).toMatchObject({ rowCount: 100, limit: 100 });
+    expect((await query({ sql: 'SELECT * FROM range(3)' })).body).toMatchObject({ rowCount: 3, truncated: false });
+  });
+
+  it('stops a query that runs past the timeout and keeps answering afterwards', async () => {
+    const slow = await query({ sql: 'SELECT sum(hash(i)) FROM range(1000000000000) t(i)' });
+    expect(slow.status).toBe(504);
+    expect(slow.body.error).toMatchObject({ code: 'query_timeout', message: expect.stringContaining('500 ms') });
+    expect((await query({ sql: 'SELECT 42 AS answer' })).body.rows).toEqual([{ answer: 42 }]);
+  });
+});
+
+describe('eventlake serve: built-in scheduler', () => {
+  it('runs a job on its cron schedule in its schedule mode', async () => {
+    const server = await startServer({
+      config: {
+        domains: ['superchargers', 'orders'],
+        jobs: [
+          { name: 'superchargers', projection: 'superchargers' },
+          { name: 'command_status_nightly', projection: 'command_status', output: 'command_status', live: false, schedule: '* * * * * *', scheduleMode: 'rebuild' },
+        ],
+      },
+    });
+    try {
+      await waitReady(server);
+      // Something for the rebuild to build from: a rebuild of an empty log commits nothing.
+      expect((await post(`${server.url}/commands`, registerCharger('SCHEDULED-1'))).status).toBe(202);
+      const feed = await subscribe(`${server.url}/events/stream`);
+      try {
+        const scheduled = await feed.next((e) => e.event === 'change' && e.data.trigger === 'schedule', 0, 'a scheduled run');
+        expect(scheduled.data).toMatchObject({ job: 'command_status_nightly', mode: 'rebuild' });
+      } finally {
+        feed.close();
+      }
+      const { body } = await get(`${server.url}/status`);
+      const job = body.jobs.find((j: { job: string }) => j.job === 'command_status_nightly');
+      expect(job).toMatchObject({ live: false, lastTrigger: 'schedule', schedule: { schedule: '* * * * * *', mode: 'rebuild' } });
+      expect(Date.parse(job.schedule.nextRun)).not.toBeNaN();
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
