@@ -12,6 +12,7 @@ import { queryViews } from '../views/query.js';
 import { serve } from '../service/serve.js';
 import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/serviceConfig.js';
 import { formatCsv, formatTable } from './output.js';
+import { registerStreamCommands } from './streamCommands.js';
 import { registerTableCommands } from './tableCommands.js';
 import { progressBar } from './progress.js';
 
@@ -212,6 +213,7 @@ program
   });
 
 registerTableCommands(program, context);
+registerStreamCommands(program, context);
 
 program.parseAsync().catch((error: Error) => {
   process.stderr.write(`eventlake: ${error.message}\n`);

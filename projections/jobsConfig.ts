@@ -5,6 +5,7 @@ import { loadDomains, type DomainRegistry } from '../domains/registry.js';
 import { safeName } from '../lake/layout.js';
 import { openLakeStorage, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
 import { isRemote, registerStorage } from '../lake/storage/locations.js';
+import type { EventHubsConfig } from '../lake/stream/eventHubsConnection.js';
 import type { Projection } from './projection.js';
 
 /** One projection job as `jobs.config.json` lists it. */
@@ -36,6 +37,8 @@ export interface EventlakeConfig {
   lakeDir: string;
   /** Where machine-local state lives (locks, snapshots, views); null: beside a local lake. */
   stateDir: string | null;
+  /** Where `forward` publishes (else EVENTLAKE_EVENTHUBS_CONNECTION_STRING). */
+  eventHubs?: EventHubsConfig;
   partitions: number;
   /** How long `vacuum` keeps data files no snapshot needs (time travel and rollback reach back this far). */
   retentionHours: number;
@@ -53,6 +56,11 @@ const CONFIG_SCHEMA = {
     // A folder, an abfss:// URL, or an ADLS object (checked by openLakeStorage).
     lake: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'object', required: ['type'] }] },
     stateDir: { type: 'string', minLength: 1 },
+    eventHubs: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { connectionString: { type: 'string' }, fullyQualifiedNamespace: { type: 'string' }, eventHubName: { type: 'string' } },
+    },
     retentionHours: { type: 'number', minimum: 0 },
     limits: {
       type: 'object',
@@ -103,7 +111,7 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
     const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
     throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
   }
-  const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; retentionHours?: number; limits?: EventlakeConfig['limits']; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
+  const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; eventHubs?: EventHubsConfig; retentionHours?: number; limits?: EventlakeConfig['limits']; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
   const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir);
   const jobEntries = config.jobs ?? registry.domains.flatMap((d) => d.projections.map((p) => ({ name: p.name, projection: p.name })));
   const jobs = jobEntries.map((entry, i) => resolveJob(entry, i, registry, file));
@@ -111,7 +119,7 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
   checkUnique(jobs.map((j) => j.output), 'output', file);
   const lakeDir = await resolveLake(options.lake ?? config.lake ?? 'lake', options.lake !== undefined ? cwd : configDir);
   const stateDir = config.stateDir ? path.resolve(configDir, config.stateDir) : null;
-  return { file: raw === null ? null : file, lakeDir, stateDir, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, registry, jobs };
+  return { file: raw === null ? null : file, lakeDir, stateDir, eventHubs: config.eventHubs, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, registry, jobs };
 }
 
 /**
