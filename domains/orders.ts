@@ -98,6 +98,7 @@ interface Item {
 const customers: StateProjection = {
   kind: 'state',
   name: 'customers',
+  eventTypes: ['CustomerRegistered'],
   version: 1,
   description: 'Registered customers',
   source: 'events',
@@ -116,6 +117,7 @@ const customers: StateProjection = {
 const orders: StateProjection = {
   kind: 'state',
   name: 'orders',
+  eventTypes: ['OrderCreated', 'OrderStatusChanged'],
   version: 1,
   description: 'Current state of every order with its totals',
   source: 'events',
@@ -146,6 +148,7 @@ const orders: StateProjection = {
 const orderStatusHistory: RowsProjection = {
   kind: 'rows',
   name: 'order_status_history',
+  eventTypes: ['OrderCreated', 'OrderStatusChanged'],
   version: 1,
   description: 'One row per status an order held (valid_to is derived in the view)',
   source: 'events',

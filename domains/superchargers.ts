@@ -73,6 +73,7 @@ const isSupercharger = (e: E) => e.aggregateType === 'supercharger';
 const superchargerState: StateProjection = {
   kind: 'state',
   name: 'superchargers',
+  eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
   version: 1,
   description: 'Current state of every supercharger',
   source: 'events',
@@ -103,6 +104,7 @@ const superchargerState: StateProjection = {
 const statusHistory: RowsProjection = {
   kind: 'rows',
   name: 'supercharger_status_history',
+  eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
   version: 1,
   description: 'One row per status a supercharger held (valid_to is derived in the view)',
   source: 'events',
@@ -122,6 +124,7 @@ const statusHistory: RowsProjection = {
 const dailyStatusChanges: SqlProjection = {
   kind: 'sql',
   name: 'daily_status_changes',
+  eventTypes: ['SuperchargerStatusChanged'],
   version: 1,
   description: 'Status changes per UTC day and new status (partial counts per batch; the view sums them)',
   source: 'events',

@@ -14,7 +14,7 @@ import { batchApplier, PoisonEventError, type ErrorPolicy, type Poisoned } from 
 import { dataFileWriter } from './dataFileWriter.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
-import { checkpointAppId, readBatch, sourceStreams, type Job } from './jobSource.js';
+import { checkpointAppId, linesOfEventTypes, readBatch, sourceStreams, type Job } from './jobSource.js';
 import { recordJobRun } from './jobState.js';
 import { maintainTable } from './tableMaintenance.js';
 
@@ -147,7 +147,7 @@ async function forEachBatch(run: Run, from: (stream: string) => number, knownFil
   const writeFile = dataFileWriter(duck, tableDir, job.definition.columns);
   const perStream = Math.max(1, Math.ceil(job.batchSize / streams.length));
   for (let batch = await readBatch(streams, cursors, perStream, head); batch.lines.length > 0; batch = await readBatch(streams, cursors, perStream, head)) {
-    const poisoned = await applier.apply(batch.lines).catch(async (error: unknown) => {
+    const poisoned = await applier.apply(linesOfEventTypes(batch.lines, job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await deadLetter(run, error.poisoned, 'halted');
       throw error;
     });

@@ -51,3 +51,20 @@ function businessTime(line: string): string | null {
   const record = JSON.parse(line) as { timestamp?: string; received?: string | null };
   return record.timestamp ?? record.received ?? null;
 }
+
+const EVENT_TYPE = '"eventType":"';
+
+/**
+ * Only the lines whose event type is wanted, read without parsing: the writer serializes
+ * `eventType` right after `eventId`, so the first `"eventType":"` in a line is the envelope's.
+ */
+export function linesOfEventTypes(lines: string[], eventTypes: string[] | undefined): string[] {
+  if (!eventTypes) return lines;
+  const wanted = new Set(eventTypes);
+  return lines.filter((line) => {
+    const at = line.indexOf(EVENT_TYPE);
+    if (at < 0) return false;
+    const start = at + EVENT_TYPE.length;
+    return wanted.has(line.slice(start, line.indexOf('"', start)));
+  });
+}

@@ -23,6 +23,11 @@ interface ProjectionBase {
   source: ProjectionSource;
   /** The output table's columns, in order. */
   columns: Column[];
+  /**
+   * The event types this projection reads (events source). Other events are skipped before they
+   * are parsed, which is most of a run's cost; omit to receive every record.
+   */
+  eventTypes?: string[];
 }
 
 /**
