@@ -1,0 +1,137 @@
+import { performance } from 'node:perf_hooks';
+import { LakeLayout } from '../lake/layout.js';
+import { runJob, type RunMode } from '../projections/jobRunner.js';
+import { loadConfig } from '../projections/jobsConfig.js';
+import type { Projection } from '../projections/projection.js';
+import { buildViews } from '../views/viewsDatabase.js';
+import { duckdbBaseline, type DuckdbRebuild } from './baselines/duckdbRebuild.js';
+import { runChild } from './childProcess.js';
+import type { BenchResult } from './report.js';
+
+export type ProjectionKind = Projection['kind'];
+export const TS_KINDS: ProjectionKind[] = ['state', 'rows'];
+export const SQL_KINDS: ProjectionKind[] = ['sql'];
+
+export interface JobsInput {
+  lake: string;
+  config: string;
+  mode: RunMode;
+  /** Jobs whose projection is of these kinds (all when absent). */
+  kinds?: ProjectionKind[];
+  /** Or exactly these jobs. */
+  jobs?: string[];
+  /** Build the views database afterwards (timed apart). */
+  buildViews?: boolean;
+}
+
+export interface JobTime {
+  job: string;
+  kind: ProjectionKind;
+  applied: number;
+  commits: number;
+  ms: number;
+  /** The process's peak RSS so far (bytes), read after the job: which job raised it. */
+  peakRssBytes: number;
+}
+
+export interface JobsTimes {
+  jobs: JobTime[];
+  totalMs: number;
+  viewsMs: number | null;
+}
+
+/** Child side: runs jobs one after another, as `eventlake run` / `rebuild` does, timing each. */
+export async function runJobsTimed(input: JobsInput): Promise<JobsTimes> {
+  const config = await loadConfig({ config: input.config, lake: input.lake });
+  const layout = new LakeLayout(config.lakeDir);
+  const jobs = config.jobs.filter((j) => (input.jobs ? input.jobs.includes(j.name) : !input.kinds || input.kinds.includes(j.definition.kind)));
+  const times: JobTime[] = [];
+  for (const job of jobs) {
+    const started = performance.now();
+    const result = await runJob(layout, job, { mode: input.mode });
+    const ms = performance.now() - started;
+    times.push({ job: job.name, kind: job.definition.kind, applied: result.applied, commits: result.commits, ms, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
+  }
+  let viewsMs: number | null = null;
+  if (input.buildViews) {
+    const started = performance.now();
+    await buildViews(config, layout);
+    viewsMs = performance.now() - started;
+  }
+  return { jobs: times, totalMs: times.reduce((sum, t) => sum + t.ms, 0), viewsMs };
+}
+
+export interface RebuildFigure {
+  results: BenchResult[];
+  ts: JobsTimes;
+  sql: JobsTimes;
+  baseline: DuckdbRebuild;
+  /** Full rebuild of every read model (TypeScript and SQL kinds), ms: the incremental figure's yardstick. */
+  fullMs: number;
+  peakRssBytes: number;
+}
+
+/**
+ * Figure 2: a full rebuild of every example read model, TypeScript kinds (state, rows) and SQL
+ * kinds apart, each in its own child process; next to DuckDB alone turning the same events
+ * (exported to Parquet first, untimed) into the same read models with one statement each.
+ */
+export async function measureRebuild(options: { lake: string; config: string; scratch: string; events: number; nodeArgs?: string[] }): Promise<RebuildFigure> {
+  const ts = await runChild<JobsTimes>('rebuild', { lake: options.lake, config: options.config, mode: 'rebuild', kinds: TS_KINDS } satisfies JobsInput, { nodeArgs: options.nodeArgs });
+  const sql = await runChild<JobsTimes>('rebuild', { lake: options.lake, config: options.config, mode: 'rebuild', kinds: SQL_KINDS, buildViews: true } satisfies JobsInput);
+  const baseline = await duckdbBaseline({ lake: options.lake, scratch: options.scratch });
+  const rate = (jobs: { applied: number; ms: number }[]) => jobs.reduce((s, j) => s + j.applied, 0) / (jobs.reduce((s, j) => s + j.ms, 0) / 1000);
+  const baselineRate = (names: string[]) => rate(baseline.result.models.filter((m) => names.includes(m.model)).map((m) => ({ applied: m.records, ms: m.ms })));
+  const tsRate = rate(ts.result.jobs);
+  const sqlRate = rate(sql.result.jobs);
+  const tsBaseline = baselineRate(ts.result.jobs.map((j) => j.job));
+  const sqlBaseline = baselineRate(sql.result.jobs.map((j) => j.job));
+  const peak = Math.max(ts.maxRssBytes, sql.maxRssBytes);
+  const mb = (bytes: number) => bytes / 1024 / 1024;
+  const perJob = (jobs: JobTime[]) => jobs.map((j) => `${j.job} ${Math.round(j.applied / (j.ms / 1000)).toLocaleString('en-US')}/s`).join(', ');
+  return {
+    ts: ts.result,
+    sql: sql.result,
+    baseline: baseline.result,
+    fullMs: ts.result.totalMs + sql.result.totalMs,
+    peakRssBytes: peak,
+    results: [
+      {
+        name: 'rebuild, TypeScript projections',
+        value: tsRate,
+        unit: 'events/s',
+        baseline: tsBaseline,
+        baselineLabel: 'DuckDB alone, one statement per read model over the events in Parquet',
+        ratio: tsRate / tsBaseline,
+        ratioMeaning: 'ours / DuckDB',
+        goal: '>= 300k events/s',
+        met: tsRate >= 300_000,
+        note: `events read per job summed over ${ts.result.jobs.length} jobs / their summed time; ${perJob(ts.result.jobs)}`,
+      },
+      {
+        name: 'rebuild, SQL projections',
+        value: sqlRate,
+        unit: 'events/s',
+        baseline: sqlBaseline,
+        baselineLabel: 'DuckDB alone, one statement per read model over the events in Parquet',
+        ratio: sqlRate / sqlBaseline,
+        ratioMeaning: 'ours / DuckDB',
+        goal: 'ratio >= 0.5',
+        met: sqlRate / sqlBaseline >= 0.5,
+        note: `${perJob(sql.result.jobs)}; for scale: DuckDB turning the NDJSON log (events and command records) into Parquet, the untimed export, took ${(baseline.result.exportMs / 1000).toFixed(1)} s`,
+      },
+      {
+        name: 'rebuild peak RSS',
+        value: mb(peak),
+        unit: 'MiB',
+        baseline: mb(baseline.maxRssBytes),
+        baselineLabel: 'peak RSS of the DuckDB-alone process building the same read models',
+        ratio: peak / baseline.maxRssBytes,
+        ratioMeaning: 'ours / DuckDB (lower is better)',
+        goal: '< 1.5 GB at N = 10M',
+        met: options.events >= 10_000_000 ? peak < 1.5e9 : null,
+        note: `TypeScript kinds ${Math.round(mb(ts.maxRssBytes))} MiB, SQL kinds ${Math.round(mb(sql.maxRssBytes))} MiB; peak after each job: ${[...ts.result.jobs, ...sql.result.jobs].map((j) => `${j.job} ${Math.round(mb(j.peakRssBytes))}`).join(', ')} MiB`,
+      },
+    ],
+  };
+}
