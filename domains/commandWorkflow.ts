@@ -1,16 +1,18 @@
 import type { CommandRecord } from '../ingest/envelope.js';
-import type { Projection, StateProjection } from '../projections/projection.js';
+import type { Projection, RowsProjection } from '../projections/projection.js';
 import type { Domain } from './domain.js';
 
-/** What became of each command: projected from the command workflow log. */
-const commandStatus: StateProjection<CommandRecord> = {
-  kind: 'state',
+/**
+ * What became of each command: projected from the command workflow log. Each command id has
+ * exactly one record there (repeats are not logged), so rows are appended, never replaced: no
+ * per-key state to keep in memory or to deduplicate in the view.
+ */
+const commandStatus: RowsProjection<CommandRecord> = {
+  kind: 'rows',
   name: 'command_status',
-  version: 1,
+  version: 2,
   description: 'The outcome of every command (completed or rejected, with the error or the events)',
   source: 'commands',
-  key: 'command_id',
-  orderBy: 'log_sequence',
   columns: [
     { name: 'command_id', type: 'VARCHAR' },
     { name: 'command_name', type: 'VARCHAR' },
@@ -27,8 +29,7 @@ const commandStatus: StateProjection<CommandRecord> = {
     { name: 'recorded_at', type: 'TIMESTAMPTZ' },
     { name: 'log_sequence', type: 'BIGINT' },
   ],
-  keyOf: (c) => c.commandId,
-  evolve: (_row, c) => ({
+  rows: (c) => [{
     command_id: c.commandId,
     command_name: c.commandName,
     status: c.status,
@@ -44,7 +45,7 @@ const commandStatus: StateProjection<CommandRecord> = {
     source: c.source,
     recorded_at: c.recordedAt,
     log_sequence: c.sequence,
-  }),
+  }],
 };
 
 export const commandWorkflowDomain: Domain = {

@@ -134,6 +134,8 @@ async function rebuild(run: Run): Promise<void> {
   await commitVersion(run.tableDir, run.snapshot.version + 1, actions);
   run.snapshot = applyCommit(run.snapshot, run.snapshot.version + 1, actions);
   run.result.commits += 1;
+  // A rebuild writes a file per batch: compact now, so the new model starts as one file per table.
+  run.snapshot = await maintainTable(run.duck, run.tableDir, run.job, run.snapshot);
 }
 
 type BatchDone = (add: AddFile | null, advanced: Map<string, { sequence: number; timestamp: string | null }>) => Promise<void>;

@@ -64,4 +64,5 @@ export type Projection =
   | StateProjection<EventEnvelope>
   | StateProjection<CommandRecord>
   | RowsProjection<EventEnvelope>
+  | RowsProjection<CommandRecord>
   | SqlProjection;
