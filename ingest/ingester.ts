@@ -141,7 +141,7 @@ export class Ingester {
       events.push({ eventId: envelope.eventId, eventType: event.eventType, aggregateId, version, partition, sequence });
     }
     this.model.aggregates.set(key, { version, state });
-    this.record(commandId, input, { status: 'completed', eventIds: events.map((e) => e.eventId), aggregateType: handler.aggregateType, aggregateId }, source);
+    this.record(commandId, input, { status: 'completed', eventIds: events.map((e) => e.eventId), aggregateType: handler.aggregateType, aggregateId, received: timestamp }, source);
     return { status: 'accepted', commandId, events };
   }
 
@@ -153,7 +153,7 @@ export class Ingester {
   /** Stages the command's outcome in the workflow log, in arrival order. */
   private record(commandId: string, input: CommandInput | null, outcome: Partial<CommandRecord> & Pick<CommandRecord, 'status'>, source: string): void {
     const sequence = this.writer.assignSequence(COMMAND_STREAM);
-    const received = typeof input?.received === 'string' ? businessTime(input.received) : null;
+    const received = outcome.received !== undefined ? outcome.received : typeof input?.received === 'string' ? businessTime(input.received) : null;
     const record: CommandRecord = {
       sequence,
       commandId,
