@@ -19,6 +19,7 @@ import { openLakeStorage, parseLakeLocation, type AdlsStorageConfig } from '../.
 import { devAccountKey, devAccountName } from '../servers/azurite.js';
 import { startDfsServer, type DfsServer } from '../servers/dfsServer.js';
 import { describeLakeStorageContract } from './lakeStorage.contract.js';
+import { rejection } from '../support/rejection.js';
 
 const cacheFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'eventlake-adls-cache-'));
 afterAll(() => fs.rmSync(cacheFolder, { recursive: true, force: true }));
@@ -234,12 +235,3 @@ async function dropFirstAnswers(targetPort: number, matchers: ((method: string, 
   };
 }
 
-/** The error a call fails with (and a failed test when it does not fail). */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { redact } from '../../lake/redact.js';
 import { LocalStorage } from '../../lake/storage/localStorage.js';
 import { openLakeStorage, parseLakeLocation } from '../../lake/storage/openLakeStorage.js';
+import { rejection } from '../support/rejection.js';
 
 describe('openLakeStorage', () => {
   test('a plain path is a local folder', async () => {
@@ -61,12 +62,3 @@ describe('redact', () => {
   });
 });
 
-/** The error a call fails with (and a failed test when it does not fail). */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}

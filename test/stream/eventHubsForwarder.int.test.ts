@@ -28,6 +28,7 @@ import { startDfsServer } from '../servers/dfsServer.js';
 import { eventually, receiveUntil, type Received } from '../servers/eventHubsClients.js';
 import { start, type EventHubsServer } from '../servers/eventHubsServer.js';
 import { tempDir } from '../support/cli.js';
+import { rejection } from '../support/rejection.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 const LAKE_PARTITIONS = 3;
@@ -280,12 +281,3 @@ describe('Event Hubs outbox forwarder', () => {
   });
 });
 
-/** The error a call fails with (and a failed test when it does not fail). */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
