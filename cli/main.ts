@@ -87,9 +87,9 @@ async function runAndReport(config: EventlakeConfig, layout: LakeLayout, jobs: R
   let bar = progressBar('', 0);
   const results = await runJobs(config, layout, jobs, {
     mode,
-    onJob: (job) => {
+    onJob: (jobs) => {
       bar.stop();
-      bar = progressBar(job.name.padEnd(28), 0);
+      bar = progressBar(`${jobs.length} job(s)`.padEnd(12), 0);
     },
     onProgress: (applied, backlog) => bar.update(applied, backlog),
   });

@@ -1,6 +1,6 @@
 import type { LakeLayout } from '../lake/layout.js';
 import { buildViews } from '../views/viewsDatabase.js';
-import { runJob, type Job, type JobRunResult, type RunOptions } from './jobRunner.js';
+import { runJobsTogether, type Job, type JobRunResult, type RunOptions } from './jobRunner.js';
 import type { EventlakeConfig } from './jobsConfig.js';
 
 /** The named jobs (all when none are named); an unknown name is an error naming the known ones. */
@@ -13,22 +13,18 @@ export function selectJobs(config: EventlakeConfig, names: string[]): Job[] {
   });
 }
 
-/** Runs jobs one after another, then rebuilds the views database over the new snapshots. */
+/** Runs jobs (sharing log reads where they can), then rebuilds the views database over the new snapshots. */
 export async function runJobs(
   config: EventlakeConfig,
   layout: LakeLayout,
   jobs: Job[],
-  options: RunOptions & { onJob?: (job: Job) => void } = {},
+  options: RunOptions & { onJob?: (jobs: Job[]) => void } = {},
 ): Promise<JobRunResult[]> {
-  const results: JobRunResult[] = [];
   try {
-    for (const job of jobs) {
-      options.onJob?.(job);
-      results.push(await runJob(layout, job, options));
-    }
+    options.onJob?.(jobs);
+    return await runJobsTogether(layout, jobs, options);
   } finally {
     // Even after a failed job, the views must show what the others committed.
     await buildViews(config, layout);
   }
-  return results;
 }

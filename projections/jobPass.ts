@@ -1,0 +1,179 @@
+import type { AddFile } from '../lake/delta/actions.js';
+import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
+import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
+import { Duck } from '../lake/duckdb.js';
+import { failpoint } from '../lake/failpoints.js';
+import type { LakeLayout } from '../lake/layout.js';
+import { acquireLock, type Lock } from '../lake/lock.js';
+import { logger } from '../lake/logger.js';
+import { joinLocation } from '../lake/storage/locations.js';
+import { batchApplier, PoisonEventError, type BatchApplier, type ErrorPolicy, type Poisoned } from './applyBatch.js';
+import { dataFileWriter } from './dataFileWriter.js';
+import { recordDeadLetter } from './deadLetters.js';
+import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
+import { checkpointAppId, linesOfEventTypes, sourceStreams, type Batch, type Job } from './jobSource.js';
+import { recordJobRun } from './jobState.js';
+import { maintainTable } from './tableMaintenance.js';
+
+/** incremental: apply what is new since the checkpoint. rebuild: from the start of the log. */
+export type RunMode = 'incremental' | 'rebuild';
+
+export interface JobRunResult {
+  job: string;
+  mode: RunMode;
+  /** Log records applied by this run. */
+  applied: number;
+  /** Delta commits made. */
+  commits: number;
+  /** Records the projection threw on and skipped (dead letters). */
+  deadLetters: number;
+  /** The table version after the run (-1: the table does not exist yet). */
+  tableVersion: number;
+}
+
+/**
+ * One job's part in a pass over the log: it holds the job's lock, its DuckDB and its table
+ * snapshot, and turns each batch it is handed into table output.
+ *
+ * Incremental: each batch is one Delta commit holding the new data file and, as `txn` actions,
+ * the log position per stream, so output and checkpoint are one atomic step: a crash anywhere
+ * replays at most the uncommitted batch, and never applies one twice.
+ *
+ * Rebuild: batches are written beside the live files without committing; `finish` then commits
+ * once, removing the live files and adding the new ones, so readers switch from the old model to
+ * the whole new one in one step and never see a half-built table. A table built by another
+ * version of the projection is always rebuilt.
+ */
+export class JobPass {
+  readonly result: JobRunResult;
+  private readonly applier: BatchApplier;
+  private readonly writeFile: () => Promise<AddFile | null>;
+  private readonly rebuilt: AddFile[] = [];
+
+  private constructor(
+    private readonly layout: LakeLayout,
+    readonly job: Job,
+    private readonly lock: Lock,
+    private readonly duck: Duck,
+    private readonly tableDir: string,
+    private snapshot: Snapshot,
+    readonly mode: RunMode,
+    readonly streams: string[],
+    private readonly applied: Applied,
+    /** Local paths of the table's data files; the state kind reads earlier rows from them. */
+    private readonly knownFiles: string[],
+    policy: ErrorPolicy,
+  ) {
+    this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version };
+    this.applier = batchApplier(duck, job.definition, knownFiles, policy, job.upcast);
+    this.writeFile = dataFileWriter(duck, tableDir, job.definition.columns);
+  }
+
+  static async start(layout: LakeLayout, job: Job, partitions: number, options: { mode?: RunMode; onError?: ErrorPolicy }): Promise<JobPass> {
+    const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
+    const duck = await Duck.open();
+    try {
+      const tableDir = layout.tableDir(job.output);
+      const snapshot = await loadTableSnapshot(tableDir);
+      const mode = chooseMode(job, snapshot, options.mode ?? 'incremental');
+      const rebuild = mode === 'rebuild';
+      const applied = rebuild ? {} : await lastApplied(tableDir, snapshot);
+      const knownFiles = rebuild ? [] : await snapshotLocalFiles(tableDir, snapshot);
+      const policy = options.onError ?? (rebuild ? 'halt' : job.onError);
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, knownFiles, policy);
+    } catch (error) {
+      duck.close();
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /** Where this pass starts reading `stream`: after the checkpoint, or from the start for a rebuild. */
+  startAfter(stream: string): number {
+    return this.mode === 'rebuild' ? 0 : (this.snapshot.txns.get(checkpointAppId(this.job, stream))?.version ?? 0);
+  }
+
+  /** Applies one batch: output written, and committed with the checkpoint (incremental). */
+  async apply(batch: Batch): Promise<void> {
+    const poisoned = await this.applier.apply(linesOfEventTypes(batch.lines, this.job.definition.eventTypes)).catch(async (error: unknown) => {
+      if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
+      throw error;
+    });
+    for (const p of poisoned) await this.deadLetter(p, 'skipped');
+    this.result.deadLetters += poisoned.length;
+    const add = await this.writeFile();
+    failpoint('projection.afterDataFile');
+    if (add) this.knownFiles.push(...(await localFiles([joinLocation(this.tableDir, add.path)])));
+    for (const [stream, position] of batch.advanced) this.applied[stream] = position;
+    if (this.mode === 'rebuild') {
+      if (add) this.rebuilt.push(add);
+    } else {
+      const actions = appendCommit(this.job, this.snapshot, add, batch.advanced, this.applied);
+      await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
+      failpoint('projection.afterCommit');
+      this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
+      this.result.commits += 1;
+    }
+    this.result.applied += batch.lines.length;
+  }
+
+  /** The rebuild's switch, housekeeping, and the job's run state; releases the job. */
+  async finish(): Promise<JobRunResult> {
+    try {
+      if (this.mode === 'rebuild') {
+        const actions = overwriteCommit(this.job, this.snapshot, this.rebuilt, this.applied);
+        await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
+        this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
+        this.result.commits += 1;
+      }
+      // A rebuild writes a file per batch, a run one per commit: compact once there are many.
+      if (this.result.commits > 0) this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot);
+      this.result.tableVersion = this.snapshot.version;
+      await recordJobRun(this.layout, this.job.name, null);
+      return this.result;
+    } catch (error) {
+      await recordJobRun(this.layout, this.job.name, error as Error);
+      throw error;
+    } finally {
+      await this.release();
+    }
+  }
+
+  /** Ends the pass after a failure: nothing more is committed. */
+  async abort(error: Error): Promise<void> {
+    try {
+      await recordJobRun(this.layout, this.job.name, error);
+    } finally {
+      await this.release();
+    }
+  }
+
+  private async release(): Promise<void> {
+    this.duck.close();
+    await this.lock.release();
+  }
+
+  private deadLetter({ record, error }: Poisoned, action: 'skipped' | 'halted'): Promise<void> {
+    const stream = this.job.definition.source === 'commands' ? 'commands' : `p${record.partition}`;
+    logger.warn({ job: this.job.name, stream, sequence: record.sequence, error: error.message, action }, 'dead letter');
+    return recordDeadLetter(this.layout, {
+      job: this.job.name,
+      stream,
+      sequence: record.sequence,
+      eventId: record.eventId ?? record.commandId ?? null,
+      eventType: record.eventType ?? null,
+      error: error.message,
+      at: new Date().toISOString(),
+      action,
+    });
+  }
+}
+
+function chooseMode(job: Job, snapshot: Snapshot, requested: RunMode): RunMode {
+  const built = builtVersion(snapshot);
+  if (requested === 'incremental' && built !== null && built !== job.definition.version) {
+    logger.warn({ job: job.name, table: built, code: job.definition.version }, 'projection version changed: rebuilding the read model');
+    return 'rebuild';
+  }
+  return requested;
+}
