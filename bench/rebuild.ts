@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { LakeLayout } from '../lake/layout.js';
-import { runJob, type RunMode } from '../projections/jobRunner.js';
+import { runJobsTogether, type RunMode } from '../projections/jobRunner.js';
 import { loadConfig } from '../projections/jobsConfig.js';
 import type { Projection } from '../projections/projection.js';
 import { buildViews } from '../views/viewsDatabase.js';
@@ -40,25 +40,27 @@ export interface JobsTimes {
   viewsMs: number | null;
 }
 
-/** Child side: runs jobs one after another, as `eventlake run` / `rebuild` does, timing each. */
+/**
+ * Child side: runs the jobs as `eventlake run` / `rebuild` does, in shared passes over the log
+ * (jobs starting at the same position read each batch once). Each job's `ms` is the whole pass's
+ * time, so throughput = records applied, summed over jobs, per second of the pass.
+ */
 export async function runJobsTimed(input: JobsInput): Promise<JobsTimes> {
   const config = await loadConfig({ config: input.config, lake: input.lake });
   const layout = new LakeLayout(config.lakeDir);
   const jobs = config.jobs.filter((j) => (input.jobs ? input.jobs.includes(j.name) : !input.kinds || input.kinds.includes(j.definition.kind)));
-  const times: JobTime[] = [];
-  for (const job of jobs) {
-    const started = performance.now();
-    const result = await runJob(layout, job, { mode: input.mode });
-    const ms = performance.now() - started;
-    times.push({ job: job.name, kind: job.definition.kind, applied: result.applied, commits: result.commits, ms, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
-  }
+  const started = performance.now();
+  const results = await runJobsTogether(layout, jobs, { mode: input.mode });
+  const totalMs = performance.now() - started;
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  const times: JobTime[] = results.map((result, i) => ({ job: jobs[i].name, kind: jobs[i].definition.kind, applied: result.applied, commits: result.commits, ms: totalMs, peakRssBytes }));
   let viewsMs: number | null = null;
   if (input.buildViews) {
-    const started = performance.now();
+    const viewsStarted = performance.now();
     await buildViews(config, layout);
-    viewsMs = performance.now() - started;
+    viewsMs = performance.now() - viewsStarted;
   }
-  return { jobs: times, totalMs: times.reduce((sum, t) => sum + t.ms, 0), viewsMs };
+  return { jobs: times, totalMs, viewsMs };
 }
 
 export interface RebuildFigure {
@@ -82,13 +84,15 @@ export async function measureRebuild(options: { lake: string; config: string; sc
   const baseline = await duckdbBaseline({ lake: options.lake, scratch: options.scratch });
   const rate = (jobs: { applied: number; ms: number }[]) => jobs.reduce((s, j) => s + j.applied, 0) / (jobs.reduce((s, j) => s + j.ms, 0) / 1000);
   const baselineRate = (names: string[]) => rate(baseline.result.models.filter((m) => names.includes(m.model)).map((m) => ({ applied: m.records, ms: m.ms })));
-  const tsRate = rate(ts.result.jobs);
-  const sqlRate = rate(sql.result.jobs);
+  // Our jobs ran in one shared pass: records applied (summed over jobs) per second of the pass.
+  const passRate = (times: JobsTimes) => times.jobs.reduce((s, j) => s + j.applied, 0) / (times.totalMs / 1000);
+  const tsRate = passRate(ts.result);
+  const sqlRate = passRate(sql.result);
   const tsBaseline = baselineRate(ts.result.jobs.map((j) => j.job));
   const sqlBaseline = baselineRate(sql.result.jobs.map((j) => j.job));
   const peak = Math.max(ts.maxRssBytes, sql.maxRssBytes);
   const mb = (bytes: number) => bytes / 1024 / 1024;
-  const perJob = (jobs: JobTime[]) => jobs.map((j) => `${j.job} ${Math.round(j.applied / (j.ms / 1000)).toLocaleString('en-US')}/s`).join(', ');
+  const perJob = (jobs: JobTime[]) => `jobs in one pass: ${jobs.map((j) => j.job).join(', ')}`;
   return {
     ts: ts.result,
     sql: sql.result,
@@ -106,7 +110,7 @@ export async function measureRebuild(options: { lake: string; config: string; sc
         ratioMeaning: 'ours / DuckDB',
         goal: '>= 300k events/s',
         met: tsRate >= 300_000,
-        note: `events read per job summed over ${ts.result.jobs.length} jobs / their summed time; ${perJob(ts.result.jobs)}`,
+        note: `records applied summed over ${ts.result.jobs.length} jobs / seconds of their shared pass (baseline: summed over its statements); ${perJob(ts.result.jobs)}`,
       },
       {
         name: 'rebuild, SQL projections',
