@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '../ingest/envelope.js';
-import type { RowsProjection, SqlProjection, StateProjection } from '../projections/projection.js';
+import type { RowsProjection, StateProjection } from '../projections/projection.js';
 import { statusTransition, type Aggregate, type CommandHandler, type Domain } from './domain.js';
 
 /** Customers and their orders. Orders do not check their customer (another aggregate). */

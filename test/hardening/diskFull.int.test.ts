@@ -12,6 +12,7 @@ import { Ingester } from '../../ingest/ingester.js';
 import { armFailpoint } from '../../lake/failpoints.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { tempDir } from '../support/cli.js';
+import { readLogStream } from '../support/lakeLog.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 
@@ -27,8 +28,7 @@ function smallDisk(): string | null {
 }
 
 function commandLog(layout: LakeLayout): CommandRecord[] {
-  const dir = layout.streamDir('commands');
-  return fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CommandRecord));
+  return readLogStream<CommandRecord>(layout.root, 'commands');
 }
 
 /**

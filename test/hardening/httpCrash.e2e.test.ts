@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
 import { post, startServer, waitReady } from '../support/server.js';
+import { loggedCommandIds } from '../support/lakeLog.js';
 
 const CLIENTS = 6;
 const PER_CLIENT = 60;
@@ -21,11 +21,6 @@ function clientCommands(client: number): object[] {
     commands.push({ command_id: `c${client}-${i}`, received, ...command });
   }
   return commands;
-}
-
-function commandIds(lake: string): string[] {
-  const dir = path.join(lake, 'log', 'commands');
-  return fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).commandId));
 }
 
 /** Posts a client's commands in small batches until done or the server dies; returns what was acknowledged. */
@@ -56,7 +51,7 @@ describe('HTTP ingest killed under load', () => {
       await new Promise((r) => setTimeout(r, delay));
       server.child.kill('SIGKILL');
       await Promise.all([load, server.exited]);
-      const ids = commandIds(lake);
+      const ids = loggedCommandIds(lake);
       for (const id of acknowledged) expect(ids).toContain(id); // nothing acknowledged was lost
       expect(new Set(ids).size).toBe(ids.length); // nothing doubled
     }
@@ -66,7 +61,7 @@ describe('HTTP ingest killed under load', () => {
     await waitReady(server);
     await Promise.all(all.map((commands) => client(server.url, commands, acknowledged)));
     expect(await server.stop()).toBe(0);
-    const ids = commandIds(lake);
+    const ids = loggedCommandIds(lake);
     expect(new Set(ids).size).toBe(CLIENTS * PER_CLIENT);
     expect(ids.length).toBe(CLIENTS * PER_CLIENT);
     // The same commands in one uninterrupted file ingest give the same read models.

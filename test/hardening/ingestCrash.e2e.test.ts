@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { REPO, eventlake, eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
+import { loggedCommandIds } from '../support/lakeLog.js';
 
 const MODELS = [
   'SELECT * FROM superchargers ORDER BY ALL',
@@ -24,11 +24,6 @@ function ingestKilledAfter(lake: string, file: string, ms: number): Promise<void
   });
 }
 
-function commandIds(lake: string): string[] {
-  const dir = path.join(lake, 'log', 'commands');
-  return fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).commandId as string));
-}
-
 describe('file ingest killed at random moments', () => {
   it('then replayed: every command exactly once, read models equal an uninterrupted run', async () => {
     const dir = tempDir();
@@ -40,9 +35,9 @@ describe('file ingest killed at random moments', () => {
     for (let i = 0; i < 6; i++) await ingestKilledAfter(crashed, file, 250 + Math.floor(random() * 900));
     const finish = await eventlakeJson<{ accepted: number; duplicates: number }>(['--lake', crashed, 'ingest', file]);
     await eventlakeJson(['--lake', clean, 'ingest', file]);
-    const ids = commandIds(crashed);
+    const ids = loggedCommandIds(crashed);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.sort()).toEqual(commandIds(clean).sort());
+    expect(ids.sort()).toEqual(loggedCommandIds(clean).sort());
     expect(finish.duplicates).toBeGreaterThanOrEqual(100);
     for (const lake of [crashed, clean]) expect((await eventlake(['--lake', lake, 'run'])).code).toBe(0);
     for (const sql of MODELS) expect(await eventlakeJson(['--lake', crashed, 'query', sql]), sql).toEqual(await eventlakeJson(['--lake', clean, 'query', sql]));

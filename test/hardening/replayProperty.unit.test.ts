@@ -1,6 +1,4 @@
 import fc from 'fast-check';
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandWorkflowDomain } from '../../domains/commandWorkflow.js';
 import { ordersDomain } from '../../domains/orders.js';
@@ -11,6 +9,7 @@ import { Ingester } from '../../ingest/ingester.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { tempDir } from '../support/cli.js';
 import { expectedFrom } from '../support/referenceModel.js';
+import { readLogStream } from '../support/lakeLog.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 
@@ -48,9 +47,7 @@ const scenario = fc.record({
 });
 
 function read<T>(layout: LakeLayout, stream: string): T[] {
-  const dir = layout.streamDir(stream);
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T));
+  return readLogStream<T>(layout.root, stream);
 }
 
 async function session(layout: LakeLayout, lines: string[], group: number, stop: number, crash = true): Promise<void> {

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registryOf } from '../../domains/registry.js';
 import { ordersDomain } from '../../domains/orders.js';
@@ -10,13 +9,12 @@ import type { CommandRecord, EventEnvelope } from '../../ingest/envelope.js';
 import { Ingester } from '../../ingest/ingester.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { tempDir } from '../support/cli.js';
+import { readLogStream } from '../support/lakeLog.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 
 function logRecords<T>(layout: LakeLayout, stream: string): T[] {
-  const dir = layout.streamDir(stream);
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T));
+  return readLogStream<T>(layout.root, stream);
 }
 
 async function ingest(layout: LakeLayout, commands: unknown[], options = {}): Promise<Ingester> {

@@ -29,6 +29,7 @@ import { eventually, receiveUntil, type Received } from '../servers/eventHubsCli
 import { start, type EventHubsServer } from '../servers/eventHubsServer.js';
 import { tempDir } from '../support/cli.js';
 import { rejection } from '../support/rejection.js';
+import { readLogStream } from '../support/lakeLog.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 const LAKE_PARTITIONS = 3;
@@ -44,11 +45,7 @@ async function ingest(layout: LakeLayout, batch: CommandInput[]): Promise<void> 
 
 /** Every event in the lake log, read straight from the segment files (independent of the forwarder). */
 function lakeEvents(layout: LakeLayout): EventEnvelope[] {
-  return Array.from({ length: LAKE_PARTITIONS }, (_, p) => layout.streamDir(`p${p}`)).flatMap((dir) =>
-    fs.existsSync(dir)
-      ? fs.readdirSync(dir).sort().flatMap((file) => fs.readFileSync(path.join(dir, file), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EventEnvelope))
-      : [],
-  );
+  return Array.from({ length: LAKE_PARTITIONS }, (_, p) => readLogStream<EventEnvelope>(layout.root, `p${p}`)).flat();
 }
 
 const position = (e: { partition: number; sequence: number }) => `${e.partition}/${e.sequence}`;

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, tempDir } from './cli.js';
+import { readLogEvents } from './lakeLog.js';
 
 const BIN = path.join(REPO, 'bin', 'eventlake.js');
 
@@ -132,15 +133,5 @@ export function changeStatus(serial: string, status: string, commandId?: string)
 
 /** Reads every event the lake log holds (all partitions), in log order per partition. */
 export function logEvents(lake: string): { aggregateId: string; version: number; partition: number; sequence: number; causationId: string }[] {
-  const logDir = path.join(lake, 'log');
-  return fs
-    .readdirSync(logDir)
-    .filter((name) => /^p\d+$/.test(name))
-    .flatMap((partition) =>
-      fs
-        .readdirSync(path.join(logDir, partition))
-        .filter((f) => f.endsWith('.ndjson'))
-        .sort()
-        .flatMap((file) => fs.readFileSync(path.join(logDir, partition, file), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))),
-    );
+  return readLogEvents(lake);
 }
