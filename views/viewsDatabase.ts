@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Domain } from '../domains/domain.js';
-import { loadSnapshot as loadTableSnapshot, snapshotLocalFiles, type AsOf } from '../lake/delta/deltaTable.js';
+import { loadSnapshot as loadTableSnapshot, NoVersionAtTimeError, snapshotLocalFiles, type AsOf } from '../lake/delta/deltaTable.js';
 import { Duck, sqlIdent, sqlPathList } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { emptySelect } from '../projections/batchTables.js';
@@ -58,7 +58,7 @@ async function committedFiles(tableDir: string, at: AsOf): Promise<string[]> {
     snapshot = await loadTableSnapshot(tableDir, at);
   } catch (error) {
     // A time before the table's first commit: the read model was empty then.
-    if (at.timestamp !== undefined && /no readable versions|has no version at/.test((error as Error).message)) return [];
+    if (error instanceof NoVersionAtTimeError) return [];
     throw error;
   }
   return (await snapshotLocalFiles(tableDir, snapshot)).sort();

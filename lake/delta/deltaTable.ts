@@ -15,6 +15,7 @@ export { commitVersion, ConcurrentCommitError, readCommit } from './commit.js';
 export { writeCheckpoint, readCheckpoint, type WrittenCheckpoint } from './checkpoint.js';
 export { listLog, type LogListing, type CheckpointFiles } from './logFiles.js';
 export { loadSnapshot, localFiles, snapshotFilePaths, snapshotLocalFiles, type AsOf } from './snapshotReader.js';
+export { NoVersionAtTimeError } from './timeTravel.js';
 export { vacuum, type VacuumOptions } from './vacuum.js';
 
 /** A table at one version, as a person or a test wants to see it. */

@@ -27,17 +27,25 @@ export async function versionTimestamp(tableDir: string, listing: LogListing, ve
  * version, the first match is the answer even if clocks made commit times non-monotonic, and
  * only the commits after the answer are read.
  */
+/** The table has no version committed at or before the asked time (it did not exist yet). */
+export class NoVersionAtTimeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoVersionAtTimeError';
+  }
+}
+
 export async function versionAsOf(tableDir: string, listing: LogListing, timestamp: number): Promise<number> {
   if (!Number.isFinite(timestamp)) throw new Error(`time travel on Delta table ${tableDir}: ${timestamp} is not a timestamp`);
   const earliest = earliestReadableVersion(listing);
-  if (earliest === undefined) throw new Error(`Delta table ${tableDir} has no readable versions`);
+  if (earliest === undefined) throw new NoVersionAtTimeError(`Delta table ${tableDir} has no readable versions`);
   const known = new Set([...listing.commits, ...listing.checkpoints.map((c) => c.version)]);
   for (let version = latestVersionOf(listing); version >= earliest; version--) {
     if (!known.has(version)) continue;
     if ((await versionTimestamp(tableDir, listing, version)) <= timestamp) return version;
   }
   const first = await versionTimestamp(tableDir, listing, earliest);
-  throw new Error(
+  throw new NoVersionAtTimeError(
     `Delta table ${tableDir} has no version at ${iso(timestamp)}: its earliest readable version ${earliest} ` +
       `was committed at ${iso(first)}`,
   );

@@ -91,10 +91,6 @@ export class LogWriter {
     staged.lastTimestamp = timestamp;
   }
 
-  get hasStaged(): boolean {
-    return this.staged.size > 0;
-  }
-
   /** Makes everything staged durable and visible. After a failure the writer refuses all work. */
   async commit(): Promise<LogHead> {
     if (this.failure) throw new Error(`the log writer stopped after an earlier failure: ${this.failure.message}`);
