@@ -28,8 +28,8 @@ export async function maintainTable(duck: Duck, tableDir: string, job: Job, snap
   return current;
 }
 
-function smallFiles(snapshot: Snapshot): AddFile[] {
-  return [...snapshot.files.values()].filter((add) => (numRecords(add) ?? 0) < SMALL_FILE_ROWS);
+function smallFiles(snapshot: Snapshot, smallRows = SMALL_FILE_ROWS): AddFile[] {
+  return [...snapshot.files.values()].filter((add) => (numRecords(add) ?? 0) < smallRows);
 }
 
 /**
@@ -38,8 +38,8 @@ function smallFiles(snapshot: Snapshot): AddFile[] {
  * files see far fewer stale rows. The logical content is unchanged, hence dataChange=false; the
  * old files stay until vacuum, for readers still on them.
  */
-export async function compact(duck: Duck, tableDir: string, job: Job, snapshot: Snapshot): Promise<Snapshot> {
-  const small = smallFiles(snapshot);
+export async function compact(duck: Duck, tableDir: string, job: Job, snapshot: Snapshot, smallRows = SMALL_FILE_ROWS): Promise<Snapshot> {
+  const small = smallFiles(snapshot, smallRows);
   const projection = job.definition;
   const latest =
     projection.kind === 'state'
