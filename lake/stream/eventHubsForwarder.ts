@@ -4,21 +4,30 @@ import type { LakeLayout } from '../layout.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../logger.js';
 import { readHead, type StreamHead } from '../log/logHead.js';
-import { partitionStreams, readLogMeta } from '../log/logMeta.js';
+import { partitionOf, partitionStreams, readLogMeta } from '../log/logMeta.js';
 import { StreamCursor } from '../log/streamCursor.js';
 import { redact, redactedError } from '../redact.js';
 import { openProducer, type EventHubsConfig } from './eventHubsConnection.js';
-import { readCheckpoint, writeCheckpoint, type ForwarderCheckpoint } from './forwarderCheckpoint.js';
+import { keepRecentMarks, readCheckpoint, writeCheckpoint, type ForwarderCheckpoint } from './forwarderCheckpoint.js';
 
 /**
  * The outbox forwarder: tails the lake log's event partitions and publishes every event to an
  * event hub, so the hub carries exactly the lake's events (the lake stays the system of record).
  *
- * Each event goes out with partition key = aggregateId (so an aggregate's events share a hub
- * partition and keep their order), body = the envelope as logged, and application properties
- * lakePartition, lakeSequence, eventType, eventId (also the AMQP message id). Delivery is at
- * least once: the checkpoint per lake partition is written after the batches it covers were
- * accepted, so a crash in between re-sends them; consumers dedupe by (lakePartition, lakeSequence).
+ * Each event goes to the hub partition its aggregate id hashes to (so an aggregate's events share
+ * a hub partition and keep their order), body = the envelope as logged, and application properties
+ * aggregateId, lakePartition, lakeSequence, eventType, eventId (also the AMQP message id).
+ *
+ * Why a partition id rather than the SDK's partition key: a key-routed batch holds one key, so
+ * keyed sends of many aggregates run concurrently and land in a hub partition in any order. Sent
+ * by partition id, one lake partition's events reach each hub partition in lake order (each hub
+ * partition's batches go one after another), so a consumer dedupes exactly with one watermark per
+ * (hub partition, lake partition) instead of remembering every event (see projections/hubSource.ts).
+ * The service cannot take both a key and a partition id, so the key is in the properties.
+ *
+ * Delivery is at least once: the checkpoint per lake partition is written after the batches it
+ * covers were accepted, so a crash in between re-sends them, in order, from the checkpoint on.
+ * Each round that has something to send first records a hand-over mark (see forwarderCheckpoint.ts).
  */
 export interface ForwarderOptions {
   layout: LakeLayout;
@@ -28,7 +37,7 @@ export interface ForwarderOptions {
   producer?: EventHubProducerClient;
   /** Lake records read per partition before they are sent and checkpointed (default 1000). */
   readBatch?: number;
-  /** sendBatch calls in flight at once (default 16). */
+  /** Hub partitions sent to at once (default 16); each one's batches go one after another. */
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -98,7 +107,7 @@ export async function runForwarder(options: RunForwarderOptions, signal: AbortSi
 
 /** One published event and where it came from in the lake. */
 interface Outgoing {
-  key: string;
+  hubPartition: string;
   stream: string;
   sequence: number;
   event: EventData;
@@ -126,6 +135,7 @@ export class EventHubsForwarder {
     private readonly secrets: string[],
     private readonly lock: Lock,
     private readonly checkpoint: ForwarderCheckpoint,
+    private readonly hubPartitions: string[],
   ) {}
 
   static async open(options: ForwarderOptions): Promise<EventHubsForwarder> {
@@ -136,7 +146,8 @@ export class EventHubsForwarder {
     try {
       lock = await acquireLock(options.layout.lockFile(`forwarder-${opened.hubName}`), `the Event Hubs forwarder to ${opened.hubName}`);
       const checkpoint = await readCheckpoint(options.layout, opened.hubName);
-      return new EventHubsForwarder(options, opened.producer, !options.producer, opened.hubName, opened.secrets, lock, checkpoint);
+      const hubPartitions = await opened.producer.getPartitionIds();
+      return new EventHubsForwarder(options, opened.producer, !options.producer, opened.hubName, opened.secrets, lock, checkpoint, hubPartitions);
     } catch (error) {
       await lock?.release();
       if (!options.producer) await opened.producer.close();
@@ -151,6 +162,7 @@ export class EventHubsForwarder {
     const [meta, head] = await Promise.all([readLogMeta(layout), readHead(layout.headFile)]);
     if (!meta || !head) return result;
     const streams = partitionStreams(meta.partitions);
+    if (streams.some((stream) => (head.streams[stream]?.sequence ?? 0) > (this.checkpoint.streams[stream]?.sequence ?? 0))) await this.recordMark(streams);
     const outcomes = await Promise.allSettled(streams.map((stream, partition) => this.forwardStream(stream, partition, head.streams[stream], result)));
     const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ stream: streams[i], reason: o.reason as Error }] : []));
     for (const { stream } of failed) this.cursors.delete(stream); // resume from the checkpoint next time
@@ -178,36 +190,37 @@ export class EventHubsForwarder {
       const first = cursor.nextSequence;
       const lines = await cursor.next(this.options.readBatch ?? 1000, streamHead);
       if (lines.length === 0) return;
-      const outgoing = lines.map((line, i) => toOutgoing(line, stream, partition, first + i));
+      const outgoing = lines.map((line, i) => toOutgoing(line, stream, partition, first + i, this.hubPartitions));
       result.batches += await this.publish(outgoing);
       const last = first + lines.length - 1;
-      await this.saveCheckpoint(stream, last);
+      await this.saveCheckpoint({ stream, sequence: last });
       result.sent += lines.length;
       result.streams[stream] = { from: result.streams[stream]?.from ?? from, to: last };
     }
   }
 
   /**
-   * A batch has one partition key, so events are grouped per aggregate (in log order within
-   * each group) and the groups are sent concurrently: order between aggregates does not matter,
-   * order within one does and is kept. Returns the number of sendBatch calls.
+   * Events are grouped per hub partition (in log order within each group); the groups are sent
+   * concurrently, each group's batches one after another, so within a hub partition the lake's
+   * order holds, even across a failure (a failed group sends nothing after its failed batch).
+   * Returns the number of sendBatch calls.
    */
   private async publish(outgoing: Outgoing[]): Promise<number> {
     const groups = new Map<string, Outgoing[]>();
     for (const item of outgoing) {
-      const group = groups.get(item.key);
+      const group = groups.get(item.hubPartition);
       if (group) group.push(item);
-      else groups.set(item.key, [item]);
+      else groups.set(item.hubPartition, [item]);
     }
     let batches = 0;
-    await inPool([...groups.entries()], this.options.concurrency ?? 16, async ([key, items]) => {
-      let batch = await this.producer.createBatch({ partitionKey: key });
+    await inPool([...groups.entries()], this.options.concurrency ?? 16, async ([partitionId, items]) => {
+      let batch = await this.producer.createBatch({ partitionId });
       for (const item of items) {
         if (batch.tryAdd(item.event)) continue;
         if (batch.count > 0) {
           await this.producer.sendBatch(batch);
           batches += 1;
-          batch = await this.producer.createBatch({ partitionKey: key });
+          batch = await this.producer.createBatch({ partitionId });
           if (batch.tryAdd(item.event)) continue;
         }
         throw new Error(`lake event ${item.stream}/${item.sequence} is larger than one Event Hubs message may be (${batch.maxSizeInBytes} bytes)`);
@@ -220,9 +233,23 @@ export class EventHubsForwarder {
     return batches;
   }
 
+  /**
+   * Notes where the hub stands now that nothing of this forwarder is in flight: everything up to
+   * the checkpoint is at or before each partition's last sequence number, and everything after
+   * the checkpoint will be sent after it. A job that caught up from the lake to at least the
+   * mark's lake positions can start reading the hub right after the mark's hub positions.
+   */
+  private async recordMark(streams: string[]): Promise<void> {
+    const hub: Record<string, number> = {};
+    for (const id of this.hubPartitions) hub[id] = (await this.producer.getPartitionProperties(id)).lastEnqueuedSequenceNumber;
+    const lake = Object.fromEntries(streams.map((stream) => [stream, this.checkpoint.streams[stream]?.sequence ?? 0]));
+    this.checkpoint.marks = keepRecentMarks([...(this.checkpoint.marks ?? []), { lake, hub, at: new Date().toISOString() }]);
+    await this.saveCheckpoint();
+  }
+
   /** Checkpoint writes are serialized; each writes the latest positions of every stream. */
-  private async saveCheckpoint(stream: string, sequence: number): Promise<void> {
-    this.checkpoint.streams[stream] = { sequence };
+  private async saveCheckpoint(advanced?: { stream: string; sequence: number }): Promise<void> {
+    if (advanced) this.checkpoint.streams[advanced.stream] = { sequence: advanced.sequence };
     const write = this.checkpointWrites.catch(() => undefined).then(() => {
       this.checkpoint.updatedAt = new Date().toISOString();
       return writeCheckpoint(this.options.layout, { ...this.checkpoint, streams: { ...this.checkpoint.streams } });
@@ -241,20 +268,20 @@ export class EventHubsForwarder {
   }
 }
 
-function toOutgoing(line: string, stream: string, partition: number, sequence: number): Outgoing {
+function toOutgoing(line: string, stream: string, partition: number, sequence: number, hubPartitions: string[]): Outgoing {
   const envelope = JSON.parse(line) as LoggedEvent & Record<string, unknown>;
   if (envelope.partition !== partition || envelope.sequence !== sequence) {
     throw new Error(`lake record ${stream}/${sequence} says it is partition ${envelope.partition}, sequence ${envelope.sequence}`);
   }
   return {
-    key: envelope.aggregateId,
+    hubPartition: hubPartitions[partitionOf(envelope.aggregateId, hubPartitions.length)],
     stream,
     sequence,
     event: {
       body: envelope,
       contentType: 'application/json',
       messageId: envelope.eventId,
-      properties: { lakePartition: partition, lakeSequence: sequence, eventType: envelope.eventType, eventId: envelope.eventId },
+      properties: { aggregateId: envelope.aggregateId, lakePartition: partition, lakeSequence: sequence, eventType: envelope.eventType, eventId: envelope.eventId },
     },
   };
 }

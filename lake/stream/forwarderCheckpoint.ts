@@ -14,7 +14,37 @@ export interface ForwarderCheckpoint {
   hub: string;
   /** Per lake stream (`p0`, `p1`, ...): the last sequence known to be in the hub. */
   streams: Record<string, { sequence: number }>;
+  /** Hand-over marks, oldest first (see HandOverMark). */
+  marks?: HandOverMark[];
   updatedAt: string;
+}
+
+/**
+ * A moment when the forwarder had nothing in flight: every lake event up to `lake` (per stream)
+ * was in the hub at or before `hub` (per hub partition: its last sequence number, -1 when
+ * empty), and every later lake event was sent after it. A job that applied the lake up to at
+ * least `lake` switches to the hub by reading each partition after `hub`, skipping what it
+ * already applied from the lake: no gap, no duplicate.
+ */
+export interface HandOverMark {
+  lake: Record<string, number>;
+  hub: Record<string, number>;
+  at: string;
+}
+
+/** Marks kept: enough that a job catching up from the lake finds one at or before its position. */
+const MARKS_KEPT = 200;
+
+export function keepRecentMarks(marks: HandOverMark[]): HandOverMark[] {
+  return marks.slice(-MARKS_KEPT);
+}
+
+/** The latest mark the job's lake positions have reached in every stream, or null. */
+export function markReachedBy(marks: HandOverMark[], applied: Record<string, number>): HandOverMark | null {
+  for (let i = marks.length - 1; i >= 0; i--) {
+    if (Object.entries(marks[i].lake).every(([stream, sequence]) => (applied[stream] ?? 0) >= sequence)) return marks[i];
+  }
+  return null;
 }
 
 export function checkpointLocation(layout: LakeLayout, hub: string): string {

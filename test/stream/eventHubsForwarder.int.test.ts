@@ -92,8 +92,7 @@ describe('Event Hubs outbox forwarder', () => {
     for (const event of events) {
       const arrived: ReceivedEventData = byPosition.get(position(event))!.event;
       expect(arrived.body).toEqual(event);
-      expect(arrived.properties).toEqual({ lakePartition: event.partition, lakeSequence: event.sequence, eventType: event.eventType, eventId: event.eventId });
-      expect(arrived.partitionKey).toBe(event.aggregateId);
+      expect(arrived.properties).toEqual({ aggregateId: event.aggregateId, lakePartition: event.partition, lakeSequence: event.sequence, eventType: event.eventType, eventId: event.eventId });
       expect(arrived.messageId).toBe(event.eventId);
       expect(arrived.contentType).toBe('application/json');
     }
@@ -111,12 +110,21 @@ describe('Event Hubs outbox forwarder', () => {
       expect(partitions.size).toBe(1);
       expect(versions).toEqual(versions.map((_, i) => i + 1));
     }
+    // Per (hub partition, lake partition): lake order, which is what lets consumers dedupe with one watermark.
+    for (const id of ['0', '1', '2', '3']) {
+      for (let p = 0; p < LAKE_PARTITIONS; p++) {
+        const sequences = hub.events(id).map((e) => e.properties as Record<string, number>).filter((q) => q.lakePartition === p).map((q) => q.lakeSequence);
+        expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+      }
+    }
 
     const checkpoint = JSON.parse(fs.readFileSync(checkpointLocation(layout, 'hub'), 'utf8'));
     for (let p = 0; p < LAKE_PARTITIONS; p++) {
       const last = Math.max(0, ...events.filter((e) => e.partition === p).map((e) => e.sequence));
       expect(checkpoint.streams[`p${p}`]).toEqual({ sequence: last });
     }
+    // The round began with a hand-over mark: nothing forwarded yet, the hub empty.
+    expect(checkpoint.marks).toEqual([{ lake: { p0: 0, p1: 0, p2: 0 }, hub: { 0: -1, 1: -1, 2: -1, 3: -1 }, at: expect.any(String) }]);
     expect(fs.readdirSync(path.dirname(checkpointLocation(layout, 'hub')))).toEqual(['checkpoint.json']);
 
     // Nothing new: nothing sent.
