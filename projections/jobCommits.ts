@@ -4,6 +4,7 @@ import { readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { sparkSchemaString } from '../lake/delta/sparkSchema.js';
 import { definitionHash } from './definitionHash.js';
+import { hubAppId, UNSET, type HubPosition } from './hubPositions.js';
 import { checkpointAppId, type Job, type Position } from './jobSource.js';
 
 /** Per stream, the last position applied to the table; kept in commitInfo for lag in seconds. */
@@ -23,6 +24,24 @@ export function appendCommit(job: Job, snapshot: Snapshot, add: AddFile | null, 
   return actions;
 }
 
+/**
+ * One batch read from a hub partition: the data file (if any rows) and the partition's new
+ * position (hub sequence and lake watermarks), together. `applied` stays the lake catch-up's.
+ */
+export function hubCommit(job: Job, snapshot: Snapshot, add: AddFile | null, hub: string, partitionId: string, position: HubPosition, applied: Applied): Action[] {
+  const now = Date.now();
+  const actions: Action[] = [
+    commitInfo(job, applied, now, 'STREAMING UPDATE', { outputMode: 'Append', queryId: `${job.name}/hub:${hub}/${partitionId}`, epochId: String(position.sequence) }),
+  ];
+  if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }, { metaData: metadata(job, snapshot, now) });
+  if (add) actions.push({ add });
+  actions.push({ txn: { appId: hubAppId(job, hub, partitionId), version: position.sequence, lastUpdated: now } });
+  for (const [stream, sequence] of Object.entries(position.watermarks)) {
+    actions.push({ txn: { appId: hubAppId(job, hub, partitionId, stream), version: sequence, lastUpdated: now } });
+  }
+  return actions;
+}
+
 /** The switch at the end of a rebuild: every live file out, every rebuilt file in, one commit. */
 export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], applied: Applied): Action[] {
   const now = Date.now();
@@ -33,6 +52,10 @@ export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], a
   for (const add of adds) actions.push({ add });
   for (const [stream, position] of Object.entries(applied)) {
     actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
+  }
+  // The rebuilt model holds the lake up to `applied`; a job on Event Hubs hands over afresh from there.
+  for (const [appId, txn] of snapshot.txns) {
+    if (appId.startsWith(`${job.name}@${job.definition.version}/hub:`) && txn.version !== UNSET) actions.push({ txn: { appId, version: UNSET, lastUpdated: now } });
   }
   return actions;
 }

@@ -13,6 +13,7 @@ import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
 import { checkpointAppId, linesOfEventTypes, sourceStreams, type Batch, type Job } from './jobSource.js';
 import { recordJobRun } from './jobState.js';
+import { isOnHub } from './hubPositions.js';
 import { maintainTable } from './tableMaintenance.js';
 
 /** incremental: apply what is new since the checkpoint. rebuild: from the start of the log. */
@@ -76,6 +77,10 @@ export class JobPass {
       const tableDir = layout.tableDir(job.output);
       const snapshot = await loadTableSnapshot(tableDir);
       const mode = chooseMode(job, snapshot, options.mode ?? 'incremental');
+      if (mode === 'incremental' && isOnHub(snapshot, job)) {
+        // Its table holds hub positions; lake events applied now would come again from the hub.
+        throw new Error(`job ${job.name} reads Event Hubs now: run it with \`eventlake run\` or \`eventlake consume\`, or rebuild it from the lake`);
+      }
       const rebuild = mode === 'rebuild';
       const applied = rebuild ? {} : await lastApplied(tableDir, snapshot);
       const knownFiles = rebuild ? [] : await snapshotLocalFiles(tableDir, snapshot);

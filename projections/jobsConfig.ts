@@ -14,8 +14,11 @@ export interface JobConfig {
   name: string;
   /** Name of a projection defined by one of the configured domains. */
   projection: string;
-  /** Where events come from: the lake log (Event Hubs joins later). */
-  source: 'lake';
+  /**
+   * Where events come from: the lake log, or Event Hubs (the forwarder's copy; the job catches up
+   * from the lake first, then switches to the hub; see projections/hubRunner.ts).
+   */
+  source: 'lake' | 'eventhubs';
   /** Read-model table name under `tables/` in the lake. */
   output: string;
   /** Cron expression for the built-in scheduler, or null to run only on demand. */
@@ -59,7 +62,17 @@ const CONFIG_SCHEMA = {
     eventHubs: {
       type: 'object',
       additionalProperties: false,
-      properties: { connectionString: { type: 'string' }, fullyQualifiedNamespace: { type: 'string' }, eventHubName: { type: 'string' } },
+      properties: {
+        connectionString: { type: 'string' },
+        fullyQualifiedNamespace: { type: 'string' },
+        eventHubName: { type: 'string' },
+        consumerGroup: { type: 'string', minLength: 1 },
+        ownership: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { connectionString: { type: 'string', minLength: 1 }, container: { type: 'string', minLength: 1 }, containerUrl: { type: 'string', minLength: 1 } },
+        },
+      },
     },
     retentionHours: { type: 'number', minimum: 0 },
     limits: {
@@ -78,7 +91,7 @@ const CONFIG_SCHEMA = {
         properties: {
           name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
           projection: { type: 'string', minLength: 1 },
-          source: { enum: ['lake'] },
+          source: { enum: ['lake', 'eventhubs'] },
           output: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' },
           schedule: { type: ['string', 'null'] },
           scheduleMode: { enum: ['incremental', 'rebuild'] },
@@ -155,10 +168,14 @@ function resolveJob(entry: Partial<JobConfig>, index: number, registry: DomainRe
     throw new ConfigError(`${file}: /jobs/${index}/projection "${entry.projection}" is not defined by any configured domain (known: ${known})`);
   }
   const output = safeName(entry.output ?? entry.name!, 'output table');
+  const source = entry.source ?? 'lake';
+  if (source === 'eventhubs' && definition.source !== 'events') {
+    throw new ConfigError(`${file}: /jobs/${index}/source "eventhubs": projection ${definition.name} reads the command log, which only the lake holds`);
+  }
   return {
     name: entry.name!,
     projection: entry.projection!,
-    source: 'lake',
+    source,
     output,
     schedule: entry.schedule ?? null,
     scheduleMode: entry.scheduleMode ?? 'incremental',

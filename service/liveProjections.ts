@@ -4,6 +4,7 @@ import { COMMAND_STREAM } from '../lake/log/logMeta.js';
 import { logger } from '../lake/logger.js';
 import { runJob, sourceStreams, type Job, type JobRunResult, type RunMode } from '../projections/jobRunner.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
+import { runFromHub } from '../projections/runJobs.js';
 import { buildViews } from '../views/viewsDatabase.js';
 import type { ServiceMetrics } from './metrics.js';
 
@@ -83,7 +84,8 @@ export class LiveProjections {
   private interrupt: (() => void) | null = null;
 
   constructor(private readonly options: LiveProjectionsOptions) {
-    this.liveJobs = options.live ? options.config.jobs.filter((job) => job.live) : [];
+    // Jobs on Event Hubs are fed by `eventlake consume`, not by the lake log's commits.
+    this.liveJobs = options.live ? options.config.jobs.filter((job) => job.live && job.source === 'lake') : [];
     for (const job of options.config.jobs) {
       this.activity.set(job.name, { running: false, lastRunAt: null, lastTrigger: null, lastApplied: 0, lastError: null });
     }
@@ -188,7 +190,9 @@ export class LiveProjections {
     activity.running = true;
     const started = Date.now();
     try {
-      const result = await runJob(this.options.layout, job, { mode });
+      const result = job.source === 'eventhubs' && mode === 'incremental'
+        ? await runFromHub(this.options.config, this.options.layout, job)
+        : await runJob(this.options.layout, job, { mode });
       logger.debug({ job: job.name, mode, trigger, applied: result.applied, commits: result.commits, ms: Date.now() - started }, 'projection job ran');
       Object.assign(activity, { lastRunAt: new Date().toISOString(), lastTrigger: trigger, lastApplied: result.applied, lastError: null });
       this.retryAt.delete(job.name);

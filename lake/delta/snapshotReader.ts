@@ -3,7 +3,9 @@ import { readCheckpoint, readLastCheckpoint } from './checkpoint.js';
 import { readCommit } from './commit.js';
 import { latestVersionOf, listLog } from './logFiles.js';
 import { planReplay } from './replayPlan.js';
+import { NotFoundError } from '../storage/lakeStorage.js';
 import {
+  applyCommit,
   dataFilePath,
   emptySnapshot,
   replay,
@@ -49,6 +51,26 @@ export async function loadSnapshot(tableDir: string, at: AsOf = {}): Promise<Sna
   }
   assertReadable(tableDir, snapshot);
   return snapshot;
+}
+
+/**
+ * The snapshot moved forward past commits other writers made since it was read: the commits after
+ * its version, read one by one until the next is missing. Cheap when nothing changed (one read).
+ */
+export async function refreshSnapshot(tableDir: string, snapshot: Snapshot): Promise<Snapshot> {
+  let current = snapshot;
+  for (;;) {
+    const version = current.version + 1;
+    let actions;
+    try {
+      actions = await readCommit(tableDir, version);
+    } catch (error) {
+      if (error instanceof NotFoundError) return current;
+      throw error;
+    }
+    current = applyCommit(current, version, actions);
+    assertReadable(tableDir, current);
+  }
 }
 
 /** Absolute local paths of a snapshot's data files, e.g. for DuckDB's read_parquet. */

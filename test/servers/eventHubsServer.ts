@@ -126,6 +126,9 @@ export async function start(options: EventHubsServerOptions = {}): Promise<Event
     if (error || !partition || address.kind !== 'consumer') {
       return sender.close(error ?? { condition: 'amqp:not-allowed', description: 'Receive from a consumer group partition.' });
     }
+    // Events go out settled, as the service sends them: a client that ends its session does not
+    // then get dispositions for a session it already closed.
+    (sender as Sender & { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
     let start: number;
     try {
       const selector = selectorOf(source);
