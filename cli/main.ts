@@ -12,7 +12,7 @@ import { queryViews } from '../views/query.js';
 import { serve } from '../service/serve.js';
 import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/serviceConfig.js';
 import { formatCsv, formatTable } from './output.js';
-import { registerStreamCommands } from './streamCommands.js';
+import { registerConsumeCommand, registerStreamCommands } from './streamCommands.js';
 import { registerTableCommands } from './tableCommands.js';
 import { progressBar } from './progress.js';
 
@@ -214,6 +214,7 @@ program
 
 registerTableCommands(program, context);
 registerStreamCommands(program, context);
+registerConsumeCommand(program, context);
 
 program.parseAsync().catch((error: Error) => {
   process.stderr.write(`eventlake: ${error.message}\n`);

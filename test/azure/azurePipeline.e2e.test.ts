@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,7 +6,8 @@ import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { devAccountKey } from '../servers/azurite.js';
 import { startDfsServer, type DfsServer } from '../servers/dfsServer.js';
 import { start as startEventHubs, type EventHubsServer } from '../servers/eventHubsServer.js';
-import { eventlake, eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
+import { eventlake, eventlakeJson, REPO, tempDir, writeNdjson } from '../support/cli.js';
+import { waitFor } from '../support/server.js';
 import { expectedFrom } from '../support/referenceModel.js';
 
 /**
@@ -71,4 +73,41 @@ describe('the pipeline with the lake on ADLS and the outbox to Event Hubs', () =
     const again = await eventlakeJson<{ sent: number }>(['--config', config, 'forward']);
     expect(again.sent).toBe(0);
   });
+
+  it('switches the jobs to the hub, then a live consumer projects what the forwarder sends, and the views follow', async () => {
+    // The same lake and hub; the event jobs now read Event Hubs (the command log stays on the lake).
+    const hubConfig = path.join(path.dirname(config), 'hub.config.json');
+    const jobs = ['superchargers', 'supercharger_status_history', 'daily_status_changes', 'customers', 'orders', 'order_status_history']
+      .map((name) => ({ name, projection: name, source: 'eventhubs' }));
+    fs.writeFileSync(hubConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, 'utf8')), jobs: [...jobs, { name: 'command_status', projection: 'command_status' }] }));
+    const hubCli = (...args: string[]) => eventlake(['--config', hubConfig, ...args]);
+    const handOver = await hubCli('run');
+    expect(handOver.code, handOver.stderr).toBe(0);
+
+    const more = [...sampleNdjson({ count: 300, seed: 72 })].map((line) => line.replace(/"command_id":"/, '"command_id":"more-'));
+    writeNdjson(path.join(path.dirname(config), 'more.ndjson'), more);
+    expect((await hubCli('ingest', path.join(path.dirname(config), 'more.ndjson'))).code).toBe(0);
+    const consumer = spawn(process.execPath, [path.join(REPO, 'bin', 'eventlake.js'), '--config', hubConfig, 'consume', '--json'], { cwd: REPO });
+    let output = '';
+    consumer.stdout.on('data', (chunk) => (output += chunk));
+    consumer.stderr.on('data', (chunk) => (output += chunk));
+    try {
+      expect((await hubCli('forward')).code).toBe(0);
+      const expected = new Map([...expectedFrom([...lines, ...more]).superchargers].map(([k, v]) => [k, v.status]));
+      await waitFor(async () => {
+        const rows = await eventlakeJson<{ supercharger_serial: string; status: string }[]>(['--config', hubConfig, 'query', 'SELECT supercharger_serial, status FROM superchargers']);
+        return mapsEqual(new Map(rows.map((r) => [r.supercharger_serial, r.status])), expected);
+      }, 'the live consumer to bring the views up to the reference', 60_000);
+    } finally {
+      consumer.kill('SIGTERM');
+      await new Promise((resolve) => consumer.once('exit', resolve));
+    }
+    expect(consumer.exitCode, output).toBe(0);
+    const totals = JSON.parse(output.trim().split('\n').at(-1)!) as { job: string; applied: number }[];
+    expect(totals.find((t) => t.job === 'superchargers')!.applied).toBeGreaterThan(0);
+  }, 120_000);
 });
+
+function mapsEqual<K, V>(a: Map<K, V>, b: Map<K, V>): boolean {
+  return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+}
