@@ -3,6 +3,7 @@ import type { Snapshot } from '../lake/delta/snapshot.js';
 import { listDeadLetters } from './deadLetters.js';
 import { definitionHash } from './definitionHash.js';
 import { builtVersion, lastApplied } from './jobCommits.js';
+import { UNSET } from './hubPositions.js';
 import { readJobState } from './jobState.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { readHead } from '../lake/log/logHead.js';
@@ -32,6 +33,8 @@ export interface JobStatus {
   builtVersion: number | null;
   /** Why the read model does not match the code, if it does not. */
   warning: string | null;
+  /** A job reading Event Hubs: the last hub sequence applied per hub partition. */
+  hub?: Record<string, number>;
 }
 
 export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus> {
@@ -60,8 +63,12 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
   };
   if (!meta || !head) return status;
   const applied = await lastApplied(tableDir, snapshot);
+  const fromHub = hubProgress(snapshot, job);
+  if (fromHub) status.hub = fromHub.partitions;
   for (const stream of sourceStreams(job, meta.partitions)) {
-    const position = snapshot.txns.get(checkpointAppId(job, stream))?.version ?? 0;
+    // On the hub, a lake stream's events arrive through every hub partition: the furthest
+    // watermark is how far it got (a lower bound of the lag, as other partitions may trail).
+    const position = Math.max(snapshot.txns.get(checkpointAppId(job, stream))?.version ?? 0, fromHub?.watermarks[stream] ?? 0);
     const streamHead = head.streams[stream];
     status.checkpoint[stream] = position;
     const behind = Math.max(0, streamHead.sequence - position);
@@ -73,6 +80,20 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
     }
   }
   return status;
+}
+
+/** Hub positions and, per lake stream, the furthest watermark over the hub partitions; null when not on a hub. */
+function hubProgress(snapshot: Snapshot, job: Job): { partitions: Record<string, number>; watermarks: Record<string, number> } | null {
+  const prefix = `${job.name}@${job.definition.version}/hub:`;
+  const partitions: Record<string, number> = {};
+  const watermarks: Record<string, number> = {};
+  for (const [appId, txn] of snapshot.txns) {
+    if (!appId.startsWith(prefix) || txn.version === UNSET) continue;
+    const [, , partition, stream] = appId.split('/');
+    if (stream) watermarks[stream] = Math.max(watermarks[stream] ?? 0, txn.version);
+    else partitions[partition] = txn.version;
+  }
+  return Object.keys(partitions).length > 0 ? { partitions, watermarks } : null;
 }
 
 /** With nothing applied yet, lag counts from the oldest stream's last record (a lower bound). */

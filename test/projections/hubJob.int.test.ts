@@ -19,6 +19,7 @@ import { forwardOnce } from '../../lake/stream/eventHubsForwarder.js';
 import { readCheckpoint, writeCheckpoint } from '../../lake/stream/forwarderCheckpoint.js';
 import { runHubJob } from '../../projections/hubRunner.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
+import { jobStatus } from '../../projections/jobStatus.js';
 import { runJobs } from '../../projections/runJobs.js';
 import { queryViews } from '../../views/query.js';
 import { startAzurite, type Azurite } from '../servers/azurite.js';
@@ -110,6 +111,11 @@ describe('projection jobs reading Event Hubs', () => {
     await forward();
     await run();
     expect(await answers(layout)).toEqual(await fromLakeAlone());
+
+    // Status: caught up, with the hub positions.
+    const status = await jobStatus(layout, config.jobs[0]);
+    expect(status.lagEvents).toBe(0);
+    expect(Object.keys(status.hub!).sort()).toEqual(['0', '1', '2', '3']);
 
     // Reading the lake incrementally now would double what the hub brings: refused.
     await expect(runJobs({ ...config, jobs: config.jobs.map((j) => ({ ...j, source: 'lake' as const })) }, layout, config.jobs.map((j) => ({ ...j, source: 'lake' as const }))))
