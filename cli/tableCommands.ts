@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { vacuum } from '../lake/delta/deltaTable.js';
+import { sealLog } from '../lake/log/sealedSegments.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { listDeadLetters, resolveDeadLetters } from '../projections/deadLetters.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
@@ -11,7 +12,7 @@ import { formatTable } from './output.js';
 type Context = () => Promise<{ config: EventlakeConfig; layout: LakeLayout }>;
 const print = (text: string) => process.stdout.write(`${text}\n`);
 
-/** Read-model housekeeping: rollback, dead letters, vacuum. */
+/** Housekeeping: rollback, dead letters, vacuum, sealing the log. */
 export function registerTableCommands(program: Command, context: Context): void {
   program
     .command('rollback')
@@ -71,5 +72,17 @@ export function registerTableCommands(program: Command, context: Context): void 
       }
       if (options.json) return void print(JSON.stringify(deleted));
       for (const [job, files] of Object.entries(deleted)) print(`${job}: deleted ${files.length} file(s) (retention ${hours} h)`);
+    });
+
+  program
+    .command('seal')
+    .description("copy the log's committed events into Parquet (log/sealed/), so SQL projections rebuild at columnar speed")
+    .option('--json', 'print the events sealed per partition as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const { layout } = await context();
+      const { sealed } = await sealLog(layout);
+      if (options.json) return void print(JSON.stringify(sealed));
+      const total = Object.values(sealed).reduce((a, b) => a + b, 0);
+      print(`sealed ${total} events${total ? ` (${Object.entries(sealed).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`);
     });
 }

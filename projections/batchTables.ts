@@ -3,25 +3,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
+import { SEALED_COLUMNS } from '../lake/log/sealedSegments.js';
 import type { Column } from './projection.js';
 
-/** The envelope's columns as a SQL projection sees them in its `events` table. */
-export const ENVELOPE_COLUMNS: Column[] = [
-  { name: 'eventId', type: 'VARCHAR' },
-  { name: 'eventType', type: 'VARCHAR' },
-  { name: 'aggregateId', type: 'VARCHAR' },
-  { name: 'aggregateType', type: 'VARCHAR' },
-  { name: 'version', type: 'BIGINT' },
-  { name: 'timestamp', type: 'TIMESTAMPTZ' },
-  { name: 'correlationId', type: 'VARCHAR' },
-  { name: 'causationId', type: 'VARCHAR' },
-  { name: 'data', type: 'JSON' as Column['type'] },
-  { name: 'schemaVersion', type: 'INTEGER' },
-  { name: 'metadata', type: 'JSON' as Column['type'] },
-  { name: 'partition', type: 'INTEGER' },
-  { name: 'sequence', type: 'BIGINT' },
-  { name: 'ingestedAt', type: 'TIMESTAMPTZ' },
-];
+/** The envelope's columns as a SQL projection sees them in its `events` table (the sealed log's too). */
+export const ENVELOPE_COLUMNS = SEALED_COLUMNS as Column[];
 
 /**
  * Loads JSON lines into a DuckDB temp table with the given columns. DuckDB's own JSON reader

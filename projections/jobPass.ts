@@ -1,12 +1,14 @@
 import type { AddFile } from '../lake/delta/actions.js';
 import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
-import { Duck } from '../lake/duckdb.js';
+import { Duck, sqlPathList, sqlString } from '../lake/duckdb.js';
 import { failpoint } from '../lake/failpoints.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { acquireLock, type Lock } from '../lake/lock.js';
+import { sealedRanges, type SealedRange } from '../lake/log/sealedSegments.js';
 import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
+import { conformingSelect } from './batchTables.js';
 import { batchApplier, PoisonEventError, type BatchApplier, type ErrorPolicy, type Poisoned } from './applyBatch.js';
 import { dataFileWriter } from './dataFileWriter.js';
 import { recordDeadLetter } from './deadLetters.js';
@@ -50,6 +52,8 @@ export class JobPass {
   private readonly applier: BatchApplier;
   private readonly writeFile: () => Promise<AddFile | null>;
   private readonly rebuilt: AddFile[] = [];
+  /** Rebuild: per stream, the last sequence already applied from the sealed log. */
+  private readonly sealedThrough = new Map<string, number>();
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -95,7 +99,41 @@ export class JobPass {
 
   /** Where this pass starts reading `stream`: after the checkpoint, or from the start for a rebuild. */
   startAfter(stream: string): number {
-    return this.mode === 'rebuild' ? 0 : (this.snapshot.txns.get(checkpointAppId(this.job, stream))?.version ?? 0);
+    return this.mode === 'rebuild' ? (this.sealedThrough.get(stream) ?? 0) : (this.snapshot.txns.get(checkpointAppId(this.job, stream))?.version ?? 0);
+  }
+
+  /**
+   * A SQL projection's rebuild first runs its SQL once over the sealed log (Parquet), the way
+   * DuckDB alone would; the batches then start after it. Not with upcasters: they are TypeScript.
+   */
+  async replaySealed(layout: LakeLayout): Promise<void> {
+    const { definition } = this.job;
+    if (this.mode !== 'rebuild' || definition.kind !== 'sql' || definition.source !== 'events' || this.job.upcast) return;
+    const ranges = await Promise.all(this.streams.map((stream) => sealedRanges(layout, stream)));
+    const files = await localFiles(ranges.flat().map((r) => r.location));
+    if (files.length === 0) return;
+    const wanted = definition.eventTypes ? `WHERE eventType IN (${definition.eventTypes.map(sqlString).join(', ')})` : '';
+    await this.duck.run(`CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet(${sqlPathList(files)}) ${wanted}`);
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(definition.columns, definition.sql)}`);
+    await this.duck.run('DROP VIEW events');
+    const add = await this.writeFile();
+    if (add) this.rebuilt.push(add);
+    for (const [i, stream] of this.streams.entries()) {
+      const last = ranges[i].at(-1);
+      if (!last) continue;
+      // Sealed ranges run gap-free from 1, so the last one tells how many there are.
+      this.applied[stream] = { sequence: last.last, timestamp: await this.lastTimestamp(last) };
+      this.sealedThrough.set(stream, last.last);
+      this.result.applied += last.last;
+    }
+  }
+
+  /** Business time of a sealed range's last event (for lag in seconds). */
+  private async lastTimestamp(range: SealedRange): Promise<string | null> {
+    const [file] = await localFiles([range.location]);
+    return this.duck.scalar<string | null>(
+      `SELECT strftime(timezone('UTC', timestamp), '%Y-%m-%dT%H:%M:%S.%gZ') FROM read_parquet(${sqlString(file)}) WHERE sequence = ${range.last}`,
+    );
   }
 
   /** Applies one batch: output written, and committed with the checkpoint (incremental). */

@@ -39,6 +39,12 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
     await Promise.all(passes.map((p) => p.abort(error as Error)));
     throw error;
   }
+  try {
+    for (const pass of passes) await pass.replaySealed(layout);
+  } catch (error) {
+    await Promise.all(passes.map((p) => p.abort(error as Error)));
+    throw error;
+  }
   const failures: Error[] = [];
   const results = new Map<Job, JobRunResult>();
   for (const group of groupByStart(passes)) {
