@@ -71,7 +71,11 @@ function groupByStart(passes: JobPass[]): JobPass[][] {
   return [...groups.values()];
 }
 
-/** Feeds every batch of the group's streams to each pass; returns the passes that did not fail. */
+/**
+ * Feeds every batch of the group's streams to each pass; returns the passes that did not fail.
+ * The passes take a batch at once, and the next batch is read meanwhile: while one pass waits on
+ * its DuckDB (loading rows, writing Parquet), another runs its TypeScript, so both cores work.
+ */
 async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead, options: RunOptions, failures: Error[]): Promise<JobPass[]> {
   const { streams } = group[0];
   const cursors = new Map(streams.map((s) => [s, new StreamCursor(layout.streamDir(s), group[0].startAfter(s))]));
@@ -79,20 +83,21 @@ async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead,
   const perStream = Math.max(1, Math.ceil(Math.min(...group.map((p) => p.job.batchSize)) / streams.length));
   let active = group;
   let read = 0;
-  for (let batch = await readBatch(streams, cursors, perStream, head); batch.lines.length > 0 && active.length > 0; batch = await readBatch(streams, cursors, perStream, head)) {
+  let next = readBatch(streams, cursors, perStream, head);
+  for (let batch = await next; batch.lines.length > 0 && active.length > 0; batch = await next) {
+    next = readBatch(streams, cursors, perStream, head);
+    const outcomes = await Promise.allSettled(active.map((pass) => pass.apply(batch)));
     const failed = new Set<JobPass>();
-    for (const pass of active) {
-      try {
-        await pass.apply(batch);
-      } catch (error) {
-        failures.push(error as Error);
-        failed.add(pass);
-        await pass.abort(error as Error);
-      }
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') continue;
+      failures.push(outcome.reason as Error);
+      failed.add(active[i]);
+      await active[i].abort(outcome.reason as Error);
     }
     active = active.filter((p) => !failed.has(p));
     read += batch.lines.length;
     options.onProgress?.(read, backlog);
   }
+  await next.catch(() => undefined);
   return active;
 }
