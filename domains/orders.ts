@@ -149,15 +149,17 @@ const orderStatusHistory: RowsProjection = {
   kind: 'rows',
   name: 'order_status_history',
   eventTypes: ['OrderCreated', 'OrderStatusChanged'],
-  version: 1,
-  description: 'One row per status an order held (valid_to is derived in the view)',
+  version: 2,
+  description: 'One row per status an order held (valid_to: filled by compaction in the base file, NULL while current or newer than the base; the view always has it)',
   source: 'events',
   columns: [
     { name: 'order_id', type: 'VARCHAR' },
     { name: 'status', type: 'VARCHAR' },
     { name: 'valid_from', type: 'TIMESTAMPTZ' },
     { name: 'version', type: 'BIGINT' },
+    { name: 'valid_to', type: 'TIMESTAMPTZ' },
   ],
+  validity: { key: 'order_id', orderBy: 'version', from: 'valid_from', to: 'valid_to' },
   rows(e: E) {
     if (e.aggregateType !== 'order') return [];
     const status = e.eventType === 'OrderCreated' ? 'Created' : e.data.to;

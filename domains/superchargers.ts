@@ -105,15 +105,17 @@ const statusHistory: RowsProjection = {
   kind: 'rows',
   name: 'supercharger_status_history',
   eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
-  version: 1,
-  description: 'One row per status a supercharger held (valid_to is derived in the view)',
+  version: 2,
+  description: 'One row per status a supercharger held (valid_to: filled by compaction in the base file, NULL while current or newer than the base; the view always has it)',
   source: 'events',
   columns: [
     { name: 'supercharger_serial', type: 'VARCHAR' },
     { name: 'status', type: 'VARCHAR' },
     { name: 'valid_from', type: 'TIMESTAMPTZ' },
     { name: 'version', type: 'BIGINT' },
+    { name: 'valid_to', type: 'TIMESTAMPTZ' },
   ],
+  validity: { key: 'supercharger_serial', orderBy: 'version', from: 'valid_from', to: 'valid_to' },
   rows(e: E) {
     if (!isSupercharger(e)) return [];
     const status = e.eventType === 'SuperchargerRegistered' ? 'notinuse' : e.data.to;

@@ -45,10 +45,24 @@ export interface StateProjection<I = EventEnvelope> extends ProjectionBase {
   evolve(state: Row | undefined, record: I): Row;
 }
 
-/** Rows appended per record, e.g. history with validity intervals (valid_to derived in the view). */
+/**
+ * A history's validity intervals: a row of `key` holds from `from` until the `from` of the key's
+ * next row by `orderBy` (NULL while current). `to` is a nullable TIMESTAMPTZ column that `rows`
+ * leaves out: a full compaction fills it into the table's base file, and the read model's view
+ * derives it for the rows committed since, so readers never pay for a window over the whole history.
+ */
+export interface Validity {
+  key: string;
+  orderBy: string;
+  from: string;
+  to: string;
+}
+
+/** Rows appended per record, e.g. history with validity intervals. */
 export interface RowsProjection<I = EventEnvelope> extends ProjectionBase {
   kind: 'rows';
   rows(record: I): Row[];
+  validity?: Validity;
 }
 
 /**
