@@ -109,7 +109,7 @@ program
   .option('--table-version <job=version...>', 'time travel: a job\'s table at a Delta version (repeatable)')
   .action(async (sql: string, options: { json?: boolean; csv?: boolean; asOf?: string; tableVersion?: string[] }) => {
     const { config, layout } = await context();
-    const result = await queryViews(layout, sql, timeTravel(config, options));
+    const result = await queryViews(layout, sql, timeTravel(config, options), config);
     print(options.json ? JSON.stringify(result.rows) : options.csv ? formatCsv(result) : formatTable(result));
   });
 

@@ -6,6 +6,7 @@ import { safeName } from '../lake/layout.js';
 import { openLakeStorage, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
 import { isRemote, registerStorage } from '../lake/storage/locations.js';
 import type { EventHubsConfig } from '../lake/stream/eventHubsConnection.js';
+import type { RemoteViews } from '../views/azureExtension.js';
 import type { Projection } from './projection.js';
 
 /** One projection job as `jobs.config.json` lists it. */
@@ -47,6 +48,10 @@ export interface EventlakeConfig {
   retentionHours: number;
   /** Ingest limits: longest command (bytes) and deepest nesting of free-form fields. */
   limits: { maxCommandBytes?: number; maxDepth?: number };
+  /** The lake as configured (the storage spec), for readers that reach it on their own (DuckDB's azure extension). */
+  lakeSpec: LakeStorageConfig;
+  /** How the views read a lake in ADLS: local copies of the committed files, or DuckDB's azure extension. */
+  views: { remote: RemoteViews };
   registry: DomainRegistry;
   jobs: (JobConfig & { definition: Projection; upcast: DomainRegistry['upcast'] })[];
 }
@@ -75,6 +80,7 @@ const CONFIG_SCHEMA = {
       },
     },
     retentionHours: { type: 'number', minimum: 0 },
+    views: { type: 'object', additionalProperties: false, properties: { remote: { enum: ['cache', 'azure'] } } },
     limits: {
       type: 'object',
       additionalProperties: false,
@@ -124,15 +130,16 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
     const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
     throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
   }
-  const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; eventHubs?: EventHubsConfig; retentionHours?: number; limits?: EventlakeConfig['limits']; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
+  const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; eventHubs?: EventHubsConfig; retentionHours?: number; limits?: EventlakeConfig['limits']; views?: { remote?: RemoteViews }; log?: { partitions?: number }; domains?: string[]; jobs?: Partial<JobConfig>[] };
   const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir);
   const jobEntries = config.jobs ?? registry.domains.flatMap((d) => d.projections.map((p) => ({ name: p.name, projection: p.name })));
   const jobs = jobEntries.map((entry, i) => resolveJob(entry, i, registry, file));
   checkUnique(jobs.map((j) => j.name), 'name', file);
   checkUnique(jobs.map((j) => j.output), 'output', file);
-  const lakeDir = await resolveLake(options.lake ?? config.lake ?? 'lake', options.lake !== undefined ? cwd : configDir);
+  const lakeSpec = options.lake ?? config.lake ?? 'lake';
+  const lakeDir = await resolveLake(lakeSpec, options.lake !== undefined ? cwd : configDir);
   const stateDir = config.stateDir ? path.resolve(configDir, config.stateDir) : null;
-  return { file: raw === null ? null : file, lakeDir, stateDir, eventHubs: config.eventHubs, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, registry, jobs };
+  return { file: raw === null ? null : file, lakeDir, stateDir, eventHubs: config.eventHubs, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, lakeSpec, views: { remote: config.views?.remote ?? 'cache' }, registry, jobs };
 }
 
 /**

@@ -53,7 +53,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       onChange: (changes) => feed.publish(changes),
     });
     const scheduler = new Scheduler(options.scheduler ? config.jobs : [], runner);
-    const views = new ViewsReader(layout, options.queryTimeoutMs);
+    const views = new ViewsReader(layout, options.queryTimeoutMs, config);
     const status = new ServiceStatus({
       config,
       layout,

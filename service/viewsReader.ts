@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import type { Duck } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
+import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { openReadOnlyViews, runQuery, type QueryResult } from '../views/query.js';
 
 export class ViewsNotReadyError extends Error {}
@@ -25,6 +26,8 @@ export class ViewsReader {
   constructor(
     private readonly layout: LakeLayout,
     private readonly timeoutMs: number,
+    /** Tells whether the views read the lake through DuckDB's azure extension. */
+    private readonly config?: EventlakeConfig,
   ) {}
 
   query(sql: string, limit: number): Promise<QueryResult & { truncated?: boolean }> {
@@ -69,7 +72,7 @@ export class ViewsReader {
     if (this.duck && identity === this.identity) return this.duck;
     this.duck?.close();
     this.duck = null;
-    this.duck = await openReadOnlyViews(this.layout);
+    this.duck = await openReadOnlyViews(this.layout, this.config);
     this.identity = identity;
     return this.duck;
   }

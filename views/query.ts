@@ -3,7 +3,8 @@ import { Duck, sqlPathList } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { isRemote, locate } from '../lake/storage/locations.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
-import { createViews, type SnapshotChoice } from './viewsDatabase.js';
+import { readLakeThroughAzureExtension } from './azureExtension.js';
+import { createViews, readsLakeDirectly, type SnapshotChoice } from './viewsDatabase.js';
 
 export interface QueryResult {
   columns: { name: string; type: string }[];
@@ -16,13 +17,20 @@ export interface QueryResult {
  * the lake's tables folder (no reading or writing other files, no ATTACH, no extension installs),
  * and the configuration is locked so the query cannot turn any of that back on.
  */
-export async function openReadOnlyViews(layout: LakeLayout): Promise<Duck> {
+export async function openReadOnlyViews(layout: LakeLayout, config?: EventlakeConfig): Promise<Duck> {
   if (!fs.existsSync(layout.viewsDatabase)) {
     throw new Error(`no views database at ${layout.viewsDatabase}: run \`eventlake run\` on this lake first`);
   }
   const duck = await Duck.open(layout.viewsDatabase, { access_mode: 'READ_ONLY' });
-  await lockDown(duck, layout);
-  return duck;
+  try {
+    const direct = config !== undefined && readsLakeDirectly(config, layout);
+    if (direct) await readLakeThroughAzureExtension(duck, config.lakeSpec);
+    await lockDown(duck, layout, direct);
+    return duck;
+  } catch (error) {
+    duck.close();
+    throw error;
+  }
 }
 
 /**
@@ -33,7 +41,7 @@ export async function openViewsAt(config: EventlakeConfig, layout: LakeLayout, a
   const duck = await Duck.open(':memory:');
   try {
     await createViews(duck, config, layout, at);
-    await lockDown(duck, layout);
+    await lockDown(duck, layout, readsLakeDirectly(config, layout));
     return duck;
   } catch (error) {
     duck.close();
@@ -41,10 +49,10 @@ export async function openViewsAt(config: EventlakeConfig, layout: LakeLayout, a
   }
 }
 
-async function lockDown(duck: Duck, layout: LakeLayout): Promise<void> {
+async function lockDown(duck: Duck, layout: LakeLayout, direct: boolean): Promise<void> {
   await duck.run('SET autoinstall_known_extensions = false');
   await duck.run('SET autoload_known_extensions = false');
-  await duck.run(`SET allowed_directories = ${sqlPathList([`${readableRoot(layout)}/`])}`);
+  await duck.run(`SET allowed_directories = ${sqlPathList([`${direct ? layout.tablesDir : readableRoot(layout)}/`])}`);
   await duck.run('SET enable_external_access = false');
   await duck.run('SET lock_configuration = true');
 }
@@ -84,8 +92,8 @@ async function firstRows(duck: Duck, sql: string, limit: number): Promise<QueryR
   return { columns, rows: rows.slice(0, limit), truncated: rows.length > limit };
 }
 
-export async function queryViews(layout: LakeLayout, sql: string, timeTravel?: { config: EventlakeConfig; at: SnapshotChoice }): Promise<QueryResult> {
-  const duck = timeTravel ? await openViewsAt(timeTravel.config, layout, timeTravel.at) : await openReadOnlyViews(layout);
+export async function queryViews(layout: LakeLayout, sql: string, timeTravel?: { config: EventlakeConfig; at: SnapshotChoice }, config?: EventlakeConfig): Promise<QueryResult> {
+  const duck = timeTravel ? await openViewsAt(timeTravel.config, layout, timeTravel.at) : await openReadOnlyViews(layout, config);
   try {
     return await runQuery(duck, sql);
   } finally {

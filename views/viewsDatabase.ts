@@ -7,10 +7,11 @@ import { loadSnapshot as loadTableSnapshot, localFiles, NoVersionAtTimeError, ty
 import { dataFilePath } from '../lake/delta/snapshot.js';
 import { Duck, sqlIdent } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
-import { joinLocation } from '../lake/storage/locations.js';
+import { isRemote, joinLocation } from '../lake/storage/locations.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import type { Column, Projection } from '../projections/projection.js';
 import { isBaseFile } from '../projections/tableMaintenance.js';
+import { readLakeThroughAzureExtension } from './azureExtension.js';
 import { readModelSelect, type TableFiles } from './readModelSelect.js';
 
 /** sql/ at the package root: this file runs from dist/views/, or from views/ under vitest. */
@@ -62,8 +63,10 @@ CREATE MACRO utc_instant(ts) AS timezone('UTC', CAST(ts AS TIMESTAMP));
  * as UTC TIMESTAMP), then the domains' SQL.
  */
 export async function createViews(duck: Duck, config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice = () => ({})): Promise<void> {
+  const direct = readsLakeDirectly(config, layout);
+  if (direct) await readLakeThroughAzureExtension(duck, config.lakeSpec);
   await duck.runScript(SHARED_SQL);
-  for (const job of config.jobs) await createReadModel(duck, job.definition, await committedFiles(layout.tableDir(job.output), at(job.name)));
+  for (const job of config.jobs) await createReadModel(duck, job.definition, await committedFiles(layout.tableDir(job.output), at(job.name), direct));
   // A read model no job writes is an empty view, so the domain's SQL still creates every view.
   const configured = new Set(config.jobs.map((j) => j.definition.name));
   for (const projection of config.registry.domains.flatMap((d) => d.projections)) {
@@ -78,7 +81,12 @@ async function createReadModel(duck: Duck, projection: Projection, files: TableF
   await duck.run(`CREATE VIEW read_models.${name} AS SELECT ${projection.columns.map(analystColumn).join(', ')} FROM read_models_tz.${name}`);
 }
 
-async function committedFiles(tableDir: string, at: AsOf): Promise<TableFiles> {
+/** True when the views read the lake in ADLS through DuckDB's azure extension rather than local copies. */
+export function readsLakeDirectly(config: EventlakeConfig, layout: LakeLayout): boolean {
+  return config.views.remote === 'azure' && isRemote(layout.root);
+}
+
+async function committedFiles(tableDir: string, at: AsOf, direct: boolean): Promise<TableFiles> {
   let snapshot;
   try {
     snapshot = await loadTableSnapshot(tableDir, at);
@@ -88,7 +96,8 @@ async function committedFiles(tableDir: string, at: AsOf): Promise<TableFiles> {
     throw error;
   }
   const adds = [...snapshot.files.values()];
-  const local = (files: typeof adds) => localFiles(files.map((add) => joinLocation(tableDir, dataFilePath(add.path))));
+  const locations = (files: typeof adds) => files.map((add) => joinLocation(tableDir, dataFilePath(add.path)));
+  const local = async (files: typeof adds) => (direct ? locations(files) : localFiles(locations(files)));
   // Compaction leaves one base at most; should a snapshot hold several, none is trusted as one.
   const bases = adds.filter(isBaseFile);
   const base = bases.length === 1 ? bases[0] : undefined;
