@@ -193,7 +193,8 @@ program
   .option('--sample-interval <ms>', 'lag history sample period (status page chart)', integer, SERVICE_DEFAULTS.sampleIntervalMs)
   .option('--no-live', 'do not run live projections (leave the read side to `eventlake run`)')
   .option('--no-scheduler', 'do not run jobs on their cron schedule')
-  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean }) => {
+  .option('--forward', 'also run the outbox forwarder to Event Hubs (config "eventHubs")')
+  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean; forward?: boolean }) => {
     const serviceConfig = resolveServiceConfig({
       host: options.host,
       port: options.port,
@@ -206,6 +207,7 @@ program
       sampleIntervalMs: options.sampleInterval,
       live: options.live,
       scheduler: options.scheduler,
+      forward: options.forward ?? false,
     });
     const { config, layout } = await context();
     await serve(config, layout, serviceConfig, print);

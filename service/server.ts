@@ -9,6 +9,7 @@ import { commandRoutes } from './commandRoutes.js';
 import { drainOnClose } from './drain.js';
 import { HttpError } from './httpError.js';
 import { IngestActivity } from './ingestActivity.js';
+import { runForwarder } from '../lake/stream/eventHubsForwarder.js';
 import { LiveProjections } from './liveProjections.js';
 import { ServiceMetrics } from './metrics.js';
 import { queryRoutes } from './queryRoutes.js';
@@ -100,6 +101,9 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
     statusPage(app);
 
+    // The outbox runs beside the service when asked: it reads the lake log, not the ingester.
+    const forwarding = new AbortController();
+    let forwarder: Promise<unknown> = Promise.resolve();
     let closing: Promise<void> | null = null;
     return {
       app,
@@ -107,6 +111,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
         await app.listen({ host: options.host, port: options.port });
         runner.start();
         scheduler.start();
+        if (options.forward) forwarder = runForwarder({ layout, eventHubs: config.eventHubs }, forwarding.signal).catch((error: Error) => logger.error({ err: error }, 'the Event Hubs forwarder stopped'));
         status.start(options.sampleIntervalMs);
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : options.port;
@@ -120,6 +125,8 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
             logger.info('http server closed; stopping the runner loop');
             scheduler.stop();
             status.stop();
+            forwarding.abort();
+            await forwarder;
             await runner.stop();
             await views.close();
           } finally {

@@ -27,6 +27,8 @@ export interface ServiceConfig {
   live: boolean;
   /** Run jobs with a cron `schedule` with the built-in scheduler. */
   scheduler: boolean;
+  /** Run the outbox forwarder (lake log -> Event Hubs, config `eventHubs`) while serving. */
+  forward: boolean;
 }
 
 export const SERVICE_DEFAULTS: ServiceConfig = {
@@ -42,6 +44,7 @@ export const SERVICE_DEFAULTS: ServiceConfig = {
   historySamples: 180,
   live: true,
   scheduler: true,
+  forward: false,
 };
 
 /** The environment variable a deployment sets the token in (kept out of `ps` and shell history). */
