@@ -157,13 +157,15 @@ export class LiveProjections {
     const due = this.liveJobs.filter((job) => this.moved(job, head) && (this.retryAt.get(job.name) ?? 0) <= Date.now());
     if (due.length === 0 && !this.viewsStale) return false;
     const changes: ReadModelChange[] = [];
-    for (const job of due) {
-      if (this.stopping) break;
+    // The jobs run at once: each waits on its own fsyncs and DuckDB, so together they take about
+    // as long as the slowest instead of the sum (a command's latency to the views is the pass's).
+    await Promise.all(due.map(async (job) => {
+      if (this.stopping) return;
       const result = await this.runOne(job, 'incremental', 'live');
-      if (!result) continue;
+      if (!result) return;
       if (head) this.seen.set(job.name, this.positions(job, head));
       if (result.commits > 0) changes.push(change(job, result, 'live'));
-    }
+    }));
     if (changes.length > 0) this.viewsStale = true;
     if (this.viewsStale) await this.rebuildViews();
     if (changes.length > 0) this.options.onChange(changes);
