@@ -1,6 +1,6 @@
-import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Ingester, Outcome } from './ingester.js';
+import { lineBatches } from './ndjsonLines.js';
 
 /** One refused line, as `eventlake ingest --json` reports it. */
 export interface IngestError {
@@ -32,30 +32,65 @@ export interface FileIngestOptions {
 export async function ingestNdjson(ingester: Ingester, input: Readable, sourceName: string, options: FileIngestOptions = {}): Promise<IngestSummary> {
   const summary: IngestSummary = { accepted: 0, rejected: 0, duplicates: 0, events: 0, errors: [] };
   const groupSize = options.groupSize ?? 10_000;
-  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  const commits = new OverlappedCommits(ingester, sourceName);
   let lineNumber = 0;
   let bytes = 0;
   let sinceCommit = 0;
-  let durableThrough = 0;
-  const commit = async () => {
-    try {
-      await ingester.commit();
-    } catch (error) {
-      throw new FileIngestError(sourceName, durableThrough, error as Error);
+  for await (const batch of lineBatches(input)) {
+    bytes += batch.bytes;
+    for (const text of batch.lines) {
+      lineNumber += 1;
+      if (text.trim() === '') continue;
+      if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
+      count(summary, ingester.decideLine(text, `file:${sourceName}:${lineNumber}`), lineNumber);
+      if (++sinceCommit >= groupSize) {
+        const durableBytes = bytes;
+        await commits.start(lineNumber, () => options.onProgress?.(durableBytes));
+        sinceCommit = 0;
+      }
     }
-    durableThrough = lineNumber;
-    sinceCommit = 0;
-    options.onProgress?.(bytes);
-  };
-  for await (const text of lines) {
-    lineNumber += 1;
-    bytes += Buffer.byteLength(text) + 1;
-    if (text.trim() === '') continue;
-    count(summary, ingester.decideLine(text, `file:${sourceName}:${lineNumber}`), lineNumber);
-    if (++sinceCommit >= groupSize) await commit();
   }
-  await commit();
+  await commits.start(lineNumber, () => options.onProgress?.(bytes));
+  await commits.settle();
   return summary;
+}
+
+/**
+ * Group commits with one in flight while the next group is decided, so the fdatasyncs run on the
+ * other core instead of stalling decisions (the main thread sat idle for 8% of a 1M-line ingest).
+ * Safe: the log keeps decision order (one commit at a time, each taking what was staged before
+ * it), nothing is reported durable before its commit resolves, and after a failed commit the
+ * ingester refuses further work, so nothing decided after it is ever written.
+ */
+class OverlappedCommits {
+  private inflight: Promise<void> = Promise.resolve();
+  private durableThrough = 0;
+
+  constructor(
+    private readonly ingester: Ingester,
+    private readonly sourceName: string,
+  ) {}
+
+  /** Waits for the commit in flight, then starts committing everything decided through `line`. */
+  async start(line: number, onDurable: () => void): Promise<void> {
+    await this.inflight;
+    const commit = this.ingester.commit().then(
+      () => {
+        this.durableThrough = line;
+        onDurable();
+      },
+      (error: Error) => {
+        throw new FileIngestError(this.sourceName, this.durableThrough, error);
+      },
+    );
+    commit.catch(() => undefined); // awaited by the next start() or settle(); not an unhandled rejection meanwhile
+    this.inflight = commit;
+  }
+
+  /** Resolves when the commit in flight is durable; throws its FileIngestError if it failed. */
+  async settle(): Promise<void> {
+    await this.inflight;
+  }
 }
 
 /** The ingester failed part way: says how far the file is durably ingested and how to go on. */

@@ -8,6 +8,7 @@ import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import { CommandValidator } from './commandValidator.js';
 import type { CommandInput, CommandRecord, EventEnvelope, Rejection } from './envelope.js';
+import { commandRecordLine, eventLine } from './logLines.js';
 import { replayLog } from './logReplay.js';
 import { WriteModel, type CommandMemo } from './writeModel.js';
 import { saveSnapshot } from './writeModelSnapshot.js';
@@ -104,8 +105,7 @@ export class Ingester {
 
   private decideValid(input: CommandInput, handler: CommandHandler, commandId: string, source: string): Outcome {
     const aggregateId = handler.aggregateId(input.command);
-    const key = WriteModel.key(handler.aggregateType, aggregateId);
-    const current = this.model.aggregates.get(key);
+    const current = this.model.aggregate(handler.aggregateType, aggregateId);
     const decision = handler.decide(current?.state, input.command);
     if (isRejection(decision)) return this.reject(commandId, input, decision, source);
     const timestamp = businessTime(input.received);
@@ -136,11 +136,11 @@ export class Ingester {
         sequence,
         ingestedAt,
       };
-      this.writer.stage(stream, sequence, JSON.stringify(envelope), timestamp);
+      this.writer.stage(stream, sequence, eventLine(envelope), timestamp);
       state = aggregate.evolve(state, event);
       events.push({ eventId: envelope.eventId, eventType: event.eventType, aggregateId, version, partition, sequence });
     }
-    this.model.aggregates.set(key, { version, state });
+    this.model.setAggregate(handler.aggregateType, aggregateId, version, state);
     this.record(commandId, input, { status: 'completed', eventIds: events.map((e) => e.eventId), aggregateType: handler.aggregateType, aggregateId, received: timestamp }, source);
     return { status: 'accepted', commandId, events };
   }
@@ -170,7 +170,7 @@ export class Ingester {
       source,
       recordedAt: nowIso(),
     };
-    this.writer.stage(COMMAND_STREAM, sequence, JSON.stringify(record), received);
+    this.writer.stage(COMMAND_STREAM, sequence, commandRecordLine(record), received);
     this.model.commands.set(commandId, { sequence, status: record.status, code: record.code });
     this.decided += 1;
     this.recordsSinceSnapshot += 1 + record.eventIds.length;

@@ -36,8 +36,8 @@ export async function saveSnapshot(layout: LakeLayout, model: WriteModel, head: 
   };
   const sequences = Object.fromEntries(Object.entries(head.streams).map(([s, h]) => [s, h.sequence]));
   await write({ format: 1, commit: head.commit, sequences } satisfies SnapshotHeader);
-  for (const [key, entry] of model.aggregates) await write(['a', key, entry.version, entry.state]);
-  for (const [id, memo] of model.commands) await write(['c', id, memo.sequence, memo.status, memo.code]);
+  for (const [key, entry] of model.aggregates()) await write(['a', key, entry.version, entry.state]);
+  for (const [id, memo] of model.commands.entries()) await write(['c', id, memo.sequence, memo.status, memo.code]);
   out.end();
   await once(out, 'finish');
   const handle = await fs.open(tmp, 'r+');
@@ -82,7 +82,7 @@ async function readInto(file: string, model: WriteModel, head: LogHead): Promise
       continue;
     }
     const entry = JSON.parse(line) as unknown[];
-    if (entry[0] === 'a') model.aggregates.set(entry[1] as string, { version: entry[2] as number, state: entry[3] });
+    if (entry[0] === 'a') model.restoreAggregate(entry[1] as string, entry[2] as number, entry[3]);
     else model.commands.set(entry[1] as string, { sequence: entry[2] as number, status: entry[3] as 'completed', code: entry[4] as null });
   }
   return header;

@@ -15,10 +15,41 @@ export interface LogWriterOptions {
   segmentBytes?: number;
 }
 
-interface StagedStream {
-  lines: string[];
-  lastSequence: number;
-  lastTimestamp: string | null;
+/** Staged bytes go into a small first chunk (most HTTP commits are small), then 1 MiB ones. */
+const FIRST_STAGING_CHUNK = 64 * 1024;
+const STAGING_CHUNK = 1024 * 1024;
+
+/**
+ * A stream's staged records, UTF-8 encoded as they are staged. Holding them as strings until the
+ * commit kept ~20,000 strings per group alive across young-generation GCs, which copied and then
+ * promoted each of them: a tenth of ingest's time (writing each line into a buffer at once costs
+ * a quarter of that; measured on a 1M-command file).
+ */
+class StagedStream {
+  private readonly full: Buffer[] = [];
+  private chunk = Buffer.allocUnsafe(FIRST_STAGING_CHUNK);
+  private used = 0;
+  count = 0;
+  lastSequence = 0;
+  lastTimestamp: string | null = null;
+
+  add(line: string): void {
+    const most = line.length * 3 + 1; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    if (this.used + most > this.chunk.length) {
+      this.full.push(this.chunk.subarray(0, this.used));
+      this.chunk = Buffer.allocUnsafe(Math.max(STAGING_CHUNK, most));
+      this.used = 0;
+    }
+    this.used += this.chunk.write(line, this.used, 'utf8');
+    this.chunk[this.used++] = 0x0a;
+    this.count += 1;
+  }
+
+  /** Every staged record as NDJSON bytes, newline-terminated. */
+  bytes(): Buffer {
+    const last = this.chunk.subarray(0, this.used);
+    return this.full.length === 0 ? last : Buffer.concat([...this.full, last]);
+  }
 }
 
 /**
@@ -85,8 +116,8 @@ export class LogWriter {
   /** Stages one record (a JSON line holding the sequence just assigned) for the next commit. */
   stage(stream: string, sequence: number, line: string, timestamp: string | null): void {
     let staged = this.staged.get(stream);
-    if (!staged) this.staged.set(stream, (staged = { lines: [], lastSequence: 0, lastTimestamp: null }));
-    staged.lines.push(line);
+    if (!staged) this.staged.set(stream, (staged = new StagedStream()));
+    staged.add(line);
     staged.lastSequence = sequence;
     staged.lastTimestamp = timestamp;
   }
@@ -111,9 +142,9 @@ export class LogWriter {
   }
 
   private async appendStream(stream: string, staged: StagedStream, next: LogHead): Promise<void> {
-    const data = Buffer.from(`${staged.lines.join('\n')}\n`);
+    const data = staged.bytes();
     const previous = next.streams[stream];
-    const firstSequence = staged.lastSequence - staged.lines.length + 1;
+    const firstSequence = staged.lastSequence - staged.count + 1;
     const roll = previous.offset > 0 && previous.offset + data.length > this.segmentBytes;
     const segment = roll ? firstSequence : previous.segment;
     const offset = roll ? 0 : previous.offset;

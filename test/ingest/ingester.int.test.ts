@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { registryOf } from '../../domains/registry.js';
 import { ordersDomain } from '../../domains/orders.js';
@@ -6,6 +7,7 @@ import { sampleCommands } from '../../domains/sampleCommands.js';
 import { superchargersDomain } from '../../domains/superchargers.js';
 import { commandWorkflowDomain } from '../../domains/commandWorkflow.js';
 import type { CommandRecord, EventEnvelope } from '../../ingest/envelope.js';
+import { ingestNdjson } from '../../ingest/fileIngest.js';
 import { Ingester } from '../../ingest/ingester.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { tempDir } from '../support/cli.js';
@@ -87,5 +89,30 @@ describe('ingester', () => {
     ingester.decide({ command_name: 'RegisterCustomer', received: '2026-05-01T10:00:00', command: { customer_id: 'c', customer_name: 'n' } }, 't');
     await ingester.close();
     expect(logRecords<EventEnvelope>(layout, 'p0')[0].timestamp).toBe('2026-05-01T10:00:00.000Z');
+  });
+
+  it('answers a repeated command id with its first outcome across restarts, from a snapshot or from the log, and writes nothing', async () => {
+    const layout = new LakeLayout(tempDir());
+    const commands = [...sampleCommands({ count: 400, seed: 9, invalidShare: 0.2 }), { command_id: 'ünïcode-\ud800', command_name: 'RegisterCustomer', received: '2026-01-01T00:00:00Z', command: { customer_id: 'u1', customer_name: 'U' } }];
+    const file = commands.map((c) => JSON.stringify(c)).join('\n');
+    const first = await Ingester.open(layout, registry, { partitions: 2, snapshotEvery: 1 });
+    const summary = await ingestNdjson(first, Readable.from([file]), 'f.ndjson');
+    await first.close();
+    expect(summary.rejected).toBeGreaterThan(0);
+    const records = logRecords<CommandRecord>(layout, 'commands');
+    const firstOutcomes = records.map((r) => ({ sequence: r.sequence, status: r.status, code: r.code }));
+    const logBytes = () => fs.readdirSync(layout.root, { recursive: true }).filter((f) => String(f).startsWith('log/') && String(f).endsWith('.ndjson')).map((f) => fs.statSync(`${layout.root}/${f}`).size);
+    const before = logBytes();
+    for (const snapshot of ['with the snapshot', 'without it'] as const) {
+      if (snapshot === 'without it') fs.rmSync(layout.snapshotsDir, { recursive: true });
+      const reopened = await Ingester.open(layout, registry);
+      expect(reopened.replayedAtStart === 0).toBe(snapshot === 'with the snapshot');
+      const outcomes = commands.map((c) => reopened.decide(c, 't'));
+      expect(outcomes.map((o) => (o.status === 'duplicate' ? o.first : o))).toEqual(firstOutcomes);
+      const replay = await ingestNdjson(reopened, Readable.from([file]), 'f.ndjson');
+      expect(replay).toMatchObject({ accepted: 0, rejected: 0, duplicates: commands.length, errors: [] });
+      await reopened.close();
+      expect(logBytes()).toEqual(before);
+    }
   });
 });
