@@ -1,12 +1,16 @@
 import { sqlIdent, sqlPathList, type Duck } from '../lake/duckdb.js';
 import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './batchTables.js';
 import type { DomainRegistry } from '../domains/registry.js';
+import { BatchRecords, type RecordSelection } from './jobSource.js';
 import type { Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
 
-/** Turns one batch of log records (raw JSON lines, in log order per stream) into the temp table `out`. */
+/**
+ * Turns one batch of log records (raw JSON lines, or a pass's shared selection of them; in log
+ * order per stream) into the temp table `out`.
+ */
 export interface BatchApplier {
   /** Returns the records the projection threw on and skipped (policy `skip`). */
-  apply(lines: string[]): Promise<Poisoned[]>;
+  apply(batch: string[] | RecordSelection): Promise<Poisoned[]>;
 }
 
 /** A log record a projection threw on. */
@@ -41,30 +45,35 @@ function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], 
  * file it commits. The state kind reads a key's previous row from them when its cache lacks it.
  */
 export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): BatchApplier {
-  const parse = upcast ? (line: string) => upcast(JSON.parse(line)) : (line: string) => JSON.parse(line) as unknown;
+  const applier = kindApplier(duck, projection, committedFiles, policy, upcast);
+  return { apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch) };
+}
+
+type Upcast = DomainRegistry['upcast'];
+type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
+/** The selection's records in today's shape (upcast per job: the parsed records are shared). */
+type Records = (selection: RecordSelection) => unknown[];
+
+function kindApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): Apply {
+  const records: Records = upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
   switch (projection.kind) {
     case 'sql':
       return sqlApplier(duck, projection, upcast);
     case 'rows':
-      return rowsApplier(duck, projection as RowsProjection<unknown>, policy, parse);
+      return rowsApplier(duck, projection as RowsProjection<unknown>, policy, records);
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy, parse);
+      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy, records);
   }
 }
 
-type Upcast = DomainRegistry['upcast'];
-type Parse = (line: string) => unknown;
-
 // SQL works on the whole batch at once, so there is no single record to skip: an error fails
 // the batch and the job stops (whatever the policy) with its checkpoint unmoved.
-function sqlApplier(duck: Duck, projection: SqlProjection, upcast: Upcast): BatchApplier {
-  return {
-    async apply(lines) {
-      const current = upcast ? lines.map((line) => upcastLine(line, upcast)) : lines;
-      await loadJsonLines(duck, 'events', current, ENVELOPE_COLUMNS);
-      await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
-      return [];
-    },
+function sqlApplier(duck: Duck, projection: SqlProjection, upcast: Upcast): Apply {
+  return async ({ lines }) => {
+    const current = upcast ? lines.map((line) => upcastLine(line, upcast)) : lines;
+    await loadJsonLines(duck, 'events', current, ENVELOPE_COLUMNS);
+    await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
+    return [];
   };
 }
 
@@ -75,18 +84,15 @@ function upcastLine(line: string, upcast: NonNullable<Upcast>): string {
   return lifted === event ? line : JSON.stringify(lifted);
 }
 
-function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy, parse: Parse): BatchApplier {
-  return {
-    async apply(lines) {
-      const rows: Row[] = [];
-      const poisoned: Poisoned[] = [];
-      for (const line of lines) {
-        const record = parse(line);
-        for (const row of guarded(record, policy, poisoned, () => projection.rows(record)) ?? []) rows.push(row);
-      }
-      await loadRows(duck, 'out', rows, projection.columns);
-      return poisoned;
-    },
+function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy, records: Records): Apply {
+  return async (selection) => {
+    const rows: Row[] = [];
+    const poisoned: Poisoned[] = [];
+    for (const record of records(selection)) {
+      for (const row of guarded(record, policy, poisoned, () => projection.rows(record)) ?? []) rows.push(row);
+    }
+    await loadRows(duck, 'out', rows, projection.columns);
+    return poisoned;
   };
 }
 
@@ -94,29 +100,34 @@ function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: Er
 // huge state costs re-reads instead of unbounded memory.
 const STATE_CACHE_LIMIT = 1_000_000;
 
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy, parse: Parse): BatchApplier {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy, records: Records): Apply {
   let cache = new Map<string, Row>();
-  return {
-    async apply(lines) {
-      const records = lines.map(parse);
-      const poisoned: Poisoned[] = [];
-      const keys = records.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
-      const missing = [...new Set(keys.filter((k): k is string => k !== null && !cache.has(k)))];
-      if (cache.size + missing.length > STATE_CACHE_LIMIT) cache = new Map();
-      if (missing.length > 0 && committedFiles.length > 0) {
-        for (const row of await previousRows(duck, projection, committedFiles, missing)) cache.set(row[projection.key] as string, row);
-      }
-      const touched = new Map<string, Row>();
-      records.forEach((record, i) => {
-        const key = keys[i];
-        if (key === null) return;
-        const row = guarded(record, policy, poisoned, () => projection.evolve(touched.get(key) ?? cache.get(key), record));
-        if (row) touched.set(key, row);
-      });
-      for (const [key, row] of touched) cache.set(key, row);
-      await loadRows(duck, 'out', [...touched.values()], projection.columns);
-      return poisoned;
-    },
+  // A rebuild (or a first run) starts from an empty table, and until the cache is dropped it holds
+  // every row written since: a key it lacks then has no earlier row, so there is nothing to read
+  // back (those reads were most of a rebuild's DuckDB time).
+  let cacheHoldsAll = committedFiles.length === 0;
+  return async (selection) => {
+    const batch = records(selection);
+    const poisoned: Poisoned[] = [];
+    const keys = batch.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
+    const missing = [...new Set(keys.filter((k): k is string => k !== null && !cache.has(k)))];
+    if (cache.size + missing.length > STATE_CACHE_LIMIT) {
+      cache = new Map();
+      cacheHoldsAll = false;
+    }
+    if (!cacheHoldsAll && missing.length > 0 && committedFiles.length > 0) {
+      for (const row of await previousRows(duck, projection, committedFiles, missing)) cache.set(row[projection.key] as string, row);
+    }
+    const touched = new Map<string, Row>();
+    batch.forEach((record, i) => {
+      const key = keys[i];
+      if (key === null) return;
+      const row = guarded(record, policy, poisoned, () => projection.evolve(touched.get(key) ?? cache.get(key), record));
+      if (row) touched.set(key, row);
+    });
+    for (const [key, row] of touched) cache.set(key, row);
+    await loadRows(duck, 'out', [...touched.values()], projection.columns);
+    return poisoned;
   };
 }
 

@@ -50,7 +50,7 @@ async function statsOf(duck: Duck, columns: Column[]): Promise<FileStats> {
   const parts = ['count(*) AS n'];
   columns.forEach((c, i) => {
     parts.push(`count(*) - count(${sqlIdent(c.name)}) AS null_${i}`);
-    if (STATS_TYPES.has(c.type)) parts.push(`min(${statValue(c)}) AS min_${i}`, `max(${statValue(c)}) AS max_${i}`);
+    if (STATS_TYPES.has(c.type)) parts.push(`${statValue(c, 'min')} AS min_${i}`, `${statValue(c, 'max')} AS max_${i}`);
   });
   const [row] = await duck.rows(`SELECT ${parts.join(', ')} FROM out`);
   const stats: FileStats = { numRecords: Number(row.n), minValues: {}, maxValues: {}, nullCount: {} };
@@ -63,10 +63,13 @@ async function statsOf(duck: Duck, columns: Column[]): Promise<FileStats> {
   return stats;
 }
 
-/** Timestamps in stats are ISO-8601 UTC with milliseconds, as Spark writes them. */
-function statValue(c: Column): string {
-  const col = sqlIdent(c.name);
-  return c.type === 'TIMESTAMPTZ' ? `strftime(${col}, '%Y-%m-%dT%H:%M:%S.%gZ')` : c.type === 'DATE' ? `strftime(${col}, '%Y-%m-%d')` : col;
+/**
+ * Timestamps in stats are ISO-8601 UTC with milliseconds, as Spark writes them. Formatted after
+ * aggregating: formatting every value first was most of the stats query (9 of 10 ms per 12,500 rows).
+ */
+function statValue(c: Column, aggregate: 'min' | 'max'): string {
+  const value = `${aggregate}(${sqlIdent(c.name)})`;
+  return c.type === 'TIMESTAMPTZ' ? `strftime(${value}, '%Y-%m-%dT%H:%M:%S.%gZ')` : c.type === 'DATE' ? `strftime(${value}, '%Y-%m-%d')` : value;
 }
 
 function jsonStat(c: Column, value: unknown): unknown {

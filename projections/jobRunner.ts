@@ -86,7 +86,11 @@ async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead,
   let next = readBatch(streams, cursors, perStream, head);
   for (let batch = await next; batch.lines.length > 0 && active.length > 0; batch = await next) {
     next = readBatch(streams, cursors, perStream, head);
-    const outcomes = await Promise.allSettled(active.map((pass) => pass.apply(batch)));
+    const applying = active.map((pass) => pass.apply(batch));
+    // Each pass took its records synchronously, so the shared parsed copy can go now instead of
+    // living through the DuckDB work (a pass that asked again would just parse again).
+    batch.records.release();
+    const outcomes = await Promise.allSettled(applying);
     const failed = new Set<JobPass>();
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome.status === 'fulfilled') continue;
