@@ -36,11 +36,31 @@ export function committedHubPosition(snapshot: Snapshot, job: Job, hub: string, 
   return { sequence, watermarks };
 }
 
+/** One hub `txn` of a job's table, its id taken apart. */
+export interface HubTxn {
+  appId: string;
+  hub: string;
+  partitionId: string;
+  /** The lake stream of a watermark; undefined for the partition's hub sequence. */
+  stream?: string;
+  version: number;
+}
+
+/** Every hub `txn` of the job's current projection version in the snapshot (reset ones included). */
+export function hubTxns(snapshot: Snapshot, job: Job): HubTxn[] {
+  const prefix = `${job.name}@${job.definition.version}/hub:`;
+  const found: HubTxn[] = [];
+  for (const [appId, txn] of snapshot.txns) {
+    if (!appId.startsWith(prefix)) continue;
+    const [hub, partitionId, stream] = appId.slice(prefix.length).split('/');
+    found.push({ appId, hub, partitionId, stream, version: txn.version });
+  }
+  return found;
+}
+
 /** True once any hub partition (of `hub`, or of any hub) holds a position: from then on the job must not read the lake log. */
 export function isOnHub(snapshot: Snapshot, job: Job, hub?: string): boolean {
-  const prefix = `${job.name}@${job.definition.version}/hub:${hub ?? ''}`;
-  for (const [appId, txn] of snapshot.txns) if (appId.startsWith(prefix) && appId.split('/').length === 3 && txn.version !== UNSET) return true;
-  return false;
+  return hubTxns(snapshot, job).some((t) => t.stream === undefined && t.version !== UNSET && (hub === undefined || t.hub === hub));
 }
 
 /** The job's lake positions (what it applied from the lake log before switching to the hub). */

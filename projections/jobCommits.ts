@@ -4,7 +4,7 @@ import { readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { sparkSchemaString } from '../lake/delta/sparkSchema.js';
 import { definitionHash } from './definitionHash.js';
-import { hubAppId, UNSET, type HubPosition } from './hubPositions.js';
+import { hubAppId, hubTxns, UNSET, type HubPosition } from './hubPositions.js';
 import { checkpointAppId, type Job, type Position } from './jobSource.js';
 
 /** Per stream, the last position applied to the table; kept in commitInfo for lag in seconds. */
@@ -54,8 +54,8 @@ export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], a
     actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
   }
   // The rebuilt model holds the lake up to `applied`; a job on Event Hubs hands over afresh from there.
-  for (const [appId, txn] of snapshot.txns) {
-    if (appId.startsWith(`${job.name}@${job.definition.version}/hub:`) && txn.version !== UNSET) actions.push({ txn: { appId, version: UNSET, lastUpdated: now } });
+  for (const { appId, version } of hubTxns(snapshot, job)) {
+    if (version !== UNSET) actions.push({ txn: { appId, version: UNSET, lastUpdated: now } });
   }
   return actions;
 }

@@ -3,7 +3,7 @@ import type { Snapshot } from '../lake/delta/snapshot.js';
 import { listDeadLetters } from './deadLetters.js';
 import { definitionHash } from './definitionHash.js';
 import { builtVersion, lastApplied } from './jobCommits.js';
-import { UNSET } from './hubPositions.js';
+import { hubTxns, UNSET } from './hubPositions.js';
 import { readJobState } from './jobState.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { readHead } from '../lake/log/logHead.js';
@@ -84,14 +84,12 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
 
 /** Hub positions and, per lake stream, the furthest watermark over the hub partitions; null when not on a hub. */
 function hubProgress(snapshot: Snapshot, job: Job): { partitions: Record<string, number>; watermarks: Record<string, number> } | null {
-  const prefix = `${job.name}@${job.definition.version}/hub:`;
   const partitions: Record<string, number> = {};
   const watermarks: Record<string, number> = {};
-  for (const [appId, txn] of snapshot.txns) {
-    if (!appId.startsWith(prefix) || txn.version === UNSET) continue;
-    const [, , partition, stream] = appId.split('/');
-    if (stream) watermarks[stream] = Math.max(watermarks[stream] ?? 0, txn.version);
-    else partitions[partition] = txn.version;
+  for (const { partitionId, stream, version } of hubTxns(snapshot, job)) {
+    if (version === UNSET) continue;
+    if (stream) watermarks[stream] = Math.max(watermarks[stream] ?? 0, version);
+    else partitions[partitionId] = version;
   }
   return Object.keys(partitions).length > 0 ? { partitions, watermarks } : null;
 }
