@@ -56,9 +56,14 @@ export class HubJobTable {
     return new HubJobTable(layout, job, hub, lakePartitions, await Duck.open(), snapshot);
   }
 
-  /** The partition's position in the table as it is now; a partition never read hands over from the lake. */
-  position(partitionId: string): Promise<HubPosition> {
-    return this.inTurn(async () => this.positionIn(await this.refreshed(), partitionId));
+  /** Each partition's position in the table as it is now (one look at the table); a partition never read hands over from the lake. */
+  positions(partitionIds: string[]): Promise<Map<string, HubPosition>> {
+    return this.inTurn(async () => {
+      const snapshot = await this.refreshed();
+      const positions = new Map<string, HubPosition>();
+      for (const id of partitionIds) positions.set(id, await this.positionIn(snapshot, id));
+      return positions;
+    });
   }
 
   /** Applies and commits one batch of a partition (events in hub order). */

@@ -139,7 +139,7 @@ async function consumeHub(layout: LakeLayout, job: Job, options: HubRunOptions, 
 
 /** Where each partition starts: after the table's position (or the hand-over mark). */
 async function refreshStartPositions(table: HubJobTable, partitionIds: string[], into: Record<string, EventPosition>): Promise<void> {
-  for (const id of partitionIds) into[id] = startAfter(await table.position(id));
+  for (const [id, position] of await table.positions(partitionIds)) into[id] = startAfter(position);
 }
 
 function startAfter(position: HubPosition): EventPosition {
@@ -153,8 +153,8 @@ async function lastEnqueued(consumer: EventHubConsumerClient, partitionIds: stri
 }
 
 async function reachedEnds(table: HubJobTable, ends: Map<string, number>): Promise<boolean> {
-  for (const [id, end] of ends) if ((await table.position(id)).sequence < end) return false;
-  return true;
+  const positions = await table.positions([...ends.keys()]);
+  return [...ends].every(([id, end]) => positions.get(id)!.sequence >= end);
 }
 
 /** A partition moving to another instance is normal while instances balance. */
