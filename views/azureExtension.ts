@@ -1,7 +1,6 @@
-import type { Duck } from '../lake/duckdb.js';
-import { sqlString } from '../lake/duckdb.js';
+import { sqlString, type Duck } from '../lake/duckdb.js';
 import { redact } from '../lake/redact.js';
-import { parseLakeLocation, type AdlsStorageConfig, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
+import { adlsCredentials, parseLakeLocation, type AdlsStorageConfig, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
 
 /**
  * Views over a lake in ADLS Gen2, read by DuckDB itself through its azure extension (`"views":
@@ -36,10 +35,7 @@ export async function readLakeThroughAzureExtension(duck: Duck, lake: LakeStorag
 export function azureSecretSql(lake: LakeStorageConfig, env: NodeJS.ProcessEnv): { sql: string; secrets: string[] } {
   const adls = adlsConfig(lake);
   const account = adls.accountName ?? new URL(adls.accountUrl ?? 'https://unknown').hostname.split('.')[0];
-  const inConfig = adls.connectionString || adls.accountKey || adls.sasToken;
-  const { connectionString, accountKey, sasToken } = inConfig
-    ? adls
-    : { connectionString: env.EVENTLAKE_ADLS_CONNECTION_STRING, accountKey: env.EVENTLAKE_ADLS_ACCOUNT_KEY, sasToken: env.EVENTLAKE_ADLS_SAS_TOKEN };
+  const { connectionString, accountKey, sasToken } = adlsCredentials(adls, env);
   const create = (options: string) => `CREATE OR REPLACE SECRET eventlake_lake (TYPE azure, ${options})`;
   if (connectionString) return { sql: create(`CONNECTION_STRING ${sqlString(connectionString)}`), secrets: [connectionString] };
   if (accountKey) {

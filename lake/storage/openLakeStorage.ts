@@ -62,11 +62,14 @@ export function parseLakeLocation(location: string): LocalStorageConfig | AdlsSt
   return { type: 'local', path: location };
 }
 
+/** The lake's ADLS credentials: those in the config, else the EVENTLAKE_ADLS_* variables (none: DefaultAzureCredential). */
+export function adlsCredentials(config: AdlsStorageConfig, env: NodeJS.ProcessEnv): Pick<AdlsStorageConfig, 'connectionString' | 'accountKey' | 'sasToken'> {
+  if (config.connectionString || config.accountKey || config.sasToken) return config;
+  return { connectionString: env.EVENTLAKE_ADLS_CONNECTION_STRING, accountKey: env.EVENTLAKE_ADLS_ACCOUNT_KEY, sasToken: env.EVENTLAKE_ADLS_SAS_TOKEN };
+}
+
 async function openAdls(config: AdlsStorageConfig, env: NodeJS.ProcessEnv): Promise<LakeStorage> {
-  const inConfig = config.connectionString || config.accountKey || config.sasToken;
-  const { connectionString, accountKey, sasToken } = inConfig
-    ? config
-    : { connectionString: env.EVENTLAKE_ADLS_CONNECTION_STRING, accountKey: env.EVENTLAKE_ADLS_ACCOUNT_KEY, sasToken: env.EVENTLAKE_ADLS_SAS_TOKEN };
+  const { connectionString, accountKey, sasToken } = adlsCredentials(config, env);
   validate(config, !!connectionString);
   const secrets = [connectionString, accountKey, sasToken].filter((s): s is string => !!s);
   try {
