@@ -122,6 +122,17 @@ describe('projection jobs reading Event Hubs', () => {
       .rejects.toThrow(/reads Event Hubs now/);
   });
 
+  test('a job cannot switch to the hub before the forwarder recorded a mark: it says so and commits nothing from the hub', async () => {
+    await ingest(commands.slice(0, 100));
+    await expect(run()).rejects.toThrow(/cannot switch to event hub hub: the forwarder has recorded no hand-over mark .*Run `eventlake forward`/);
+    const snapshot = await loadSnapshot(layout.tableDir('superchargers'));
+    expect([...snapshot.txns.keys()].some((appId) => appId.includes('/hub:'))).toBe(false);
+    // Once the forwarder ran, the same run goes through.
+    await forward();
+    await run();
+    expect(await answers(layout)).toEqual(await fromLakeAlone());
+  });
+
   test('after a rebuild from the lake the job hands over again, from a later mark', async () => {
     await ingest(commands.slice(0, 250));
     await forward();
