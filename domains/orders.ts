@@ -150,7 +150,7 @@ const orderStatusHistory: RowsProjection = {
   name: 'order_status_history',
   eventTypes: ['OrderCreated', 'OrderStatusChanged'],
   version: 2,
-  description: 'One row per status an order held (valid_to: filled by compaction in the base file, NULL while current or newer than the base; the view always has it)',
+  description: 'One row per status an order held, valid from valid_from until valid_to (NULL while current); version is the aggregate version that set it',
   source: 'events',
   columns: [
     { name: 'order_id', type: 'VARCHAR' },

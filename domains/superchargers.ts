@@ -106,7 +106,7 @@ const statusHistory: RowsProjection = {
   name: 'supercharger_status_history',
   eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
   version: 2,
-  description: 'One row per status a supercharger held (valid_to: filled by compaction in the base file, NULL while current or newer than the base; the view always has it)',
+  description: 'One row per status a supercharger held, valid from valid_from until valid_to (NULL while current); version is the aggregate version that set it',
   source: 'events',
   columns: [
     { name: 'supercharger_serial', type: 'VARCHAR' },
@@ -128,7 +128,7 @@ const dailyStatusChanges: SqlProjection = {
   name: 'daily_status_changes',
   eventTypes: ['SuperchargerStatusChanged'],
   version: 1,
-  description: 'Status changes per UTC day and new status (partial counts per batch; the view sums them)',
+  description: 'Status changes per UTC day and new status',
   source: 'events',
   columns: [
     { name: 'day', type: 'DATE' },
@@ -137,6 +137,7 @@ const dailyStatusChanges: SqlProjection = {
   ],
   sql: `SELECT CAST(timestamp AS DATE) AS day, data->>'to' AS status, count(*) AS changes
         FROM events WHERE eventType = 'SuperchargerStatusChanged' GROUP BY ALL`,
+  merge: { kind: 'combine', key: ['day', 'status'], columns: { changes: 'count' } },
 };
 
 export const superchargersDomain: Domain = {

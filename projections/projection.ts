@@ -31,8 +31,8 @@ interface ProjectionBase {
 }
 
 /**
- * Current state per key, evolved in TypeScript. Each batch writes the new state of the keys it
- * touched; the view keeps the row with the highest `orderBy` per key.
+ * Current state per key, evolved in TypeScript. The table holds exactly one row per key, the
+ * current one: each batch's commit replaces the rows of the keys it touched.
  */
 export interface StateProjection<I = EventEnvelope> extends ProjectionBase {
   kind: 'state';
@@ -47,9 +47,9 @@ export interface StateProjection<I = EventEnvelope> extends ProjectionBase {
 
 /**
  * A history's validity intervals: a row of `key` holds from `from` until the `from` of the key's
- * next row by `orderBy` (NULL while current). `to` is a nullable TIMESTAMPTZ column that `rows`
- * leaves out: a full compaction fills it into the table's base file, and the read model's view
- * derives it for the rows committed since, so readers never pay for a window over the whole history.
+ * next row by `orderBy`. `to` is a nullable TIMESTAMPTZ column that `rows` leaves out: the commit
+ * that adds a key's next row sets `to` on the row it closes, so in the table every closed row has
+ * its `to` and only the current row of a key has NULL.
  */
 export interface Validity {
   key: string;
@@ -58,20 +58,37 @@ export interface Validity {
   to: string;
 }
 
-/** Rows appended per record, e.g. history with validity intervals. */
+/** Rows per record: facts appended as they are, or a history with validity intervals. */
 export interface RowsProjection<I = EventEnvelope> extends ProjectionBase {
   kind: 'rows';
   rows(record: I): Row[];
   validity?: Validity;
 }
 
+/** How a per-batch partial value of a `combine` column folds into the table's value. */
+export type CombineFunction = 'sum' | 'count' | 'min' | 'max';
+
+/**
+ * How the rows a SQL projection selects from one batch merge into its table, so that the table
+ * itself is the read model after every commit (no view has to fold batches):
+ * - `append`: facts; every batch row is added as it is.
+ * - `upsert`: a batch row replaces the table's row with the same `key` (a batch has one per key).
+ * - `combine`: one row per `key`; each listed column folds the batch's partial value into the
+ *   table's (`count` partials add up like `sum`); columns not listed take the batch's value.
+ */
+export type MergeRule =
+  | { kind: 'append' }
+  | { kind: 'upsert'; key: string[] }
+  | { kind: 'combine'; key: string[]; columns: Record<string, CombineFunction> };
+
 /**
  * DuckDB SQL over a batch: `sql` selects the output columns from a table `events` holding the
- * batch's envelopes (data and metadata as JSON). Rows are appended; `view` in sql/ folds batches.
+ * batch's envelopes (data and metadata as JSON); `merge` says how those rows enter the table.
  */
 export interface SqlProjection extends ProjectionBase {
   kind: 'sql';
   sql: string;
+  merge: MergeRule;
 }
 
 export type Projection =
