@@ -10,9 +10,8 @@ import type { LakeLayout } from '../lake/layout.js';
 import { isRemote, joinLocation } from '../lake/storage/locations.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import type { Column, Projection } from '../projections/projection.js';
-import { isBaseFile } from '../projections/tableMaintenance.js';
 import { readLakeThroughAzureExtension } from './azureExtension.js';
-import { readModelSelect, type TableFiles } from './readModelSelect.js';
+import { readModelSelect } from './readModelSelect.js';
 
 /** sql/ at the package root: this file runs from dist/views/, or from views/ under vitest. */
 export const SQL_DIR = [new URL('../../sql/', import.meta.url), new URL('../sql/', import.meta.url)]
@@ -70,12 +69,12 @@ export async function createViews(duck: Duck, config: EventlakeConfig, layout: L
   // A read model no job writes is an empty view, so the domain's SQL still creates every view.
   const configured = new Set(config.jobs.map((j) => j.definition.name));
   for (const projection of config.registry.domains.flatMap((d) => d.projections)) {
-    if (!configured.has(projection.name)) await createReadModel(duck, projection, { base: null, newer: [] });
+    if (!configured.has(projection.name)) await createReadModel(duck, projection, []);
   }
   for (const domain of config.registry.domains) if (domain.sqlFile) await duck.runScript(await domainSql(domain));
 }
 
-async function createReadModel(duck: Duck, projection: Projection, files: TableFiles): Promise<void> {
+async function createReadModel(duck: Duck, projection: Projection, files: string[]): Promise<void> {
   const name = sqlIdent(projection.name);
   await duck.run(`CREATE VIEW read_models_tz.${name} AS ${readModelSelect(projection, files)}`);
   await duck.run(`CREATE VIEW read_models.${name} AS SELECT ${projection.columns.map(analystColumn).join(', ')} FROM read_models_tz.${name}`);
@@ -86,22 +85,17 @@ export function readsLakeDirectly(config: EventlakeConfig, layout: LakeLayout): 
   return config.views.remote === 'azure' && isRemote(layout.root);
 }
 
-async function committedFiles(tableDir: string, at: AsOf, direct: boolean): Promise<TableFiles> {
+async function committedFiles(tableDir: string, at: AsOf, direct: boolean): Promise<string[]> {
   let snapshot;
   try {
     snapshot = await loadTableSnapshot(tableDir, at);
   } catch (error) {
     // A time before the table's first commit: the read model was empty then.
-    if (error instanceof NoVersionAtTimeError) return { base: null, newer: [] };
+    if (error instanceof NoVersionAtTimeError) return [];
     throw error;
   }
-  const adds = [...snapshot.files.values()];
-  const locations = (files: typeof adds) => files.map((add) => joinLocation(tableDir, dataFilePath(add.path)));
-  const local = async (files: typeof adds) => (direct ? locations(files) : localFiles(locations(files)));
-  // Compaction leaves one base at most; should a snapshot hold several, none is trusted as one.
-  const bases = adds.filter(isBaseFile);
-  const base = bases.length === 1 ? bases[0] : undefined;
-  return { base: base ? (await local([base]))[0] : null, newer: (await local(adds.filter((add) => add !== base))).sort() };
+  const locations = [...snapshot.files.values()].map((add) => joinLocation(tableDir, dataFilePath(add.path)));
+  return (direct ? locations : await localFiles(locations)).sort();
 }
 
 function analystColumn(column: Column): string {
