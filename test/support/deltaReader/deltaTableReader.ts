@@ -55,6 +55,11 @@ export class DeltaTableReader {
     return Array.from({ length: latest - oldest + 1 }, (_, i) => oldest + i);
   }
 
+  /** Versions that have a complete checkpoint. */
+  async checkpointVersions(): Promise<number[]> {
+    return (await this.list()).checkpoints.map((c) => c.version);
+  }
+
   /** The actions of the JSON commit of `version` (commitInfo included). */
   async commitActions(version: number): Promise<Action[]> {
     const cached = this.commits.get(version);
