@@ -215,6 +215,22 @@ describe('checkpoints and time travel', () => {
     reader.refresh();
     expect((await reader.snapshot()).files.map((f) => f.path)).toEqual(['f3']); // from the JSON commits alone
   });
+
+  it('accepts a checkpoint holding two tombstones of one data file, one per deletion vector it had', async () => {
+    const table = await tableWithIds(4, ['deletionVectors']);
+    const bitmap = deletionVectorBitmap([{ key: 0, bitmap: roaring32([{ key: 0, kind: 'array', values: [1] }]) }]);
+    const dv = { storageType: 'i', pathOrInlineDv: encodeZ85(bitmap), sizeInBytes: bitmap.length, cardinality: 1 };
+    await scratch.parquet(path.join(table, 'b.parquet'), 'SELECT 9::BIGINT AS id');
+    commit(table, 1, [remove('a.parquet'), add('a.parquet', { deletionVector: dv })]);
+    commit(table, 2, [remove('a.parquet', { deletionVector: dv }), add('b.parquet')]);
+    const features = protocol(3, 7, ['deletionVectors']);
+    await scratch.checkpoint(path.join(table, '_delta_log', '00000000000000000002.checkpoint.parquet'), [
+      features, metaData([['id', 'long']]), remove('a.parquet', { deletionTimestamp: 1 }), remove('a.parquet', { deletionTimestamp: 2, deletionVector: dv }), add('b.parquet'),
+    ]);
+    const snapshot = await new DeltaTableReader(table).snapshot();
+    expect(snapshot.tombstones).toHaveLength(2);
+    expect(ids(await new DeltaTableReader(table).rows())).toEqual([9]);
+  });
 });
 
 describe('the dataChange=false check', () => {

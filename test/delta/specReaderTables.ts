@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 
+const DV_STRUCT = 'STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT)';
+
 /**
  * Hand-made Delta tables for the test reader's own tests: JSON commits written here, data files
  * and checkpoints written by DuckDB (any Parquet writer would do; the reader reads them with
@@ -42,11 +44,11 @@ export class ScratchTables {
     const json = `${file}.ndjson`;
     writeFileSync(json, actions.map((a) => JSON.stringify(a)).join('\n'));
     const columns = {
-      protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)',
+      protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])',
       metaData: 'STRUCT(id VARCHAR, format STRUCT(provider VARCHAR, options MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration MAP(VARCHAR, VARCHAR), createdTime BIGINT)',
       txn: 'STRUCT(appId VARCHAR, version BIGINT, lastUpdated BIGINT)',
-      add: 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR)',
-      remove: 'STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN)',
+      add: `STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR, deletionVector ${DV_STRUCT})`,
+      remove: `STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, deletionVector ${DV_STRUCT})`,
     };
     const spec = Object.entries(columns).map(([name, type]) => `'${name}': '${type}'`).join(', ');
     await this.parquet(file, `SELECT * FROM read_json('${json}', format = 'newline_delimited', columns = {${spec}})`);

@@ -133,7 +133,7 @@ export class DeltaTableReader {
     const cached = this.checkpoints.get(checkpoint.version);
     if (cached) return cached;
     const where = `${this.tableDir} checkpoint ${checkpoint.version}`;
-    const state = applyCommit(emptyState(), { version: checkpoint.version, actions: await readCheckpoint(checkpoint.files) }, where);
+    const state = applyCommit(emptyState(), { version: checkpoint.version, actions: await readCheckpoint(checkpoint.files) }, where, { checkpoint: true });
     this.checkpoints.set(checkpoint.version, state);
     return state;
   }

@@ -19,9 +19,14 @@ export function emptyState(): TableState {
   return { version: -1, protocol: null, metaData: null, txns: new Map(), files: new Map(), tombstones: new Map() };
 }
 
-/** The state after `commit`, leaving `state` as it was (so every version can be kept). */
-export function applyCommit(state: TableState, commit: Commit, where: string): TableState {
-  checkCommitIsValid(commit, where);
+/**
+ * The state after `commit`, leaving `state` as it was (so every version can be kept). A
+ * checkpoint is applied the same way to an empty state; it is a replayed state, not a commit, so
+ * it may hold several tombstones of one data file (one per deletion vector it had).
+ */
+export function applyCommit(state: TableState, commit: Commit, where: string, options: { checkpoint?: boolean } = {}): TableState {
+  if (options.checkpoint) checkNoFileIsBothLiveAndRemoved(commit, where);
+  else checkCommitIsValid(commit, where);
   const next: TableState = {
     version: commit.version,
     protocol: state.protocol,
@@ -63,6 +68,10 @@ function checkCommitIsValid(commit: Commit, where: string): void {
     const twice = paths.find((p, i) => paths.indexOf(p) !== i);
     if (twice) throw new Error(`${where}: version ${commit.version} has two ${kind} actions for ${twice}`);
   }
+  checkNoFileIsBothLiveAndRemoved(commit, where);
+}
+
+function checkNoFileIsBothLiveAndRemoved(commit: Commit, where: string): void {
   const removed = new Set(commit.actions.flatMap((a) => ('remove' in a ? [logicalFileKey(a.remove)] : [])));
   const both = commit.actions.find((a) => 'add' in a && removed.has(logicalFileKey(a.add)));
   if (both && 'add' in both) throw new Error(`${where}: version ${commit.version} both adds and removes the logical file ${both.add.path}`);
