@@ -95,7 +95,8 @@ describe.each([...COPY_ON_WRITE, ...DELETION_VECTORS])('the lake\'s Delta tables
       ingested.push(...lines);
       model = new ModelAtPositions(ingested, lake);
       await cli('run');
-      expect(await tablesProblems()).toEqual([]);
+      // A message per step: vitest folds failures with equal messages into one report.
+      expect(await tablesProblems(), `after file ${i + 1} and run`).toEqual([]);
     }, STEP_TIMEOUT);
   });
 
@@ -120,13 +121,13 @@ describe.each([...COPY_ON_WRITE, ...DELETION_VECTORS])('the lake\'s Delta tables
   for (const spec of TABLES) {
     it(`rebuild ${spec.name}: the switched-in version and every table answer as the model`, async () => {
       await cli('rebuild', spec.name);
-      expect(await tablesProblems()).toEqual([]);
+      expect(await tablesProblems(), `after rebuild ${spec.name}`).toEqual([]);
     }, STEP_TIMEOUT);
   }
 
   it(`rollback ${ROLLED_BACK}: the version before its rebuild, restored, answers as the model`, async () => {
     await cli('rollback', ROLLED_BACK);
-    expect(await tablesProblems()).toEqual([]);
+    expect(await tablesProblems(), `after rollback ${ROLLED_BACK}`).toEqual([]);
   }, STEP_TIMEOUT);
 
   it('every dataChange=false commit in the whole log of every table keeps the rows it rearranges', async () => {
@@ -147,6 +148,6 @@ describe.each([...COPY_ON_WRITE, ...DELETION_VECTORS])('the lake\'s Delta tables
 
   it('vacuum --retention-hours 0: every table still reads, from the files left, as the model', async () => {
     await cli('vacuum', '--retention-hours', '0');
-    expect(await tablesProblems({ uncachedRows: true })).toEqual([]);
+    expect(await tablesProblems({ uncachedRows: true }), 'after vacuum').toEqual([]);
   }, STEP_TIMEOUT);
 });
