@@ -11,7 +11,7 @@ const commandStatus: RowsProjection<CommandRecord> = {
   kind: 'rows',
   name: 'command_status',
   version: 3,
-  description: 'The outcome of every command (completed or rejected, with the error or the events)',
+  description: 'The outcome of every command (completed or rejected, with the error or the events); log_sequence is its position in the command log, the order commands were decided in',
   source: 'commands',
   columns: [
     { name: 'command_id', type: 'VARCHAR' },

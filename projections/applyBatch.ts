@@ -2,7 +2,8 @@ import type { Duck } from '../lake/duckdb.js';
 import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './batchTables.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import { BatchRecords, type RecordSelection } from './jobSource.js';
-import type { Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
+import type { Column, Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
+import { rowProblem } from './rowValues.js';
 
 /**
  * Turns one batch of log records (raw JSON lines, or a pass's shared selection of them; in log
@@ -65,7 +66,7 @@ function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, s
   const records: Records = upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
   switch (projection.kind) {
     case 'sql':
-      return sqlApplier(duck, projection, upcast);
+      return sqlApplier(duck, projection, policy, upcast);
     case 'rows':
       return rowsApplier(duck, projection as RowsProjection<unknown>, policy, records);
     case 'state':
@@ -73,15 +74,53 @@ function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, s
   }
 }
 
-// SQL works on the whole batch at once, so there is no single record to skip: an error fails
-// the batch and the job stops (whatever the policy) with its checkpoint unmoved.
-function sqlApplier(duck: Duck, projection: SqlProjection, upcast: Upcast): Apply {
+/**
+ * SQL works on the whole batch at once: when loading the batch or running the SQL fails, the
+ * records that make it fail are found by halving the batch (a few reruns, on the failure path
+ * only); they become dead letters or stop the job per its policy, and the rest of the batch is
+ * applied.
+ */
+function sqlApplier(duck: Duck, projection: SqlProjection, policy: ErrorPolicy, upcast: Upcast): Apply {
+  const run = async (lines: string[]) => {
+    await loadJsonLines(duck, 'events', lines, ENVELOPE_COLUMNS);
+    await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
+  };
   return async ({ lines }) => {
     const current = upcast ? lines.map((line) => upcastLine(line, upcast)) : lines;
-    await loadJsonLines(duck, 'events', current, ENVELOPE_COLUMNS);
-    await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
-    return [];
+    try {
+      await run(current);
+      return [];
+    } catch (error) {
+      const failing = await failingLines(current, run);
+      if (failing.size === 0) throw error;
+      const poisoned: Poisoned[] = [];
+      for (const [index, failure] of failing) guarded(recordOfLine(current[index]), policy, poisoned, () => { throw failure; });
+      await run(current.filter((_, i) => !failing.has(i)));
+      return poisoned;
+    }
   };
+}
+
+/** The lines that fail on their own, found by halving: each failing line with its own error. */
+async function failingLines(lines: string[], run: (lines: string[]) => Promise<void>, offset = 0): Promise<Map<number, Error>> {
+  try {
+    await run(lines);
+    return new Map();
+  } catch (error) {
+    if (lines.length <= 1) return lines.length === 1 ? new Map([[offset, error as Error]]) : new Map();
+    const half = Math.ceil(lines.length / 2);
+    const [first, second] = [await failingLines(lines.slice(0, half), run, offset), await failingLines(lines.slice(half), run, offset + half)];
+    return new Map([...first, ...second]);
+  }
+}
+
+/** A log record's identity for its dead letter, from its line (which may not even parse). */
+function recordOfLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { sequence: -1, eventType: 'unparseable log line' };
+  }
 }
 
 /** A log line in today's shape: re-serialized only when an upcaster changed it. */
@@ -93,14 +132,30 @@ function upcastLine(line: string, upcast: NonNullable<Upcast>): string {
 
 function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy, records: Records): Apply {
   return async (selection) => {
-    const rows: Row[] = [];
+    const batch = records(selection);
     const poisoned: Poisoned[] = [];
-    for (const record of records(selection)) {
-      for (const row of guarded(record, policy, poisoned, () => projection.rows(record)) ?? []) rows.push(row);
+    const produced = batch.map((record) => guarded(record, policy, poisoned, () => projection.rows(record)) ?? []);
+    try {
+      await loadRows(duck, 'out', produced.flat(), projection.columns);
+    } catch (error) {
+      // A row the table cannot store: its record is the poison, the other records' rows go on.
+      const found = produced.map((rows, i) => (rows.some((row) => rowProblem(row, projection.columns)) ? i : -1)).filter((i) => i >= 0);
+      if (found.length === 0) throw error;
+      for (const i of found) {
+        guarded(batch[i], policy, poisoned, () => assertStorable(produced[i], projection.columns));
+        produced[i] = [];
+      }
+      await loadRows(duck, 'out', produced.flat(), projection.columns);
     }
-    await loadRows(duck, 'out', rows, projection.columns);
     return poisoned;
   };
+}
+
+function assertStorable(rows: Row[], columns: Column[]): void {
+  for (const row of rows) {
+    const problem = rowProblem(row, columns);
+    if (problem) throw new Error(`the projection made a row the table cannot store: ${problem}`);
+  }
 }
 
 // Rows kept in memory between batches of one run; past this many the cache starts afresh, so a
@@ -125,15 +180,38 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRow
     if (!cacheHoldsAll && missing.length > 0) {
       for (const row of await priorRows(missing)) cache.set(row[projection.key] as string, row);
     }
+    const evolveKey = (key: string, row: Row | undefined, record: unknown, check: boolean) =>
+      guarded(record, policy, poisoned, () => {
+        const next = projection.evolve(row, record);
+        if (check) assertStorable([next], projection.columns);
+        return next;
+      });
     const touched = new Map<string, Row>();
     batch.forEach((record, i) => {
       const key = keys[i];
       if (key === null) return;
-      const row = guarded(record, policy, poisoned, () => projection.evolve(touched.get(key) ?? cache.get(key), record));
+      const row = evolveKey(key, touched.get(key) ?? cache.get(key), record, false);
       if (row) touched.set(key, row);
     });
+    try {
+      await loadRows(duck, 'out', [...touched.values()], projection.columns);
+    } catch (error) {
+      // A key whose new row the table cannot store is evolved again from its row before the
+      // batch, each record checked: the ones that make it unstorable are the poison.
+      const bad = [...touched].filter(([, row]) => rowProblem(row, projection.columns)).map(([key]) => key);
+      if (bad.length === 0) throw error;
+      const threw = new Set(poisoned.map((p) => p.record));
+      for (const key of bad) {
+        let row = cache.get(key);
+        batch.forEach((record, i) => {
+          if (keys[i] === key && !threw.has(record as Poisoned['record'])) row = evolveKey(key, row, record, true) ?? row;
+        });
+        if (row) touched.set(key, row);
+        else touched.delete(key);
+      }
+      await loadRows(duck, 'out', [...touched.values()], projection.columns);
+    }
     for (const [key, row] of touched) cache.set(key, row);
-    await loadRows(duck, 'out', [...touched.values()], projection.columns);
     return poisoned;
   };
 }

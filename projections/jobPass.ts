@@ -103,7 +103,9 @@ export class JobPass {
       }
       const rebuild = mode === 'rebuild';
       const applied = rebuild ? {} : await lastApplied(tableDir, snapshot);
-      const policy = options.onError ?? (rebuild ? 'halt' : job.onError);
+      // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
+      // make the read model impossible to rebuild.
+      const policy = options.onError ?? job.onError;
       return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy);
     } catch (error) {
       duck.close();

@@ -34,6 +34,7 @@ export interface TableSpec {
 export const DOCUMENTED_EXTRA_COLUMNS: Record<string, Record<string, string>> = {
   supercharger_status_history: { version: 'long: the aggregate version that opened the period; superchargers_as_of(ts) returns it as `version` (projection description)' },
   order_status_history: { version: 'long: the aggregate version that opened the period (projection description)' },
+  command_status: { log_sequence: 'long: the command\'s position in the command log, the order commands were decided in (projection description)' },
 };
 
 export const TABLES: TableSpec[] = [
