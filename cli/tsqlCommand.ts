@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
+import { redact } from '../lake/redact.js';
 import { SQL_DIR } from '../views/viewsDatabase.js';
 
 /**
@@ -38,7 +39,7 @@ export function synapseLakeUrl(url: string | undefined): string {
   const example = 'https://<account>.dfs.core.windows.net/<filesystem>/<folder>';
   if (!url) throw new Error(`a Synapse serverless pool reads the lake from ADLS Gen2: give its URL with --lake-url ${example}`);
   if (!/^(https|abfss):\/\/[^/\s'"?#]+(\/[^\s'"?#]*)?$/i.test(url)) {
-    throw new Error(`--lake-url ${url}: expected the lake's https:// or abfss:// URL, e.g. ${example}, with no quotes, spaces or query string (credentials go in a database scoped credential)`);
+    throw new Error(`--lake-url ${redact(url)}: expected the lake's https:// or abfss:// URL, e.g. ${example}, with no quotes, spaces or query string (credentials go in a database scoped credential)`);
   }
   return url.replace(/\/+$/, '');
 }
