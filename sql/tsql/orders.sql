@@ -43,11 +43,11 @@ CREATE FUNCTION dbo.orders_as_of (@ts datetime2(6))
 RETURNS TABLE
 AS
 RETURN (
-SELECT o.order_id, o.customer_id, c.customer_name, h.status, o.total_amount, o.item_count,
-       o.created_at AS created_date, h.valid_from AS updated_date
-FROM read_models.order_status_history AS h
-JOIN read_models.orders AS o ON o.order_id = h.order_id
-LEFT JOIN read_models.customers AS c ON c.customer_id = o.customer_id AND c.registered_at <= @ts
-WHERE h.valid_from <= @ts AND (h.valid_to IS NULL OR @ts < h.valid_to)
+    SELECT o.order_id, o.customer_id, c.customer_name, h.status, o.total_amount, o.item_count,
+           o.created_at AS created_date, h.valid_from AS updated_date
+    FROM read_models.order_status_history AS h
+    JOIN read_models.orders AS o ON o.order_id = h.order_id
+    LEFT JOIN read_models.customers AS c ON c.customer_id = o.customer_id AND c.registered_at <= @ts
+    WHERE h.valid_from <= @ts AND (h.valid_to IS NULL OR @ts < h.valid_to)
 );
 GO

@@ -31,11 +31,11 @@ CREATE FUNCTION dbo.superchargers_as_of (@ts datetime2(6))
 RETURNS TABLE
 AS
 RETURN (
-SELECT s.supercharger_serial, s.location_name, s.supercharger_type, s.lat, s.long,
-       h.status, s.registered_at, h.valid_from AS status_changed_at, h.version
-FROM read_models.supercharger_status_history AS h
-JOIN read_models.superchargers AS s ON s.supercharger_serial = h.supercharger_serial
-WHERE h.valid_from <= @ts AND (h.valid_to IS NULL OR @ts < h.valid_to)
+    SELECT s.supercharger_serial, s.location_name, s.supercharger_type, s.lat, s.long,
+           h.status, s.registered_at, h.valid_from AS status_changed_at, h.version
+    FROM read_models.supercharger_status_history AS h
+    JOIN read_models.superchargers AS s ON s.supercharger_serial = h.supercharger_serial
+    WHERE h.valid_from <= @ts AND (h.valid_to IS NULL OR @ts < h.valid_to)
 );
 GO
 
