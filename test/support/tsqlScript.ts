@@ -102,6 +102,26 @@ export async function parseScript(file: string, text: string): Promise<Statement
   return parsed;
 }
 
+/**
+ * An analyst's query script, as in the docs' examples: DECLAREs and SELECTs in one batch. Returns,
+ * per SELECT, the tables, views and functions it reads.
+ */
+export async function parseQueries(where: string, text: string): Promise<string[][]> {
+  ready ??= init();
+  await ready;
+  try {
+    const statements = (parse(text, 'mssql') as unknown[]).map(withoutSpans) as Json[];
+    return statements.flatMap((statement) => {
+      assertTsqlOnly(statement);
+      if (statement.Declare) return [];
+      if (statement.Query) return [relations(statement.Query)];
+      throw new Error(`expected only DECLARE and SELECT, found ${Object.keys(statement)[0]}`);
+    });
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`);
+  }
+}
+
 type Json = Record<string, any>;
 
 function stripComments(text: string): string {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TSQL_SCRIPTS } from '../../cli/tsqlCommand.js';
 import { REPO } from '../support/cli.js';
-import { parseBatch, parseScript, splitBatches, type Statement, type TsqlObject } from '../support/tsqlScript.js';
+import { parseBatch, parseQueries, parseScript, splitBatches, type Statement, type TsqlObject } from '../support/tsqlScript.js';
 
 const TSQL_DIR = path.join(REPO, 'sql', 'tsql');
 const LAKE_URL = 'https://contoso.dfs.core.windows.net/lake/eventlake';
@@ -66,6 +66,19 @@ describe('the T-SQL scripts (sql/tsql/)', () => {
         expect(object.reads.length).toBeGreaterThan(0);
         expect(object.reads.every((t) => t.startsWith('read_models.'))).toBe(true);
       }
+    }
+  });
+
+  it('the T-SQL examples of docs/analytics-engines.md parse and read only the shipped views and functions', async () => {
+    const shipped = new Set<string>();
+    for (const file of TSQL_SCRIPTS.fabric) for (const o of objects(await parsed(file))) shipped.add(`${o.schema}.${o.name}`);
+    const doc = fs.readFileSync(path.join(REPO, 'docs', 'analytics-engines.md'), 'utf8');
+    const examples = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(examples.length).toBeGreaterThan(0);
+    for (const example of examples) {
+      const reads = (await parseQueries('docs/analytics-engines.md', example)).flat();
+      expect(reads.length).toBeGreaterThan(0);
+      expect(reads.filter((name) => !shipped.has(name))).toEqual([]);
     }
   });
 
