@@ -10,7 +10,7 @@ import type { Domain } from './domain.js';
 const commandStatus: RowsProjection<CommandRecord> = {
   kind: 'rows',
   name: 'command_status',
-  version: 2,
+  version: 3,
   description: 'The outcome of every command (completed or rejected, with the error or the events)',
   source: 'commands',
   columns: [

@@ -1,4 +1,4 @@
-import { sqlIdent, sqlPathList, type Duck } from '../lake/duckdb.js';
+import type { Duck } from '../lake/duckdb.js';
 import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './batchTables.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import { BatchRecords, type RecordSelection } from './jobSource.js';
@@ -41,11 +41,18 @@ function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], 
 }
 
 /**
- * `committedFiles` (absolute paths) are the table's committed data files; the caller appends each
- * file it commits. The state kind reads a key's previous row from them when its cache lacks it.
+ * The table's current rows of some keys, for a state projection to evolve from: read from the
+ * Delta table (incremental) or from the rebuild's staged batches.
  */
-export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): BatchApplier {
-  const applier = kindApplier(duck, projection, committedFiles, policy, upcast);
+export type PriorRows = (keys: string[]) => Promise<Row[]>;
+
+/**
+ * `priorRows` answers for keys the state kind does not hold in memory; `startsEmpty` says the
+ * table had no rows when the pass began (a rebuild or a first run), so a key never seen in this
+ * pass has no earlier row and nothing needs reading back.
+ */
+export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast): BatchApplier {
+  const applier = kindApplier(duck, projection, priorRows, startsEmpty, policy, upcast);
   return { apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch) };
 }
 
@@ -54,7 +61,7 @@ type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
 type Records = (selection: RecordSelection) => unknown[];
 
-function kindApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): Apply {
+function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast): Apply {
   const records: Records = upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
   switch (projection.kind) {
     case 'sql':
@@ -62,7 +69,7 @@ function kindApplier(duck: Duck, projection: Projection, committedFiles: string[
     case 'rows':
       return rowsApplier(duck, projection as RowsProjection<unknown>, policy, records);
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy, records);
+      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, startsEmpty, policy, records);
   }
 }
 
@@ -100,12 +107,12 @@ function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: Er
 // huge state costs re-reads instead of unbounded memory.
 const STATE_CACHE_LIMIT = 1_000_000;
 
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy, records: Records): Apply {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, records: Records): Apply {
   let cache = new Map<string, Row>();
   // A rebuild (or a first run) starts from an empty table, and until the cache is dropped it holds
   // every row written since: a key it lacks then has no earlier row, so there is nothing to read
   // back (those reads were most of a rebuild's DuckDB time).
-  let cacheHoldsAll = committedFiles.length === 0;
+  let cacheHoldsAll = startsEmpty;
   return async (selection) => {
     const batch = records(selection);
     const poisoned: Poisoned[] = [];
@@ -115,8 +122,8 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, committe
       cache = new Map();
       cacheHoldsAll = false;
     }
-    if (!cacheHoldsAll && missing.length > 0 && committedFiles.length > 0) {
-      for (const row of await previousRows(duck, projection, committedFiles, missing)) cache.set(row[projection.key] as string, row);
+    if (!cacheHoldsAll && missing.length > 0) {
+      for (const row of await priorRows(missing)) cache.set(row[projection.key] as string, row);
     }
     const touched = new Map<string, Row>();
     batch.forEach((record, i) => {
@@ -129,16 +136,4 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, committe
     await loadRows(duck, 'out', [...touched.values()], projection.columns);
     return poisoned;
   };
-}
-
-/** The latest committed row of each key, read back from the table's Parquet files. */
-async function previousRows(duck: Duck, projection: StateProjection<unknown>, files: string[], keys: string[]): Promise<Row[]> {
-  await loadRows(duck, 'wanted_keys', keys.map((k) => ({ k })), [{ name: 'k', type: 'VARCHAR' }]);
-  const key = sqlIdent(projection.key);
-  const rows = await duck.rows(
-    `SELECT to_json(t)::VARCHAR AS j FROM (
-       SELECT * FROM read_parquet(${sqlPathList(files)}) WHERE ${key} IN (SELECT k FROM wanted_keys)
-       QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY ${sqlIdent(projection.orderBy)} DESC) = 1) t`,
-  );
-  return rows.map((r) => JSON.parse(r.j as string) as Row);
 }
