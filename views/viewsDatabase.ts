@@ -176,8 +176,7 @@ async function refreshReadModels(duck: Duck, config: EventlakeConfig, layout: La
         continue;
       }
       const heldFiles = sameTable ? new Set((held.files as string[] | undefined) ?? []) : null;
-      if (held && !sameTable) await duck.run(`DELETE FROM ${dataTable(projection)}`);
-      const files = await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldFiles ?? new Set(), direct);
+      const files = await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldFiles, direct);
       await record(id, snapshot?.version, [...files], null);
       await duck.run('COMMIT');
     } catch (error) {
