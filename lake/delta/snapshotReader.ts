@@ -14,6 +14,7 @@ import {
   type Commit,
   type Snapshot,
 } from './snapshot.js';
+import { assertReadable } from './tableFeatures.js';
 import { versionAsOf, versionTimestamp } from './timeTravel.js';
 
 /** Loading a snapshot from a table folder: the I/O around the pure log replay. */
@@ -104,19 +105,4 @@ async function readCommits(tableDir: string, versions: number[]): Promise<Commit
     commits.push(...(await Promise.all(read)));
   }
   return commits;
-}
-
-// Reading a reader-v2/v3 table as if it were v1 would silently return wrong rows (column mapping,
-// deletion vectors), so refuse loudly instead.
-function assertReadable(tableDir: string, snapshot: Snapshot): void {
-  if (!snapshot.protocol || !snapshot.metadata) {
-    throw new Error(`Delta table ${tableDir} has no protocol or metaData action at version ${snapshot.version}`);
-  }
-  if (snapshot.protocol.minReaderVersion > 1) {
-    const features = snapshot.protocol.readerFeatures?.join(', ') ?? 'none listed';
-    throw new Error(
-      `Delta table ${tableDir} needs Delta reader version ${snapshot.protocol.minReaderVersion} (features: ${features}); ` +
-        'eventlake reads reader version 1 tables only',
-    );
-  }
 }
