@@ -9,6 +9,7 @@ import {
   serializeDeletionVector,
   serializedDvInFile,
 } from './deletionVectorFormat.js';
+import type { RowIndexes } from './roaringTreemap.js';
 import { z85Decode, z85Encode } from './z85.js';
 
 /**
@@ -59,9 +60,9 @@ export async function readDeletionVector(
   tableDir: string,
   dv: DeletionVectorDescriptor,
   files: DeletionVectorFiles = new Map(),
-): Promise<number[]> {
+): Promise<Float64Array> {
   const location = deletionVectorLocation(tableDir, dv);
-  let rows: number[];
+  let rows: Float64Array;
   if (location === undefined) {
     const what = `inline in the log of ${tableDir}`;
     const bytes = z85Decode(dv.pathOrInlineDv, `deletion vector ${what}`);
@@ -97,7 +98,7 @@ export interface DeletionVectorWriteOptions {
  */
 export async function writeDeletionVectors(
   tableDir: string,
-  rowSets: number[][],
+  rowSets: RowIndexes[],
   options: DeletionVectorWriteOptions = {},
 ): Promise<DeletionVectorDescriptor[]> {
   if (rowSets.length === 0) return [];
@@ -107,7 +108,7 @@ export async function writeDeletionVectors(
     if (rows.length === 0) throw new Error(`deletion vector ${index} for Delta table ${tableDir} deletes no rows`);
     return serializeDeletionVector(rows);
   });
-  const { bytes, offsets } = deletionVectorFile(serialized);
+  const { bytes, offsets } = deletionVectorFile(serialized.map((dv) => dv.bytes));
   const uuid = randomUUID();
   const { storage, path: filePath } = locate(joinLocation(tableDir, ...(prefix ? [prefix] : []), deletionVectorFileName(uuid)));
   await storage.createIfAbsent(filePath, bytes);
@@ -116,15 +117,15 @@ export async function writeDeletionVectors(
     storageType: 'u',
     pathOrInlineDv: encoded,
     offset: offsets[i],
-    sizeInBytes: dv.length,
-    cardinality: new Set(rowSets[i]).size,
+    sizeInBytes: dv.bytes.length,
+    cardinality: dv.cardinality,
   }));
 }
 
 /** An inline DV descriptor (storage type `i`) for `rows`: for tests and tiny DVs; eventlake writes `u`. */
-export function inlineDeletionVector(rows: number[]): DeletionVectorDescriptor {
-  const serialized = serializeDeletionVector(rows);
-  return { storageType: 'i', pathOrInlineDv: z85Encode(serialized), sizeInBytes: serialized.length, cardinality: new Set(rows).size };
+export function inlineDeletionVector(rows: RowIndexes): DeletionVectorDescriptor {
+  const { bytes, cardinality } = serializeDeletionVector(rows);
+  return { storageType: 'i', pathOrInlineDv: z85Encode(bytes), sizeInBytes: bytes.length, cardinality };
 }
 
 function uuidText(bytes: Buffer): string {

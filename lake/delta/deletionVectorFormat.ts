@@ -16,15 +16,16 @@ export const DV_FILE_VERSION = 1;
 const SIZE_BYTES = 4;
 const CHECKSUM_BYTES = 4;
 
-/** The serialized DV (magic number + bitmap) deleting `rows`. */
-export function serializeDeletionVector(rows: Iterable<number>): Buffer {
+/** The serialized DV (magic number + bitmap) deleting `rows`, and how many distinct rows it deletes. */
+export function serializeDeletionVector(rows: Iterable<number>): { bytes: Buffer; cardinality: number } {
   const magic = Buffer.alloc(4);
   magic.writeUInt32LE(DV_MAGIC);
-  return Buffer.concat([magic, serializeTreemap(rows)]);
+  const { bytes, cardinality } = serializeTreemap(rows);
+  return { bytes: Buffer.concat([magic, bytes]), cardinality };
 }
 
 /** The deleted row indexes, ascending, of a serialized DV; errors name `what` (a file, an inline DV). */
-export function deserializeDeletionVector(bytes: Uint8Array, what: string): number[] {
+export function deserializeDeletionVector(bytes: Uint8Array, what: string): Float64Array {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (data.length < 4) throw new Error(`deletion vector ${what}: ${data.length} bytes, too short for the magic number`);
   const magic = data.readUInt32LE(0);

@@ -103,13 +103,13 @@ async function loadDeletedRows(duck: Duck, tableDir: string, adds: AddFile[], ta
   const qualified = temporary ? `temp.${sqlIdent(schema)}.${sqlIdent(name)}` : `${sqlIdent(schema)}.${sqlIdent(name)}`;
   await duck.run(`CREATE OR REPLACE ${temporary ? 'TEMP ' : ''}TABLE ${qualified} (file_id INTEGER, row_index BIGINT)`);
   const dvFiles: DeletionVectorFiles = new Map();
-  const deleted: number[][] = [];
+  const deleted: Float64Array[] = [];
   for (const add of adds) deleted.push(await readDeletionVector(tableDir, add.deletionVector!, dvFiles));
   await duck.append({ name, schema, catalog: temporary ? 'temp' : undefined }, deletedRows(deleted));
   return qualified;
 }
 
-function* deletedRows(deleted: number[][]): Generator<[number, bigint]> {
+function* deletedRows(deleted: Float64Array[]): Generator<[number, bigint]> {
   for (const [fileId, rows] of deleted.entries()) for (const row of rows) yield [fileId, BigInt(row)];
 }
 

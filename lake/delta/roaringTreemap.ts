@@ -16,34 +16,43 @@ const TWO_32 = 2 ** 32;
 // more rows than that do not exist; a larger key means a damaged or foreign bitmap.
 const MAX_KEY = 2 ** 21;
 
-/** The portable 64-bit serialization of `rows` (non-negative integers; duplicates are fine). */
-export function serializeTreemap(rows: Iterable<number>): Buffer {
+/** Row indexes as eventlake passes them around: plain or typed arrays of integers. */
+export type RowIndexes = Iterable<number> & ArrayLike<number>;
+
+/**
+ * The portable 64-bit serialization of `rows` (non-negative integers; duplicates are fine) and
+ * how many distinct rows it holds.
+ */
+export function serializeTreemap(rows: Iterable<number>): { bytes: Buffer; cardinality: number } {
   const buckets = bucketsOf(rows);
   const parts: Buffer[] = [u64le(buckets.size)];
+  let cardinality = 0;
   for (const key of [...buckets.keys()].sort((a, b) => a - b)) {
-    const bitmap = new RoaringBitmap32(Uint32Array.from(buckets.get(key)!));
+    const bitmap = new RoaringBitmap32(buckets.get(key)!);
     try {
       // Runs where they are smaller: a DV over a contiguous range of rows stays a few bytes.
       bitmap.runOptimize();
       parts.push(u32le(key), Buffer.from(bitmap.serialize('portable')));
+      cardinality += bitmap.size;
     } finally {
       bitmap.dispose();
     }
   }
-  return Buffer.concat(parts);
+  return { bytes: Buffer.concat(parts), cardinality };
 }
 
 /**
- * The row indexes in a portable 64-bit bitmap, ascending. Throws, naming `what`, when the bytes
- * are not one whole well-formed bitmap (truncated, trailing bytes, keys out of order).
+ * The row indexes in a portable 64-bit bitmap, ascending (a Float64Array: exact integers up to
+ * 2^53, filled natively from roaring's u32 arrays). Throws, naming `what`, when the bytes are not
+ * one whole well-formed bitmap (truncated, trailing bytes, keys out of order).
  */
-export function deserializeTreemap(bytes: Uint8Array, what: string): number[] {
+export function deserializeTreemap(bytes: Uint8Array, what: string): Float64Array {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (why: string) => new Error(`${what}: not a portable 64-bit RoaringBitmap (${why})`);
   if (data.length < 8) throw fail(`${data.length} bytes, less than the 8-byte bucket count`);
   const count = data.readBigUInt64LE(0);
   if (count > BigInt(Math.floor((data.length - 8) / 4))) throw fail(`${count} buckets cannot fit in ${data.length} bytes`);
-  const rows: number[] = [];
+  const buckets: { key: number; lows: Uint32Array }[] = [];
   let position = 8;
   let previousKey = -1;
   for (let bucket = 0; bucket < Number(count); bucket++) {
@@ -53,14 +62,27 @@ export function deserializeTreemap(bytes: Uint8Array, what: string): number[] {
     if (key >= MAX_KEY) throw fail(`bucket key ${key} puts row indexes beyond 2^53`);
     previousKey = key;
     position += 4;
-    position += appendBucket(data.subarray(position), key, rows, () => fail(`bucket ${bucket} (key ${key}) is not a portable 32-bit RoaringBitmap`));
+    const { lows, size } = readBucket(data.subarray(position), () => fail(`bucket ${bucket} (key ${key}) is not a portable 32-bit RoaringBitmap`));
+    buckets.push({ key, lows });
+    position += size;
   }
   if (position !== data.length) throw fail(`${data.length - position} bytes after the last bucket`);
+  return rowsOf(buckets);
+}
+
+function rowsOf(buckets: { key: number; lows: Uint32Array }[]): Float64Array {
+  const rows = new Float64Array(buckets.reduce((sum, b) => sum + b.lows.length, 0));
+  let position = 0;
+  for (const { key, lows } of buckets) {
+    rows.set(lows, position);
+    if (key > 0) for (let i = position; i < position + lows.length; i++) rows[i] += key * TWO_32;
+    position += lows.length;
+  }
   return rows;
 }
 
-/** Adds the values of the 32-bit bitmap at the start of `bytes` to `rows`; returns its serialized size. */
-function appendBucket(bytes: Buffer, key: number, rows: number[], fail: () => Error): number {
+/** The values (low 32 bits) of the 32-bit bitmap at the start of `bytes`, and its serialized size. */
+function readBucket(bytes: Buffer, fail: () => Error): { lows: Uint32Array; size: number } {
   let bitmap: RoaringBitmap32;
   try {
     bitmap = RoaringBitmap32.deserialize('portable', bytes);
@@ -70,25 +92,35 @@ function appendBucket(bytes: Buffer, key: number, rows: number[], fail: () => Er
   try {
     // The portable format fixes each container's encoding, so the bitmap re-serializes to exactly
     // the bytes it was read from: that is where the next bucket starts.
-    const size = bitmap.getSerializationSizeInBytes('portable');
-    const high = key * TWO_32;
-    for (const low of bitmap.toArray()) rows.push(high + low);
-    return size;
+    // toUint32Array copies out of WASM memory in one go: ~10x faster than toArray for 1M rows.
+    return { lows: bitmap.toUint32Array(), size: bitmap.getSerializationSizeInBytes('portable') };
   } finally {
     bitmap.dispose();
   }
 }
 
-function bucketsOf(rows: Iterable<number>): Map<number, number[]> {
-  const buckets = new Map<number, number[]>();
-  for (const row of rows) {
+/**
+ * The low 32 bits of the rows per high 32 bits, as typed arrays (what roaring-wasm copies fastest).
+ * Row indexes of real files are below 2^32: one bucket, converted natively in one go.
+ */
+function bucketsOf(rows: Iterable<number>): Map<number, Uint32Array> {
+  const values = Float64Array.from(rows);
+  let highest = 0;
+  for (let i = 0; i < values.length; i++) {
+    const row = values[i];
     if (!Number.isSafeInteger(row) || row < 0) throw new Error(`row index ${row} is not a non-negative integer below 2^53`);
-    const key = Math.floor(row / TWO_32);
-    let lows = buckets.get(key);
-    if (!lows) buckets.set(key, (lows = []));
-    lows.push(row - key * TWO_32);
+    if (row > highest) highest = row;
   }
-  return buckets;
+  if (values.length === 0) return new Map();
+  if (highest < TWO_32) return new Map([[0, new Uint32Array(values)]]);
+  const lows = new Map<number, number[]>();
+  for (const row of values) {
+    const key = Math.floor(row / TWO_32);
+    let bucket = lows.get(key);
+    if (!bucket) lows.set(key, (bucket = []));
+    bucket.push(row - key * TWO_32);
+  }
+  return new Map([...lows].map(([key, low]) => [key, Uint32Array.from(low)]));
 }
 
 function u64le(value: number): Buffer {

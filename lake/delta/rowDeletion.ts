@@ -44,14 +44,14 @@ export async function markRowsDeleted(
     );
   }
   const dvFiles: DeletionVectorFiles = new Map();
-  const changed: { file: AddFile; deleted: number[] }[] = [];
+  const changed: { file: AddFile; deleted: Float64Array }[] = [];
   const seen = new Set<string>();
   for (const { file, rows } of deletions) {
     if (seen.has(file.path)) throw new Error(`Delta table ${tableDir}: rows of ${file.path} are deleted twice in one commit; merge them first`);
     seen.add(file.path);
     assertLive(tableDir, snapshot, file);
     const records = recordsOf(tableDir, file);
-    const before = file.deletionVector ? await readDeletionVector(tableDir, file.deletionVector, dvFiles) : [];
+    const before = file.deletionVector ? await readDeletionVector(tableDir, file.deletionVector, dvFiles) : new Float64Array(0);
     const deleted = union(before, checkedRows(tableDir, file, rows, records));
     if (deleted.length > before.length) changed.push({ file, deleted });
   }
@@ -95,16 +95,16 @@ function checkedRows(tableDir: string, file: AddFile, rows: Iterable<number>, re
   return checked;
 }
 
-/** Ascending distinct union of an ascending list and any list. */
-function union(sorted: number[], more: number[]): number[] {
+/** Ascending distinct union of row indexes. */
+function union(sorted: Float64Array, more: number[]): Float64Array {
   // A typed array sorts numerically, and much faster than Array.prototype.sort with a comparator.
   const all = new Float64Array(sorted.length + more.length);
   all.set(sorted);
   all.set(more, sorted.length);
   all.sort();
-  const result: number[] = [];
-  for (const row of all) if (result.length === 0 || result[result.length - 1] !== row) result.push(row);
-  return result;
+  let distinct = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[distinct++] = all[i];
+  return all.subarray(0, distinct);
 }
 
 // Min/max stats may now describe deleted rows: still bounds, no longer exact (PROTOCOL.md

@@ -48,7 +48,7 @@ describe.skipIf(!haveGolden)('Spark tables with deletion vectors read as EXPECTE
     expect(snapshot.protocol).toEqual({ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] });
     const [add] = [...snapshot.files.values()];
     expect(snapshot.files.size).toBe(1);
-    expect(await readDeletionVector(table('table-with-dv-small'), add.deletionVector!)).toEqual([0, 9]);
+    expect(Array.from(await readDeletionVector(table('table-with-dv-small'), add.deletionVector!))).toEqual([0, 9]);
     expect((await liveRows('table-with-dv-small', 'value')).map((r) => Number(r.value))).toEqual(range(1, 8));
     expect((await describeTable(table('table-with-dv-small'))).rows).toBe(8);
   });
