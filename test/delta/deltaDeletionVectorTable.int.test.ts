@@ -201,6 +201,13 @@ describe('a table with deletion vectors written by eventlake', () => {
     expect(await duck.rows(sql)).toEqual([]);
   });
 
+  it('refuses a table with a column that would hide one of DuckDB\'s virtual columns', async () => {
+    const table = await scratchDir();
+    const columns = [{ name: 'file_row_number', type: 'BIGINT' }];
+    await commitVersion(table, 0, [commitInfo(NOW), ...createTable(columns)]);
+    await expect(liveRowsSelect(duck, table, await loadSnapshot(table))).rejects.toThrow(/has a column named file_row_number, which hides DuckDB's virtual column/);
+  });
+
   it('keeps the deleted rows in a persistent table when asked, so a view saved in a database file can use them', async () => {
     const table = await scratchDir();
     const a = await writeIds(duck, table, 'a.parquet', 0, 10);
