@@ -169,16 +169,26 @@ describe('a table with deletion vectors written by eventlake', () => {
     ]);
   });
 
-  it('reads DVs stored inline and at an absolute path', async () => {
+  it('reads DVs stored inline, at an absolute path and under a random prefix', async () => {
     const table = await scratchDir();
     const a = await writeIds(duck, table, 'a.parquet', 0, 40);
     const b = await writeIds(duck, table, 'b.parquet', 40, 80);
     const inline = inlineDeletionVector([3, 4, 7, 11, 18, 29]);
     const [stored] = await writeDeletionVectors(table, [[0, 39]]);
     const absolute = { ...stored, storageType: 'p', pathOrInlineDv: pathToFileURL(deletionVectorLocation(table, stored)!).href };
-    await commitVersion(table, 0, [commitInfo(NOW), ...createDvTable(), { add: { ...a, deletionVector: inline } }, { add: { ...b, deletionVector: absolute } }]);
-    expect(await liveIds(table)).toEqual([...ids(0, 40, [3, 4, 7, 11, 18, 29]), ...ids(41, 79)]);
-    expect((await describeTable(table)).rows).toBe(80 - 6 - 2);
+    const c = await writeIds(duck, table, 'c.parquet', 80, 90);
+    const [prefixed] = await writeDeletionVectors(table, [[9]], { prefix: 'x7' });
+    expect(prefixed.pathOrInlineDv).toMatch(/^x7.{20}$/);
+    expect(deletionVectorLocation(table, prefixed)).toMatch(/\/x7\/deletion_vector_[0-9a-f-]{36}\.bin$/);
+    await commitVersion(table, 0, [
+      commitInfo(NOW),
+      ...createDvTable(),
+      { add: { ...a, deletionVector: inline } },
+      { add: { ...b, deletionVector: absolute } },
+      { add: { ...c, deletionVector: prefixed } },
+    ]);
+    expect(await liveIds(table)).toEqual([...ids(0, 40, [3, 4, 7, 11, 18, 29]), ...ids(41, 79), ...ids(80, 89)]);
+    expect((await describeTable(table)).rows).toBe(90 - 6 - 2 - 1);
   });
 
   it('refuses the inline example of PROTOCOL.md clearly: its bytes are an old big-endian layout that Spark does not read either', async () => {
