@@ -1,4 +1,4 @@
-import { RoaringBitmap32 } from 'roaring-wasm';
+import { createRequire } from 'node:module';
 
 /**
  * Sets of 64-bit row indexes in the portable 64-bit RoaringBitmap format ("RoaringTreemap",
@@ -10,6 +10,14 @@ import { RoaringBitmap32 } from 'roaring-wasm';
  * (WASM shipped in the npm package; no native build); only the bucket framing is written here,
  * as no npm package implements the 64-bit portable format.
  */
+
+// Loaded on first use: compiling the WASM takes ~100 ms, which no command should pay for a table
+// without deletion vectors. The package is CommonJS and initializes synchronously under Node.
+type RoaringWasm = typeof import('roaring-wasm');
+let roaringWasm: RoaringWasm | undefined;
+function roaring(): RoaringWasm {
+  return (roaringWasm ??= createRequire(import.meta.url)('roaring-wasm') as RoaringWasm);
+}
 
 const TWO_32 = 2 ** 32;
 // Row indexes are JS numbers: exact up to 2^53, i.e. bucket keys below 2^21. Parquet files with
@@ -28,7 +36,7 @@ export function serializeTreemap(rows: Iterable<number>): { bytes: Buffer; cardi
   const parts: Buffer[] = [u64le(buckets.size)];
   let cardinality = 0;
   for (const key of [...buckets.keys()].sort((a, b) => a - b)) {
-    const bitmap = new RoaringBitmap32(buckets.get(key)!);
+    const bitmap = new (roaring().RoaringBitmap32)(buckets.get(key)!);
     try {
       // Runs where they are smaller: a DV over a contiguous range of rows stays a few bytes.
       bitmap.runOptimize();
@@ -83,9 +91,9 @@ function rowsOf(buckets: { key: number; lows: Uint32Array }[]): Float64Array {
 
 /** The values (low 32 bits) of the 32-bit bitmap at the start of `bytes`, and its serialized size. */
 function readBucket(bytes: Buffer, fail: () => Error): { lows: Uint32Array; size: number } {
-  let bitmap: RoaringBitmap32;
+  let bitmap: InstanceType<RoaringWasm['RoaringBitmap32']>;
   try {
-    bitmap = RoaringBitmap32.deserialize('portable', bytes);
+    bitmap = roaring().RoaringBitmap32.deserialize('portable', bytes);
   } catch {
     throw fail();
   }

@@ -74,14 +74,17 @@ export async function refreshSnapshot(tableDir: string, snapshot: Snapshot): Pro
   }
 }
 
-/** Absolute local paths of a snapshot's data files, e.g. for DuckDB's read_parquet. */
+/**
+ * Absolute local paths of a snapshot's data files, e.g. for DuckDB's read_parquet. These are the
+ * whole files: rows deleted by deletion vectors are in them; `liveRowsSelect` reads live rows only.
+ */
 export function snapshotFilePaths(tableDir: string, snapshot: Snapshot): string[] {
   return [...snapshot.files.values()].map((add) => joinLocation(tableDir, dataFilePath(add.path)));
 }
 
 /**
  * Local paths DuckDB can read for the snapshot's data files: the files themselves on a local lake,
- * cached downloads on ADLS (the views' local cache mode).
+ * cached downloads on ADLS (the views' local cache mode). Whole files, as `snapshotFilePaths`.
  */
 export async function snapshotLocalFiles(tableDir: string, snapshot: Snapshot): Promise<string[]> {
   return localFiles(snapshotFilePaths(tableDir, snapshot));
