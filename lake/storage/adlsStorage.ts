@@ -202,13 +202,18 @@ export class AdlsStorage implements LakeStorage {
     }
   }
 
-  /** A new file beside the target, whole and flushed, named so that it is recognisably temporary. */
+  /**
+   * A new file beside the target, whole and flushed, named so that it is recognisably temporary.
+   * No If-None-Match on its create: the name is unique, so a condition guards nothing, and when
+   * the create's answer is lost the SDK's retry would meet the file its first try made (409).
+   * Every step of the upload (create, append at 0, flush to the length) repeats harmlessly.
+   */
   private async writeTemp(file: string, data: Buffer | string): Promise<string> {
     const full = this.full(file);
     const slash = full.lastIndexOf('/');
     const temp = `${full.slice(0, slash + 1)}.${full.slice(slash + 1)}.${randomUUID()}.tmp`;
     try {
-      await this.fs.getFileClient(temp).upload(typeof data === 'string' ? Buffer.from(data) : data, { conditions: { ifNoneMatch: '*' } });
+      await this.fs.getFileClient(temp).upload(typeof data === 'string' ? Buffer.from(data) : data);
     } catch (error) {
       await this.deleteQuietly(temp);
       throw this.failure('write', file, error);

@@ -2,19 +2,16 @@
  * The LakeStorage contract against ADLS Gen2: the DFS test server on loopback with the real SDK,
  * and a real account when EVENTLAKE_TEST_ADLS names one. Then what only ADLS needs proving: the
  * target name of an atomic write is only ever renamed into place, appenders refuse a second
- * writer, a flush whose answer was lost is recognised as ours, the download cache is reused.
+ * writer, the download cache is reused. (Lost answers: adlsLostAnswers.int.test.ts.)
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DataLakeServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-datalake';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AppendConflictError } from '../../lake/storage/adlsAppender.js';
 import { AdlsStorage } from '../../lake/storage/adlsStorage.js';
-import { AlreadyExistsError } from '../../lake/storage/lakeStorage.js';
 import { openLakeStorage, parseLakeLocation, type AdlsStorageConfig } from '../../lake/storage/openLakeStorage.js';
 import { devAccountKey, devAccountName } from '../servers/azurite.js';
 import { startDfsServer, type DfsServer } from '../servers/dfsServer.js';
@@ -99,38 +96,6 @@ describe('ADLS Gen2 on the DFS test server', () => {
     expect((await storage.read('log/p0/00000000000000000001.ndjson')).toString()).toBe('x\ny\n');
   });
 
-  test('a write that went through but whose answer was lost is recognised as ours when the SDK retries it', async () => {
-    const proxy = await dropFirstAnswers(dfs.port, [
-      (method, url) => method === 'PATCH' && url.includes('action=flush') && url.includes('lost-answer.ndjson'),
-      (method, url) => method === 'PUT' && url.includes('mode=legacy') && url.includes('lost-commit.json'),
-      (method, url) => method === 'PUT' && url.includes('mode=legacy') && url.includes('lost-replace.json'),
-    ]);
-    try {
-      const service = new DataLakeServiceClient(
-        dfs.url.replace(`:${dfs.port}/`, `:${proxy.port}/`),
-        new StorageSharedKeyCredential(devAccountName, devAccountKey),
-        { retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 5 } },
-      );
-      const storage = new AdlsStorage({ service, filesystem: 'lake', directory: `contract-${++folders}`, cacheDir: cacheFolder });
-      const appender = await storage.openAppender('lost-answer.ndjson');
-      await appender.append(Buffer.from('{"n":1}\n'));
-      await appender.append(Buffer.from('{"n":2}\n'));
-      expect(appender.length).toBe(16);
-      expect((await storage.read('lost-answer.ndjson')).toString()).toBe('{"n":1}\n{"n":2}\n');
-
-      // The retried rename meets its own result (destination exists / source gone): still a success.
-      await storage.createIfAbsent('lost-commit.json', 'mine');
-      await expect(storage.createIfAbsent('lost-commit.json', 'other')).rejects.toBeInstanceOf(AlreadyExistsError);
-      await storage.replace('lost-replace.json', 'new');
-      expect(proxy.dropped).toBe(3);
-      expect((await storage.read('lost-commit.json')).toString()).toBe('mine');
-      expect((await storage.read('lost-replace.json')).toString()).toBe('new');
-      expect((await storage.list('')).map((e) => e.name)).toEqual(['lost-answer.ndjson', 'lost-commit.json', 'lost-replace.json']);
-    } finally {
-      await proxy.close();
-    }
-  });
-
   test('localPath downloads once per version: an unchanged file is served from the cache', async () => {
     const storage = await fresh();
     await storage.replace('tables/t/part-0.parquet', 'PAR1 one');
@@ -198,40 +163,3 @@ function realConfig(value: string): AdlsStorageConfig {
   if (parsed.type !== 'adls') throw new Error('EVENTLAKE_TEST_ADLS must name an ADLS Gen2 account (JSON or abfss:// URL)');
   return parsed;
 }
-
-/** A loopback proxy that forwards everything, except that for the first request each matcher matches, the server acts but the answer is dropped. */
-async function dropFirstAnswers(targetPort: number, matchers: ((method: string, url: string) => boolean)[]): Promise<{ port: number; dropped: number; close(): Promise<void> }> {
-  const pending = new Set(matchers);
-  let dropped = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const forward = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        const matcher = [...pending].find((m) => m(req.method ?? '', req.url ?? ''));
-        if (matcher) {
-          pending.delete(matcher);
-          dropped += 1;
-          answer.resume();
-          answer.on('end', () => req.socket.destroy());
-          return;
-        }
-        res.writeHead(answer.statusCode ?? 500, answer.headers);
-        answer.pipe(res);
-      });
-      forward.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    get dropped() {
-      return dropped;
-    },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
-}
-
