@@ -1,4 +1,5 @@
 import { redact } from '../redact.js';
+import { AdlsError } from './adlsErrors.js';
 import type { LakeStorage } from './lakeStorage.js';
 import { LocalStorage } from './localStorage.js';
 
@@ -90,8 +91,10 @@ async function openAdls(config: AdlsStorageConfig, env: NodeJS.ProcessEnv): Prom
     }
     const storage = new AdlsStorage({ service, filesystem: config.filesystem, directory: config.directory, cacheDir: config.cacheDir, secrets });
     if (config.createFilesystem) await storage.ensureFilesystem();
+    await storage.checkEndpoints();
     return storage;
   } catch (error) {
+    if (error instanceof AdlsError) throw error; // already names the lake and what failed, without secrets
     throw new Error(`lake storage ${config.filesystem} at ${redact(config.accountUrl ?? 'the connection string\'s account', secrets)}: ${redact((error as Error).message, secrets)}`);
   }
 }

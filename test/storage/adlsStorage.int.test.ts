@@ -15,6 +15,7 @@ import { AdlsStorage } from '../../lake/storage/adlsStorage.js';
 import { openLakeStorage, parseLakeLocation, type AdlsStorageConfig } from '../../lake/storage/openLakeStorage.js';
 import { devAccountKey, devAccountName } from '../servers/azurite.js';
 import { startDfsServer, type DfsServer } from '../servers/dfsServer.js';
+import { startFaultProxy, type FaultProxy } from '../servers/faultProxy.js';
 import { describeLakeStorageContract } from './lakeStorage.contract.js';
 import { rejection } from '../support/rejection.js';
 
@@ -114,12 +115,64 @@ describe('ADLS Gen2 on the DFS test server', () => {
   });
 
   test('errors name the lake, the operation and the file, and never carry the key', async () => {
-    const missing = await openLakeStorage({ ...config('x'), filesystem: 'no-such-fs' });
+    const service = new DataLakeServiceClient(dfs.url, new StorageSharedKeyCredential(devAccountName, devAccountKey));
+    const missing = new AdlsStorage({ service, filesystem: 'no-such-fs', directory: 'x', secrets: [devAccountKey] });
     const error = await rejection(missing.read('log/HEAD'));
     expect(error.message).toBe(`${dfs.url}/no-such-fs/x: read log/HEAD failed: the filesystem does not exist (create it, or set createFilesystem)`);
     const listed = await rejection(missing.list('log'));
     expect(String(listed)).toMatch(/no-such-fs\/x: list log failed/);
-    for (const message of [error.message, String(listed), JSON.stringify(error)]) expect(message).not.toContain(devAccountKey);
+    // Opened from config, a missing filesystem is refused at once.
+    const opened = await rejection(openLakeStorage({ ...config('x'), filesystem: 'no-such-fs' }));
+    expect(opened.message).toBe(`${dfs.url}/no-such-fs/x: open / failed: the filesystem does not exist (create it, or set createFilesystem)`);
+    for (const message of [error.message, String(listed), JSON.stringify(error), opened.message]) expect(message).not.toContain(devAccountKey);
+  });
+
+  test('a wrong account key is refused when the lake is opened, naming both endpoints and not the key', async () => {
+    const wrongKey = Buffer.from('a key of another account, 64 bytes long, like a real one is ....').toString('base64');
+    const error = await rejection(openLakeStorage({ ...config('wrong-key'), accountKey: wrongKey }));
+    expect(error.message).toContain(`${dfs.url}/lake/wrong-key: the blob endpoint (${dfs.url}/lake) failed: HTTP 403 AuthenticationFailed: the credentials were refused`);
+    expect(error.message).toContain(`the dfs endpoint (${dfs.url}/lake) failed: HTTP 403 AuthenticationFailed`);
+    expect(error.message).not.toContain(wrongKey);
+  });
+
+  describe('the blob and dfs endpoints are checked when the lake is opened', () => {
+    // Host-style names as on Azure, reached through the fault proxy as an HTTP forward proxy; the
+    // SDK sends reads and properties to <account>.blob..., writes to <account>.dfs...
+    const accountUrl = `http://${devAccountName}.dfs.core.windows.net`;
+    let proxy: FaultProxy;
+    let saved: string | undefined;
+    beforeAll(async () => {
+      proxy = await startFaultProxy(dfs.port);
+      saved = process.env.HTTP_PROXY;
+      process.env.HTTP_PROXY = `http://127.0.0.1:${proxy.port}`; // read when a client is made
+    });
+    afterAll(async () => {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      await proxy?.close();
+    });
+    const open = () => openLakeStorage({ type: 'adls', accountUrl, filesystem: 'lake', directory: 'endpoints', accountKey: devAccountKey, cacheDir: path.join(cacheFolder, 'endpoints') });
+
+    test('both reachable: the lake opens and works', async () => {
+      const storage = await open();
+      await storage.replace('x.json', 'x');
+      expect((await storage.read('x.json')).toString()).toBe('x');
+      expect(proxy.log.some((l) => l.includes(`${devAccountName}.blob.core.windows.net/lake?restype=container`))).toBe(true);
+      expect(proxy.log.some((l) => l.includes(`${devAccountName}.dfs.core.windows.net/lake?`))).toBe(true);
+    });
+
+    test.each(['blob', 'dfs'])('a firewall in front of the %s endpoint is named at open', async (blocked) => {
+      const rule = proxy.inject({ fault: 'firewall', match: (r) => r.host.startsWith(`${devAccountName}.${blocked}.`) });
+      try {
+        const error = await rejection(open());
+        const other = blocked === 'blob' ? 'dfs' : 'blob';
+        expect(error.message).toContain(`the ${blocked} endpoint (http://${devAccountName}.${blocked}.core.windows.net/lake) failed: HTTP 403 AuthorizationFailure: the account's network rules block this machine`);
+        expect(error.message).not.toContain(`the ${other} endpoint (`);
+        expect(error.message).toContain('Reads and properties go to the blob endpoint, writes to the dfs endpoint');
+      } finally {
+        rule.remove();
+      }
+    });
   });
 
   test('a lake folder can be removed whole', async () => {
