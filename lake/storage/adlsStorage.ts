@@ -4,9 +4,10 @@ import path from 'node:path';
 import type { DataLakeFileClient, DataLakeFileSystemClient, DataLakeServiceClient } from '@azure/storage-file-datalake';
 import { AdlsAppender } from './adlsAppender.js';
 import { AdlsFileCache } from './adlsFileCache.js';
+import { AdlsLease } from './adlsLease.js';
 import { redact } from '../redact.js';
 import { AdlsError, adlsFailure, codeOf, isAlreadyExists, isPathNotFound, statusOf } from './adlsErrors.js';
-import { AlreadyExistsError, NotFoundError, type Appender, type LakeStorage, type StorageEntry } from './lakeStorage.js';
+import { AlreadyExistsError, NotFoundError, type Appender, type LakeStorage, type StorageEntry, type StorageLease } from './lakeStorage.js';
 
 export interface AdlsStorageOptions {
   /** An authenticated service client (shared key, connection string or a token credential). */
@@ -236,6 +237,10 @@ export class AdlsStorage implements LakeStorage {
       await this.deleteQuietly(temp);
       throw this.failure('upload', file, error);
     }
+  }
+
+  lease(file: string, id: string): StorageLease {
+    return new AdlsLease(this.file(file), id, (op, error) => this.failure(op, file, error));
   }
 
   /**
