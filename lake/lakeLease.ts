@@ -47,6 +47,8 @@ export class HeldLease {
   private timer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
   private released = false;
+  /** The last renewal failed without an answer we could read: confirm before the next exclusive write. */
+  private renewalFailed = false;
 
   private constructor(
     readonly location: string,
@@ -93,9 +95,16 @@ export class HeldLease {
     throw new Error(`could not take the lease ${location}: too much contention`);
   }
 
-  /** Throws LeaseLostError unless the lease is ours now; renews first when a renewal is due. */
+  /**
+   * Throws LeaseLostError unless the lease is ours now. Renews first when a renewal is due, or
+   * when the last one failed (throttled, unreachable): then the lease may have run out and been
+   * taken, and only an answer from the service says it is still ours.
+   */
   async ensureHeld(): Promise<void> {
-    if (!this.lost && this.validUntil - Date.now() < this.renewEveryMs) await this.renewNow();
+    if (!this.lost && (this.renewalFailed || this.validUntil - Date.now() < this.renewEveryMs)) await this.renewNow();
+    if (this.renewalFailed && !this.lost) {
+      throw new LeaseLostError(`${this.purpose}: the lease ${this.location} could not be renewed (the lake did not answer); nothing more is written until it is`);
+    }
     this.assertHeld();
   }
 
@@ -138,7 +147,9 @@ export class HeldLease {
     try {
       await this.lease.renew();
       this.validUntil = this.countFrom(started);
+      this.renewalFailed = false;
     } catch (error) {
+      this.renewalFailed = true;
       if (error instanceof LeaseTakenError) {
         this.lost = new LeaseLostError(`${this.purpose}: the lease ${this.location} was taken over or broken by another process; this one stops writing`);
         logger.error({ lease: this.location }, this.lost.message);
