@@ -1,5 +1,5 @@
 import type { DataLakeFileClient } from '@azure/storage-file-datalake';
-import { codeOf, isAlreadyExists, statusOf } from './adlsErrors.js';
+import { codeOf, isAlreadyExists, isPathNotFound, statusOf } from './adlsErrors.js';
 import { LeaseTakenError, type LeaseInfo, type StorageLease } from './lakeStorage.js';
 
 /**
@@ -17,9 +17,12 @@ export class AdlsLease implements StorageLease {
   ) {}
 
   async acquire(seconds: number, holder: Record<string, string>): Promise<void> {
-    await this.ensureFile();
     try {
-      await this.file.getDataLakeLeaseClient(this.id).acquireLease(seconds);
+      await this.acquireLease(seconds).catch(async (error: unknown) => {
+        if (!isPathNotFound(error)) throw error;
+        await this.createFile(); // the first lease ever taken on this name
+        await this.acquireLease(seconds);
+      });
     } catch (error) {
       if (isLeaseConflict(error)) throw new LeaseTakenError(`lease on ${this.file.name} is held by another holder (${codeOf(error)})`);
       throw this.failure('acquire a lease on', error);
@@ -65,12 +68,16 @@ export class AdlsLease implements StorageLease {
     }
   }
 
+  private async acquireLease(seconds: number): Promise<void> {
+    await this.file.getDataLakeLeaseClient(this.id).acquireLease(seconds);
+  }
+
   /** The lease needs a file; creating it only if absent is safe to repeat (409 means it is there). */
-  private async ensureFile(): Promise<void> {
+  private async createFile(): Promise<void> {
     try {
       await this.file.create({ conditions: { ifNoneMatch: '*' } });
     } catch (error) {
-      if (!isAlreadyExists(error)) throw this.failure('create the lease file', error);
+      if (!isAlreadyExists(error)) throw error;
     }
   }
 }
