@@ -195,7 +195,8 @@ program
   .option('--no-live', 'do not run live projections (leave the read side to `eventlake run`)')
   .option('--no-scheduler', 'do not run jobs on their cron schedule')
   .option('--forward', 'also run the outbox forwarder to Event Hubs (config "eventHubs")')
-  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean; forward?: boolean }) => {
+  .option('--unhealthy-after <seconds>', '/healthz fails once the log writer has been down this long without recovering', integer, SERVICE_DEFAULTS.unhealthyAfterMs / 1000)
+  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean; forward?: boolean; unhealthyAfter: number }) => {
     const serviceConfig = resolveServiceConfig({
       host: options.host,
       port: options.port,
@@ -209,6 +210,7 @@ program
       live: options.live,
       scheduler: options.scheduler,
       forward: options.forward ?? false,
+      unhealthyAfterMs: options.unhealthyAfter * 1000,
     });
     const { config, layout } = await context();
     await serve(config, layout, serviceConfig, print);

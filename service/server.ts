@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { IngestRecovery } from '../ingest/ingestRecovery.js';
 import { Ingester } from '../ingest/ingester.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { logger } from '../lake/logger.js';
@@ -39,7 +40,10 @@ export interface Service {
  */
 export async function createService(config: EventlakeConfig, layout: LakeLayout, options: ServiceConfig): Promise<Service> {
   const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
-  let ingesterOpen = true;
+  // After a failed commit the writer comes back by itself; meanwhile commands get 503 + Retry-After.
+  const recovery = new IngestRecovery(ingester, { unhealthyAfterMs: options.unhealthyAfterMs });
+  let stopped = false;
+  const writerUp = () => !stopped && !ingester.failed && recovery.status.state === 'writing';
   try {
     const metrics = new ServiceMetrics(config.jobs.map((j) => j.name));
     const activity = new IngestActivity(metrics);
@@ -62,7 +66,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       scheduler,
       activity,
       logHead: () => ingester.head,
-      ready: () => ingesterOpen && runner.viewsBuiltAt !== null,
+      ready: () => writerUp() && runner.viewsBuiltAt !== null,
       flags: { live: options.live, liveIntervalMs: options.liveIntervalMs, auth: options.token !== null, changeSubscribers: () => feed.subscribers },
       historySamples: options.historySamples,
     });
@@ -94,10 +98,11 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       maxBatch: options.maxBatch,
       guard,
       onCommitted: () => runner.notify(),
-      onWriteFailure: () => (ingesterOpen = false),
+      onWriteFailure: (error) => recovery.start(error),
+      unavailable: () => (writerUp() ? null : { retryAfterSeconds: recovery.retryAfterSeconds(), status: recovery.status }),
     });
     queryRoutes(app, { views, metrics, rowLimit: options.queryRowLimit, guard });
-    statusRoutes(app, { status, metrics, ingesterOpen: () => ingesterOpen, viewsBuilt: () => runner.viewsBuiltAt !== null });
+    statusRoutes(app, { status, metrics, ingesterOpen: writerUp, writer: () => recovery.status, viewsBuilt: () => runner.viewsBuiltAt !== null });
     app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
     statusPage(app);
 
@@ -130,7 +135,8 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
             await runner.stop();
             await views.close();
           } finally {
-            ingesterOpen = false;
+            stopped = true;
+            await recovery.stop();
             logger.info('closing the ingester');
             await ingester.close();
           }

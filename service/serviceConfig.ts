@@ -29,6 +29,8 @@ export interface ServiceConfig {
   scheduler: boolean;
   /** Run the outbox forwarder (lake log -> Event Hubs, config `eventHubs`) while serving. */
   forward: boolean;
+  /** /healthz fails once the log writer has been down this long (ms) without recovering. */
+  unhealthyAfterMs: number;
 }
 
 export const SERVICE_DEFAULTS: ServiceConfig = {
@@ -45,6 +47,7 @@ export const SERVICE_DEFAULTS: ServiceConfig = {
   live: true,
   scheduler: true,
   forward: false,
+  unhealthyAfterMs: 5 * 60_000,
 };
 
 /** The environment variable a deployment sets the token in (kept out of `ps` and shell history). */
@@ -69,6 +72,7 @@ export function resolveServiceConfig(given: Partial<ServiceConfig>, env: NodeJS.
   positiveInteger(config.queryTimeoutMs, 'query timeout', 10);
   positiveInteger(config.sampleIntervalMs, 'sample interval', 100);
   positiveInteger(config.historySamples, 'history samples', 2);
+  positiveInteger(config.unhealthyAfterMs, 'unhealthy-after time', 0);
   if (!config.token && !isLoopback(config.host)) {
     throw new ServiceConfigError(
       `refusing to listen on ${config.host} without a token: anyone who can reach it could write commands. ` +
