@@ -82,7 +82,7 @@ export class JobPass {
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
-    this.merge = new TableMerge(duck, tableDir, shape, job.fileRows);
+    this.merge = new TableMerge(duck, tableDir, shape, job.fileRows, job.deletionVectors);
     this.staging = new RebuildStaging(duck, shape, job.fileRows);
     // A first run has no table to merge into: like a rebuild it stages the batches and writes the
     // folded table in one commit (merging batch after batch would rewrite the growing table each time).

@@ -15,7 +15,7 @@ import { definitionHash } from '../projections/definitionHash.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import type { Column, Projection } from '../projections/projection.js';
 import { readLakeThroughAzureExtension } from './azureExtension.js';
-import { applySnapshot, createDataTable, DATA_SCHEMA, dataTable } from './readModelData.js';
+import { applySnapshot, createDataTable, DATA_SCHEMA, dataTable, fileKeys } from './readModelData.js';
 
 /** sql/ at the package root: this file runs from dist/views/, or from views/ under vitest. */
 export const SQL_DIR = [new URL('../../sql/', import.meta.url), new URL('../sql/', import.meta.url)]
@@ -175,9 +175,9 @@ async function refreshReadModels(duck: Duck, config: EventlakeConfig, layout: La
         await duck.run('COMMIT');
         continue;
       }
-      const heldFiles = sameTable ? new Set((held.files as string[] | undefined) ?? []) : null;
-      const files = await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldFiles, direct);
-      await record(id, snapshot?.version, [...files], null);
+      const heldVersion = sameTable ? { version: Number(held.table_version), files: new Set((held.files as string[] | undefined) ?? []) } : null;
+      await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldVersion, direct);
+      await record(id, snapshot?.version, [...fileKeys(snapshot)], null);
       await duck.run('COMMIT');
     } catch (error) {
       await duck.run('ROLLBACK');
