@@ -15,13 +15,14 @@ export interface QueryResult {
  * Opens the views database for analysts' SQL, locked down by DuckDB itself rather than by
  * inspecting the SQL: the file is opened read-only (no writes), external access is off except for
  * the lake's tables folder (no reading or writing other files, no ATTACH, no extension installs),
- * and the configuration is locked so the query cannot turn any of that back on.
+ * and the configuration is locked so the query cannot turn any of that back on. `settings` are
+ * DuckDB settings fixed before the lock (the service's query processes cap `memory_limit`).
  */
-export async function openReadOnlyViews(layout: LakeLayout, config?: EventlakeConfig): Promise<Duck> {
+export async function openReadOnlyViews(layout: LakeLayout, config?: EventlakeConfig, settings: Record<string, string> = {}): Promise<Duck> {
   if (!fs.existsSync(layout.viewsDatabase)) {
     throw new Error(`no views database at ${layout.viewsDatabase}: run \`eventlake run\` on this lake first`);
   }
-  const duck = await Duck.open(layout.viewsDatabase, { access_mode: 'READ_ONLY' });
+  const duck = await Duck.open(layout.viewsDatabase, { ...settings, access_mode: 'READ_ONLY' });
   try {
     const direct = config !== undefined && readsLakeDirectly(config, layout);
     if (direct) await readLakeThroughAzureExtension(duck, config.lakeSpec);
