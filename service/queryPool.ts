@@ -23,7 +23,9 @@ interface Waiter {
 
 /**
  * Runs the service's queries in a fixed set of query processes, so no query's work (DuckDB's,
- * converting its rows, its memory) lands on the service's event loop. A query waits for a free
+ * converting its rows, its memory) lands on the service's event loop. A process starts when a
+ * query first needs it and then stays (a service nobody queries pays nothing for them; the first
+ * query on each pays its start, about a second of CPU, from its time). A query waits for a free
  * process in a bounded queue; the timeout counts from arrival, so waiting spends it too, and a
  * full queue answers at once instead of piling up (8 slow queries once made `SELECT 1` wait 16 s).
  */
@@ -36,16 +38,6 @@ export class QueryPool {
   constructor(private readonly options: QueryPoolOptions) {
     this.all = Array.from({ length: options.concurrency }, () => new QueryWorker(options.setup));
     this.idle = [...this.all];
-  }
-
-  /** Starts the query processes, so the first queries do not wait for them. */
-  start(): void {
-    for (const worker of this.all) worker.start();
-  }
-
-  /** Every query process has been ready once (config loaded, views opened when built). */
-  get ready(): boolean {
-    return this.all.every((worker) => worker.wasReady);
   }
 
   async run(sql: string, limit: number): Promise<QueryRows> {

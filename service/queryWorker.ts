@@ -53,13 +53,11 @@ export class QueryWorker {
   private running: Running | null = null;
   private nextId = 1;
   private stopped = false;
-  /** A process of this worker said it was ready at least once. */
-  wasReady = false;
 
   constructor(private readonly setup: QueryProcessSetup) {}
 
-  /** Starts the process ahead of the first query, so that query does not wait for it. */
-  start(): Started {
+  /** The process, started if there is none. */
+  private start(): Started {
     if (this.stopped) throw new QueryFailure('stopping', 'the service is stopping');
     this.started ??= this.spawn();
     return this.started;
@@ -123,10 +121,7 @@ export class QueryWorker {
       started.stderrTail = (started.stderrTail + chunk.toString()).slice(-4_096);
     });
     child.on('message', (message: QueryReply | QueryProcessReady) => {
-      if ('ready' in message) {
-        this.wasReady = true;
-        settleReady.resolve();
-      }
+      if ('ready' in message) settleReady.resolve();
       else this.settle(message);
     });
     // 'close', not 'exit': by then stderr is read to its end, with V8's out-of-memory report.

@@ -75,7 +75,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       scheduler,
       activity,
       logHead: () => ingester.head,
-      ready: () => ingesterOpen && runner.viewsBuiltAt !== null && queries.ready,
+      ready: () => ingesterOpen && runner.viewsBuiltAt !== null,
       flags: { live: options.live, liveIntervalMs: options.liveIntervalMs, auth: options.token !== null, changeSubscribers: () => feed.subscribers },
       historySamples: options.historySamples,
     });
@@ -113,7 +113,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       onWriteFailure: () => (ingesterOpen = false),
     });
     queryRoutes(app, { queries, metrics, rowLimit: options.queryRowLimit, guard });
-    statusRoutes(app, { status, metrics, ingesterOpen: () => ingesterOpen, viewsBuilt: () => runner.viewsBuiltAt !== null, queriesReady: () => queries.ready });
+    statusRoutes(app, { status, metrics, ingesterOpen: () => ingesterOpen, viewsBuilt: () => runner.viewsBuiltAt !== null });
     app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
     statusPage(app);
 
@@ -125,7 +125,6 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       app,
       async listen() {
         await app.listen({ host: options.host, port: options.port });
-        queries.start();
         runner.start();
         scheduler.start();
         if (options.forward) forwarder = runForwarder({ layout, eventHubs: config.eventHubs }, forwarding.signal).catch((error: Error) => logger.error({ err: error }, 'the Event Hubs forwarder stopped'));

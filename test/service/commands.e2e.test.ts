@@ -103,7 +103,7 @@ describe('eventlake serve: commands', () => {
     expect((await get(`${server.url}/healthz`)).body).toEqual({ status: 'ok' });
     const ready = await get(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { ingester: true, views: true, queries: true } });
+    expect(ready.body).toEqual({ status: 'ready', checks: { ingester: true, views: true } });
   });
 
   it('reports ingest counters, jobs and uptime on /status', async () => {
