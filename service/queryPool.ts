@@ -24,8 +24,8 @@ interface Waiter {
 /**
  * Runs the service's queries in a fixed set of query processes, so no query's work (DuckDB's,
  * converting its rows, its memory) lands on the service's event loop. A process starts when a
- * query first needs it and then stays (a service nobody queries pays nothing for them; the first
- * query on each pays its start, about a second of CPU, from its time). A query waits for a free
+ * query first needs it and then stays (a service nobody queries pays nothing for them); its
+ * start, about a second of CPU, delays that first query without spending its time. A query waits for a free
  * process in a bounded queue; the timeout counts from arrival, so waiting spends it too, and a
  * full queue answers at once instead of piling up (8 slow queries once made `SELECT 1` wait 16 s).
  */
