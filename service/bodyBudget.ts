@@ -40,7 +40,8 @@ export function limitBodiesInFlight(app: FastifyInstance, budget: number, bodyLi
       new Transform({
         transform(chunk: Buffer, _encoding, done) {
           try {
-            reserve(chunk.length);
+            // Past the body limit the parser answers 413; the budget need not hold those bytes.
+            reserve(Math.min(chunk.length, Math.max(0, bodyLimit - reserved)));
             done(null, chunk);
           } catch (error) {
             done(error as Error);
