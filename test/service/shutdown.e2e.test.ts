@@ -18,10 +18,12 @@ describe('eventlake serve: graceful shutdown', () => {
     } finally {
       first.child.kill('SIGKILL'); // a no-op once it exited; a failed test must not leave it running
     }
-  });
+    // Two servers, hundreds of commands, and the second server's first query starts a query
+    // process: at a load average of 30 the whole took over the default 60 s.
+  }, 180_000);
 
   // Issue 12, item 11: a client trickling its body kept a stopping server alive 35 s+.
-  it('stops within the drain timeout while a client trickles a request body, cutting that request off', async () => {
+  it('stops within the drain timeout while a client trickles a request body, cutting that request off', { timeout: 120_000 }, async () => {
     const server = await startServer({ args: ['--no-live'] });
     const trickle = rawRequest(server.url, ['POST /commands HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Content-Length: 100000']);
     const drip = setInterval(() => trickle.write(' '), 200); // the whole body would take 5.5 hours
