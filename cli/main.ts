@@ -180,6 +180,31 @@ const integer = (value: string) => {
   return n;
 };
 
+interface ServeOptions {
+  host: string;
+  port: number;
+  token?: string;
+  interval: number;
+  maxBatch: number;
+  bodyLimit: number;
+  bodyBudget: number;
+  headerTimeout: number;
+  requestTimeout: number;
+  maxConnections: number;
+  drainTimeout: number;
+  queryLimit: number;
+  queryTimeout: number;
+  queryConcurrency: number;
+  queryQueue: number;
+  queryMemory: number;
+  queryMaxBytes: number;
+  sampleInterval: number;
+  live: boolean;
+  scheduler: boolean;
+  forward?: boolean;
+  unhealthyAfter: number;
+}
+
 program
   .command('serve')
   .description('HTTP service: POST /commands, GET /commands/:id, POST /query, /status, /metrics, a status page; runs live and scheduled jobs')
@@ -189,14 +214,23 @@ program
   .option('--interval <ms>', 'live projections: poll the log this often, besides on each commit', integer, SERVICE_DEFAULTS.liveIntervalMs)
   .option('--max-batch <n>', 'most commands in one POST /commands array', integer, SERVICE_DEFAULTS.maxBatch)
   .option('--body-limit <bytes>', 'largest request body', integer, SERVICE_DEFAULTS.bodyLimit)
+  .option('--body-budget <bytes>', 'request bodies in flight at once, all requests together', integer, SERVICE_DEFAULTS.bodyBudget)
+  .option('--header-timeout <ms>', "close a connection whose request's headers took longer than this", integer, SERVICE_DEFAULTS.headerTimeoutMs)
+  .option('--request-timeout <ms>', 'close a connection whose request (headers and body) took longer than this to arrive', integer, SERVICE_DEFAULTS.requestTimeoutMs)
+  .option('--max-connections <n>', 'most connections open at once', integer, SERVICE_DEFAULTS.maxConnections)
+  .option('--drain-timeout <ms>', 'on SIGTERM, cut off requests still unfinished after this long', integer, SERVICE_DEFAULTS.drainTimeoutMs)
   .option('--query-limit <rows>', 'default and largest row count of POST /query', integer, SERVICE_DEFAULTS.queryRowLimit)
-  .option('--query-timeout <ms>', 'interrupt a query running longer than this', integer, SERVICE_DEFAULTS.queryTimeoutMs)
+  .option('--query-timeout <ms>', 'stop a query not answered this long after it arrived (waiting included)', integer, SERVICE_DEFAULTS.queryTimeoutMs)
+  .option('--query-concurrency <n>', 'queries run at once, each in a query process of its own', integer, SERVICE_DEFAULTS.queryConcurrency)
+  .option('--query-queue <n>', 'queries waiting for a free query process; more are answered 503', integer, SERVICE_DEFAULTS.queryQueue)
+  .option('--query-memory <MiB>', 'memory a query process may hold (RSS): half DuckDB, half converting results', integer, SERVICE_DEFAULTS.queryMemoryMb)
+  .option('--query-max-bytes <bytes>', 'largest query answer (JSON rows); a larger one is refused', integer, SERVICE_DEFAULTS.queryMaxBytes)
   .option('--sample-interval <ms>', 'lag history sample period (status page chart)', integer, SERVICE_DEFAULTS.sampleIntervalMs)
   .option('--no-live', 'do not run live projections (leave the read side to `eventlake run`)')
   .option('--no-scheduler', 'do not run jobs on their cron schedule')
   .option('--forward', 'also run the outbox forwarder to Event Hubs (config "eventHubs")')
   .option('--unhealthy-after <seconds>', '/healthz fails once the log writer has been down this long without recovering', integer, SERVICE_DEFAULTS.unhealthyAfterMs / 1000)
-  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean; forward?: boolean; unhealthyAfter: number }) => {
+  .action(async (options: ServeOptions) => {
     const serviceConfig = resolveServiceConfig({
       host: options.host,
       port: options.port,
@@ -204,8 +238,17 @@ program
       liveIntervalMs: options.interval,
       maxBatch: options.maxBatch,
       bodyLimit: options.bodyLimit,
+      bodyBudget: options.bodyBudget,
+      headerTimeoutMs: options.headerTimeout,
+      requestTimeoutMs: options.requestTimeout,
+      maxConnections: options.maxConnections,
+      drainTimeoutMs: options.drainTimeout,
       queryRowLimit: options.queryLimit,
       queryTimeoutMs: options.queryTimeout,
+      queryConcurrency: options.queryConcurrency,
+      queryQueue: options.queryQueue,
+      queryMemoryMb: options.queryMemory,
+      queryMaxBytes: options.queryMaxBytes,
       sampleIntervalMs: options.sampleInterval,
       live: options.live,
       scheduler: options.scheduler,

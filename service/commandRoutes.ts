@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import type { CommandRecord } from '../ingest/envelope.js';
 import type { EmittedEvent, Ingester, Outcome } from '../ingest/ingester.js';
 import type { WriterStatus } from '../ingest/ingestRecovery.js';
@@ -26,7 +26,7 @@ export interface CommandRoutesOptions {
   activity: IngestActivity;
   metrics: ServiceMetrics;
   maxBatch: number;
-  guard: preHandlerHookHandler;
+  guard: onRequestHookHandler;
   /** Durable outcomes were written: the live projections have work. */
   onCommitted: () => void;
   /** The log could not be written: the writer recovers by itself meanwhile. */
@@ -51,7 +51,7 @@ export interface CommandRoutesOptions {
 export function commandRoutes(app: FastifyInstance, options: CommandRoutesOptions): void {
   const { ingester, activity, metrics } = options;
 
-  app.post('/commands', { preHandler: options.guard }, async (request, reply) => {
+  app.post('/commands', { onRequest: options.guard }, async (request, reply) => {
     refuseWhileRecovering(options, reply);
     const body = request.body;
     const batch = Array.isArray(body);
@@ -94,7 +94,7 @@ export function commandRoutes(app: FastifyInstance, options: CommandRoutesOption
     return { accepted: count('accepted'), rejected: count('rejected'), duplicates: count('duplicate'), results } satisfies BatchResult;
   });
 
-  app.get<{ Params: { id: string } }>('/commands/:id', { preHandler: options.guard }, async (request) => {
+  app.get<{ Params: { id: string } }>('/commands/:id', { onRequest: options.guard }, async (request) => {
     const record = await ingester.commandRecord(request.params.id);
     if (!record) throw new HttpError(404, 'not_found', `no command with id ${JSON.stringify(request.params.id)} is recorded`);
     return record;

@@ -79,8 +79,18 @@ export class ServiceMetrics {
   });
   readonly queries = new Counter({
     name: 'eventlake_queries_total',
-    help: 'POST /query requests by result (ok, refused, invalid, timeout, error)',
+    help: 'POST /query requests by result (ok, refused, invalid, timeout, busy, too_large, error)',
     labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly queriesRunning = new Gauge({
+    name: 'eventlake_queries_running',
+    help: 'Queries running in the query processes now',
+    registers: [this.registry],
+  });
+  readonly queriesWaiting = new Gauge({
+    name: 'eventlake_queries_waiting',
+    help: 'Queries waiting for a free query process now',
     registers: [this.registry],
   });
 

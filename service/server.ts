@@ -5,7 +5,9 @@ import type { LakeLayout } from '../lake/layout.js';
 import { logger } from '../lake/logger.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { requireToken } from './auth.js';
+import { limitBodiesInFlight } from './bodyBudget.js';
 import { ChangeFeed } from './changeFeed.js';
+import { clientLimitOptions, limitConnections } from './clientLimits.js';
 import { commandRoutes } from './commandRoutes.js';
 import { drainOnClose } from './drain.js';
 import { HttpError } from './httpError.js';
@@ -13,13 +15,13 @@ import { IngestActivity } from './ingestActivity.js';
 import { runForwarder } from '../lake/stream/eventHubsForwarder.js';
 import { LiveProjections } from './liveProjections.js';
 import { ServiceMetrics } from './metrics.js';
+import { QueryPool } from './queryPool.js';
 import { queryRoutes } from './queryRoutes.js';
 import { Scheduler } from './scheduler.js';
 import type { ServiceConfig } from './serviceConfig.js';
 import { ServiceStatus } from './serviceStatus.js';
 import { statusPage } from './statusPage.js';
 import { statusRoutes } from './statusRoutes.js';
-import { ViewsReader } from './viewsReader.js';
 
 /** A running `eventlake serve`: the HTTP app plus the lake it owns. */
 export interface Service {
@@ -58,7 +60,18 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       onChange: (changes) => feed.publish(changes),
     });
     const scheduler = new Scheduler(options.scheduler ? config.jobs : [], runner);
-    const views = new ViewsReader(layout, options.queryTimeoutMs, config);
+    const queries = new QueryPool({
+      // A query process loads the same config and lake; a lake given as an object stays in the config.
+      setup: { configFile: config.file, lake: typeof config.lakeSpec === 'string' ? layout.root : null, memoryMb: options.queryMemoryMb },
+      concurrency: options.queryConcurrency,
+      queueLimit: options.queryQueue,
+      timeoutMs: options.queryTimeoutMs,
+      maxBytes: options.queryMaxBytes,
+      onLoad: ({ running, waiting }) => {
+        metrics.queriesRunning.set(running);
+        metrics.queriesWaiting.set(waiting);
+      },
+    });
     const status = new ServiceStatus({
       config,
       layout,
@@ -75,12 +88,15 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     const app = Fastify({
       // Request lines carry no headers, and the redaction is a second line of defence: the token never reaches a log.
       loggerInstance: logger.child({ component: 'http' }, { redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }) as FastifyBaseLogger,
-      bodyLimit: options.bodyLimit,
+      ...clientLimitOptions(options),
       return503OnClosing: true,
     });
+    limitConnections(app.server, options.maxConnections);
+    limitBodiesInFlight(app, options.bodyBudget, options.bodyLimit);
     app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
       const statusCode = error.statusCode ?? 500;
       if (statusCode >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
+      if (error instanceof HttpError) reply.headers(error.headers);
       reply.code(statusCode).send({ error: { code: errorCode(error, statusCode), message: errorMessage(error, statusCode, options.bodyLimit) } });
     });
     app.setNotFoundHandler((request, reply) => {
@@ -89,7 +105,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     // JSON only: a text/plain body is answered 415, not parsed as a string and then refused as a bad shape.
     app.removeContentTypeParser('text/plain');
     // Event streams never end by themselves: end them when closing starts.
-    drainOnClose(app, () => feed.close());
+    drainOnClose(app, options.drainTimeoutMs, () => feed.close());
 
     commandRoutes(app, {
       ingester,
@@ -101,7 +117,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       onWriteFailure: (error) => recovery.start(error),
       unavailable: () => (writerUp() ? null : { retryAfterSeconds: recovery.retryAfterSeconds(), status: recovery.status }),
     });
-    queryRoutes(app, { views, metrics, rowLimit: options.queryRowLimit, guard });
+    queryRoutes(app, { queries, metrics, rowLimit: options.queryRowLimit, guard });
     statusRoutes(app, { status, metrics, ingesterOpen: writerUp, writer: () => recovery.status, viewsBuilt: () => runner.viewsBuiltAt !== null });
     app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
     statusPage(app);
@@ -132,8 +148,8 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
             status.stop();
             forwarding.abort();
             await forwarder;
+            queries.close();
             await runner.stop();
-            await views.close();
           } finally {
             stopped = true;
             await recovery.stop();
