@@ -109,8 +109,10 @@ function analystColumn(column: Column): string {
   return column.type === 'TIMESTAMPTZ' ? `utc_timestamp(${name}) AS ${name}` : name;
 }
 
-async function domainSql(domain: Domain): Promise<string> {
-  const file = path.isAbsolute(domain.sqlFile!) ? domain.sqlFile! : path.join(SQL_DIR, domain.sqlFile!);
+/** A domain's view SQL: `sqlFile` as a URL or absolute path (a relative one names a file in eventlake's sql/). */
+export async function domainSql(domain: Domain): Promise<string> {
+  const { sqlFile } = domain;
+  const file = sqlFile instanceof URL ? fileURLToPath(sqlFile) : path.isAbsolute(sqlFile!) ? sqlFile! : path.join(SQL_DIR, sqlFile!);
   return fs.readFile(file, 'utf8');
 }
 
