@@ -19,3 +19,11 @@ export { commandLog, domainOf } from '../domains/domainOf.js';
 export type { AnyAggregate, AnyCommand, AnyProjection, DomainSpec, TypedDomain } from '../domains/domainOf.js';
 export type { ColumnName, ColumnValue, HistorySpec, MergeOf, ProjectionSpec, RowInput, RowOf, RowsSpec, SqlSpec, StateSpec } from '../projections/defineProjection.js';
 export type { Column, ColumnType, CombineFunction, MergeRule, Projection, ProjectionSource, Row, RowsProjection, SqlProjection, StateProjection, Validity } from '../projections/projection.js';
+
+// Testing a domain without a lake (docs/domains.md, "Testing").
+export { deciderSpec } from '../testing/deciderSpec.js';
+export type { Outcome, Then } from '../testing/deciderSpec.js';
+export { GIVEN_EVENTS_START, logEnvelopes } from '../testing/givenEvents.js';
+export type { GivenEvent } from '../testing/givenEvents.js';
+export { projectionRows, readModelsAfter } from '../testing/projectionRows.js';
+export { viewRows } from '../testing/viewRows.js';

@@ -50,7 +50,7 @@ export type SnapshotChoice = (jobName: string) => AsOf;
  * largest cost of a full scan); `utc_instant` turns an analyst's UTC TIMESTAMP into the stored
  * type, so a filter on a `read_models_tz` column reaches the Parquet scan and its row-group stats.
  */
-const SHARED_SQL = `
+export const SHARED_SQL = `
 CREATE SCHEMA read_models;
 CREATE SCHEMA read_models_tz;
 CREATE MACRO utc_timestamp(t) AS make_timestamp(epoch_us(t));
@@ -104,7 +104,7 @@ async function committedFiles(tableDir: string, at: AsOf, direct: boolean): Prom
   return { base: base ? (await local([base]))[0] : null, newer: (await local(adds.filter((add) => add !== base))).sort() };
 }
 
-function analystColumn(column: Column): string {
+export function analystColumn(column: Column): string {
   const name = sqlIdent(column.name);
   return column.type === 'TIMESTAMPTZ' ? `utc_timestamp(${name}) AS ${name}` : name;
 }
