@@ -41,8 +41,8 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
   const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
   let ingesterOpen = true;
   try {
-    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name));
-    const activity = new IngestActivity(metrics);
+    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name), config.registry.rejectionCodes);
+    const activity = new IngestActivity(metrics, config.registry.rejectionCodes);
     const feed = new ChangeFeed();
     const runner = new LiveProjections({
       config,
