@@ -50,11 +50,15 @@ export interface TypedAggregate<in out S = unknown, in out E extends Event = Eve
   command<const Name extends string, const Schema extends object>(spec: CommandSpec<Name, Schema, S, E, Code>): TypedCommand<Name, Schema, S, E, Code>;
 }
 
-/** The payload type of a typed command, e.g. `CommandPayload<typeof deposit>`. */
-export type CommandPayload<C> = C extends TypedCommand<string, infer Schema> ? Payload<Schema> : never;
+/**
+ * The payload type of a typed command, e.g. `CommandPayload<typeof deposit>`. (Read off its
+ * `schema`: matching against `TypedCommand<string, infer Schema>` would fail, its other
+ * parameters being invariant.)
+ */
+export type CommandPayload<C> = C extends { schema: infer Schema extends object } ? Payload<Schema> : never;
 
 /** The state type of a typed aggregate. */
-export type StateOf<A> = A extends TypedAggregate<infer S> ? S : never;
+export type StateOf<A> = A extends { evolve(state: infer S | undefined, event: never): unknown } ? S : never;
 
 export function defineAggregate<S, E extends Event, const Code extends string = never>(spec: AggregateSpec<S, E, Code>): TypedAggregate<S, E, Code> {
   const { aggregateType, evolve } = spec;
