@@ -69,10 +69,20 @@ export const names = d.stateProjection({
     // @ts-expect-error eventTypes narrows the events: Opened is not read here
     if (e.eventType === 'Opened') return {};
     const renames: number | null | undefined = row?.renames;
-    // @ts-expect-error a column's value has its column's type
-    if (renames === 7) return { id: e.data.id, renames: 'seven' };
     return { id: e.data.id, name: e.data.name, renames: (renames ?? 0) + 1 };
   },
+});
+
+d.stateProjection({
+  name: 'wrong',
+  version: 1,
+  description: 'a value of the wrong type, reported on evolve as a whole',
+  columns: [{ name: 'id', type: 'VARCHAR' }, { name: 'renames', type: 'BIGINT' }],
+  key: 'id',
+  orderBy: 'id',
+  keyOf: (e) => e.data.id,
+  // @ts-expect-error a column's value has its column's type
+  evolve: (_row, e) => ({ id: e.data.id, renames: 'seven' }),
 });
 
 d.sqlProjection({
