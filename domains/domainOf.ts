@@ -6,6 +6,7 @@ import {
   stateProjection,
   type ColumnName,
   type HistorySpec,
+  type RowInput,
   type RowsSpec,
   type SqlSpec,
   type StateSpec,
@@ -72,17 +73,21 @@ export function domainOf<E extends Event>() {
       return defineAggregate<S, E, Code>(spec);
     },
     /** Current state per key (one row per key), evolved from the events of `eventTypes` (all when omitted). */
-    stateProjection<const C extends readonly Column[], const T extends E['eventType'] = E['eventType']>(spec: StateSpec<Read<E, T>, C> & { eventTypes?: readonly T[] }): StateProjection<Read<E, T>> {
+    stateProjection<const C extends readonly Column[], const T extends E['eventType'] = E['eventType'], R extends RowInput<C> = RowInput<C>>(
+      spec: StateSpec<Read<E, T>, C, R> & { eventTypes?: readonly T[] },
+    ): StateProjection<Read<E, T>> {
       return stateProjection(events(spec.eventTypes), spec);
     },
     /** A history: one row per period, `to` set on the row the key's next row closes. */
-    historyProjection<const C extends readonly Column[], const To extends ColumnName<C>, const T extends E['eventType'] = E['eventType']>(
-      spec: HistorySpec<Read<E, T>, C, To> & { eventTypes?: readonly T[] },
+    historyProjection<const C extends readonly Column[], const To extends ColumnName<C>, const T extends E['eventType'] = E['eventType'], R extends Omit<RowInput<C>, To> = Omit<RowInput<C>, To>>(
+      spec: HistorySpec<Read<E, T>, C, To, R> & { eventTypes?: readonly T[] },
     ): RowsProjection<Read<E, T>> {
       return historyProjection(events(spec.eventTypes), spec);
     },
     /** Facts: the rows each event gives, appended as they are. */
-    rowsProjection<const C extends readonly Column[], const T extends E['eventType'] = E['eventType']>(spec: RowsSpec<Read<E, T>, C> & { eventTypes?: readonly T[] }): RowsProjection<Read<E, T>> {
+    rowsProjection<const C extends readonly Column[], const T extends E['eventType'] = E['eventType'], R extends RowInput<C> = RowInput<C>>(
+      spec: RowsSpec<Read<E, T>, C, R> & { eventTypes?: readonly T[] },
+    ): RowsProjection<Read<E, T>> {
       return rowsProjection(events(spec.eventTypes), spec);
     },
     /** DuckDB SQL over each batch of events (a table `events`), merged into the table by `merge`. */
@@ -111,10 +116,10 @@ export function domainOf<E extends Event>() {
 
 /** Projections of the command workflow log: one `CommandRecord` per command outcome. */
 export const commandLog = {
-  rowsProjection<const C extends readonly Column[]>(spec: RowsSpec<CommandRecord, C>): RowsProjection<CommandRecord> {
+  rowsProjection<const C extends readonly Column[], R extends RowInput<C>>(spec: RowsSpec<CommandRecord, C, R>): RowsProjection<CommandRecord> {
     return rowsProjection({ source: 'commands' }, spec);
   },
-  stateProjection<const C extends readonly Column[]>(spec: StateSpec<CommandRecord, C>): StateProjection<CommandRecord> {
+  stateProjection<const C extends readonly Column[], R extends RowInput<C>>(spec: StateSpec<CommandRecord, C, R>): StateProjection<CommandRecord> {
     return stateProjection({ source: 'commands' }, spec);
   },
 };

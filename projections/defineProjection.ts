@@ -15,6 +15,13 @@ export type RowOf<C extends readonly Column[]> = { [K in C[number] as K['name']]
  */
 export type RowInput<C extends readonly Column[]> = { [K in C[number] as K['name']]?: ColumnValue<K['type']> | null };
 
+/**
+ * A row a function returns, refused if it has a key that is not one of `Names`: the offending key
+ * is reported as "not assignable to type 'never'" (rows are open records, so a misspelt column
+ * beside correct ones would otherwise pass, and be NULL in the table).
+ */
+export type OnlyColumns<R, Names extends string> = R & { [K in Exclude<keyof R, Names>]: never };
+
 /** What every projection declares; `columns` types its rows, so a misspelt column does not compile. */
 export interface ProjectionSpec<C extends readonly Column[]> {
   /** The read model's name; views refer to it as `read_models.<name>`. */
@@ -27,26 +34,26 @@ export interface ProjectionSpec<C extends readonly Column[]> {
 }
 
 /** Current state per key: one row per key in the table, the latest `evolve` gave. */
-export interface StateSpec<I, C extends readonly Column[]> extends ProjectionSpec<C> {
+export interface StateSpec<I, C extends readonly Column[], R extends RowInput<C> = RowInput<C>> extends ProjectionSpec<C> {
   key: ColumnName<C>;
   /** Column that orders a key's rows (the aggregate version, or the log sequence). */
   orderBy: ColumnName<C>;
   /** The key this record changes, or null to ignore it. */
   keyOf(record: I): string | null;
   /** Pure: the row after `record`; `row` (the one it gave last) is undefined for a new key. */
-  evolve(row: RowInput<C> | undefined, record: I): RowInput<C>;
+  evolve(row: RowInput<C> | undefined, record: I): OnlyColumns<R, ColumnName<C>>;
 }
 
 /** A history: rows per key valid from `from` until the next row's `from` (`to`, filled by the pipeline). */
-export interface HistorySpec<I, C extends readonly Column[], To extends ColumnName<C>> extends ProjectionSpec<C> {
+export interface HistorySpec<I, C extends readonly Column[], To extends ColumnName<C>, R extends Omit<RowInput<C>, To> = Omit<RowInput<C>, To>> extends ProjectionSpec<C> {
   validity: { key: ColumnName<C>; orderBy: ColumnName<C>; from: ColumnName<C>; to: To };
   /** The rows this record adds, without the `to` column (set when the key's next row closes the period). */
-  rows(record: I): Omit<RowInput<C>, To>[];
+  rows(record: I): OnlyColumns<R, Exclude<ColumnName<C>, To>>[];
 }
 
 /** Facts: every row `rows` returns is appended as it is. */
-export interface RowsSpec<I, C extends readonly Column[]> extends ProjectionSpec<C> {
-  rows(record: I): RowInput<C>[];
+export interface RowsSpec<I, C extends readonly Column[], R extends RowInput<C> = RowInput<C>> extends ProjectionSpec<C> {
+  rows(record: I): OnlyColumns<R, ColumnName<C>>[];
 }
 
 /** How a SQL projection's batch rows merge into its table, with column names checked. */
@@ -72,15 +79,15 @@ export interface ProjectionInput {
  * objects a hand-written definition would be; only their parameters are typed.
  */
 
-export function stateProjection<I, const C extends readonly Column[]>(input: ProjectionInput, spec: StateSpec<I, C>): StateProjection<I> {
+export function stateProjection<I, const C extends readonly Column[], R extends RowInput<C>>(input: ProjectionInput, spec: StateSpec<I, C, R>): StateProjection<I> {
   return { kind: 'state', ...runtimeFields(input, spec) };
 }
 
-export function historyProjection<I, const C extends readonly Column[], const To extends ColumnName<C>>(input: ProjectionInput, spec: HistorySpec<I, C, To>): RowsProjection<I> {
+export function historyProjection<I, const C extends readonly Column[], const To extends ColumnName<C>, R extends Omit<RowInput<C>, To>>(input: ProjectionInput, spec: HistorySpec<I, C, To, R>): RowsProjection<I> {
   return { kind: 'rows', ...runtimeFields(input, spec) };
 }
 
-export function rowsProjection<I, const C extends readonly Column[]>(input: ProjectionInput, spec: RowsSpec<I, C>): RowsProjection<I> {
+export function rowsProjection<I, const C extends readonly Column[], R extends RowInput<C>>(input: ProjectionInput, spec: RowsSpec<I, C, R>): RowsProjection<I> {
   return { kind: 'rows', ...runtimeFields(input, spec) };
 }
 

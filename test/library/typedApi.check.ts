@@ -85,6 +85,37 @@ d.stateProjection({
   evolve: (_row, e) => ({ id: e.data.id, renames: 'seven' }),
 });
 
+d.stateProjection({
+  name: 'typo',
+  version: 1,
+  description: 'a misspelt column, reported at its name',
+  columns: [{ name: 'id', type: 'VARCHAR' }, { name: 'name', type: 'VARCHAR' }],
+  key: 'id',
+  orderBy: 'id',
+  keyOf: (e) => e.data.id,
+  evolve: (_row, e) => ({
+    id: e.data.id,
+    // @ts-expect-error not a column
+    nmae: e.eventType,
+  }),
+});
+
+d.historyProjection({
+  name: 'periods',
+  version: 1,
+  description: 'a history does not set its own valid_to',
+  columns: [{ name: 'id', type: 'VARCHAR' }, { name: 'valid_from', type: 'TIMESTAMPTZ' }, { name: 'valid_to', type: 'TIMESTAMPTZ' }],
+  validity: { key: 'id', orderBy: 'valid_from', from: 'valid_from', to: 'valid_to' },
+  rows: (e) => [
+    {
+      id: e.data.id,
+      valid_from: e.timestamp,
+      // @ts-expect-error the pipeline sets valid_to when the next row closes the period
+      valid_to: e.timestamp,
+    },
+  ],
+});
+
 d.sqlProjection({
   name: 'x',
   version: 1,
