@@ -8,6 +8,7 @@ import { Ingester } from '../ingest/ingester.js';
 import { jobStatus } from '../projections/jobStatus.js';
 import { loadConfig, type EventlakeConfig } from '../projections/jobsConfig.js';
 import { runJobs, selectJobs } from '../projections/runJobs.js';
+import { withIsoTimestamps } from '../views/isoTimestamps.js';
 import { queryViews } from '../views/query.js';
 import { serve } from '../service/serve.js';
 import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/serviceConfig.js';
@@ -15,7 +16,9 @@ import { formatCsv, formatTable } from './output.js';
 import { registerConsumeCommand, registerStreamCommands } from './streamCommands.js';
 import { registerTableCommands } from './tableCommands.js';
 import { registerTsqlCommand } from './tsqlCommand.js';
-import { progressBar } from './progress.js';
+import { initProject } from './init.js';
+import { packageInfo } from './packageInfo.js';
+import { ingestProgress, progressBar } from './progress.js';
 
 interface GlobalOptions {
   lake?: string;
@@ -25,6 +28,7 @@ interface GlobalOptions {
 /** The CLI: a thin shell over the same functions the server uses. */
 const program = new Command('eventlake')
   .description('CQRS / event-sourcing pipeline for analytics on a data lake')
+  .version(packageInfo().version, '-V, --version', 'print the version')
   .option('--lake <dir>', 'lake folder (default: from config, else ./lake)')
   .option('--config <file>', 'jobs config (default: ./jobs.config.json)')
   .showHelpAfterError();
@@ -47,10 +51,10 @@ program
     const fromStdin = file === '-';
     if (!fromStdin && !fs.existsSync(file)) throw new Error(`no such file: ${file}`);
     const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
-    const bar = progressBar('ingest', fromStdin ? 0 : fs.statSync(file).size);
+    const bar = ingestProgress(fromStdin ? 0 : fs.statSync(file).size);
     try {
       const input = fromStdin ? process.stdin : fs.createReadStream(file);
-      const summary = await ingestNdjson(ingester, input, fromStdin ? 'stdin' : path.basename(file), { onProgress: (bytes) => bar.update(bytes) });
+      const summary = await ingestNdjson(ingester, input, fromStdin ? 'stdin' : path.basename(file), { onProgress: (bytes, commands) => bar.update(bytes, commands) });
       bar.stop();
       if (options.json) print(JSON.stringify(summary));
       else {
@@ -111,7 +115,7 @@ program
   .action(async (sql: string, options: { json?: boolean; csv?: boolean; asOf?: string; tableVersion?: string[] }) => {
     const { config, layout } = await context();
     const result = await queryViews(layout, sql, timeTravel(config, options), config);
-    print(options.json ? JSON.stringify(result.rows) : options.csv ? formatCsv(result) : formatTable(result));
+    print(options.json ? JSON.stringify(withIsoTimestamps(result.columns, result.rows)) : options.csv ? formatCsv(result) : formatTable(result));
   });
 
 /** `--as-of` / `--table-version` as a snapshot choice per job, or undefined for the live views. */
@@ -258,6 +262,17 @@ program
     const { config, layout } = await context();
     await serve(config, layout, serviceConfig, print);
     process.exit(0);
+  });
+
+program
+  .command('init')
+  .description('scaffold a project with a sample domain in TypeScript, its tests and a jobs config')
+  .argument('[dir]', 'folder to create (must be new or empty)', '.')
+  .option('--dependency <spec>', 'how the project depends on eventlake: a version range, a tarball or a git URL (default: ^this version)')
+  .action(async (dir: string, options: { dependency?: string }) => {
+    const files = await initProject(dir, options);
+    print(`created ${path.resolve(dir)}: ${files.join(', ')}`);
+    print(`next: ${dir === '.' ? '' : `cd ${dir} && `}npm install && npm test`);
   });
 
 registerTableCommands(program, context);

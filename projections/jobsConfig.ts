@@ -1,7 +1,8 @@
 import { Ajv } from 'ajv';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadDomains, type DomainRegistry } from '../domains/registry.js';
+import { loadDomains } from '../domains/loadDomains.js';
+import type { DomainRegistry } from '../domains/registry.js';
 import { safeName } from '../lake/layout.js';
 import { openLakeStorage, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
 import { isRemote, registerStorage } from '../lake/storage/locations.js';

@@ -94,10 +94,12 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  constructor(jobs: string[]) {
+  /** `rejectionCodes`: every code a command may get (built-in and the domains' own), listed from the start. */
+  constructor(jobs: string[], rejectionCodes: readonly string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'eventlake_' });
     // Series exist from the start at 0, so rate() and alerts work before the first event.
     this.commandsAccepted.inc(0);
+    for (const code of rejectionCodes) this.commandsRejected.inc({ code }, 0);
     this.commandsDuplicate.inc(0);
     this.eventsAppended.inc(0);
     for (const job of jobs) {

@@ -47,8 +47,8 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
   let stopped = false;
   const writerUp = () => !stopped && !ingester.failed && recovery.status.state === 'writing';
   try {
-    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name));
-    const activity = new IngestActivity(metrics);
+    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name), config.registry.rejectionCodes);
+    const activity = new IngestActivity(metrics, config.registry.rejectionCodes);
     const feed = new ChangeFeed();
     const runner = new LiveProjections({
       config,

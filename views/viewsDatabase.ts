@@ -121,7 +121,7 @@ async function viewsFingerprint(config: EventlakeConfig): Promise<string> {
  * TIMESTAMP analysts see by arithmetic (timezone('UTC', t) measured ~10x slower per row, the
  * largest cost of a full scan); `utc_instant` turns an analyst's UTC TIMESTAMP into the stored type.
  */
-const SHARED_SQL = `
+export const SHARED_SQL = `
 CREATE SCHEMA eventlake;
 CREATE TABLE eventlake.views_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE eventlake.read_models (name VARCHAR PRIMARY KEY, job VARCHAR, table_id VARCHAR, table_version BIGINT, files VARCHAR[], error VARCHAR);
@@ -205,13 +205,15 @@ export function readsLakeDirectly(config: EventlakeConfig, layout: LakeLayout): 
   return config.views.remote === 'azure' && isRemote(layout.root);
 }
 
-function analystColumn(column: Column): string {
+export function analystColumn(column: Column): string {
   const name = sqlIdent(column.name);
   return column.type === 'TIMESTAMPTZ' ? `utc_timestamp(${name}) AS ${name}` : name;
 }
 
-async function domainSql(domain: Domain): Promise<string> {
-  const file = path.isAbsolute(domain.sqlFile!) ? domain.sqlFile! : path.join(SQL_DIR, domain.sqlFile!);
+/** A domain's view SQL: `sqlFile` as a URL or absolute path (a relative one names a file in eventlake's sql/). */
+export async function domainSql(domain: Domain): Promise<string> {
+  const { sqlFile } = domain;
+  const file = sqlFile instanceof URL ? fileURLToPath(sqlFile) : path.isAbsolute(sqlFile!) ? sqlFile! : path.join(SQL_DIR, sqlFile!);
   return fs.readFile(file, 'utf8');
 }
 
