@@ -82,9 +82,13 @@ describe('Delta tables: compaction, time travel, rollback, vacuum', () => {
     const dir = tempDir();
     const config = path.join(dir, 'jobs.config.json');
     fs.writeFileSync(config, JSON.stringify({ lake: './lake', jobs: [{ name: 'superchargers', projection: 'superchargers', batchSize: 40 }] }));
-    await eventlake(['--config', config, 'ingest', writeNdjson(path.join(dir, 'c.ndjson'), [...sampleNdjson({ count: 2000, seed: 21 })])]);
-    const run = await eventlake(['--config', config, 'run']);
-    expect(run.code, run.stderr).toBe(0);
+    // A first run builds the table in one commit; the second's 40-record batches each MERGE.
+    const lines = [...sampleNdjson({ count: 2000, seed: 21 })];
+    for (const [i, part] of [lines.slice(0, 40), lines.slice(40)].entries()) {
+      await eventlake(['--config', config, 'ingest', writeNdjson(path.join(dir, `c${i}.ndjson`), part)]);
+      const run = await eventlake(['--config', config, 'run']);
+      expect(run.code, run.stderr).toBe(0);
+    }
     const table = await eventlakeJson<{ version: number; files: string[]; rows: number; schema: { name: string; type: string }[] }>(['--config', config, 'table', 'superchargers']);
     expect(table.files.length).toBe(1);
     expect(table.schema.map((f) => `${f.name}:${f.type}`)).toContain('registered_at:timestamp');
