@@ -3,13 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { REPO, eventlake, eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
+import { register } from '../support/commands.js';
 
-const register = (serial: string, name: string, minute: number) => ({
-  command_id: `reg-${serial}`,
-  command_name: 'RegisterSupercharger',
-  received: new Date(Date.parse('2026-02-01T00:00:00Z') + minute * 60_000).toISOString(),
-  command: { supercharger_serial: serial, location_name: name, supercharger_type: 'V3', lat: 1, long: 2 },
-});
 
 function fragileLake(onError: 'halt' | 'skip') {
   const dir = tempDir();

@@ -2,18 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, eventlake, tempDir, writeNdjson } from '../support/cli.js';
+import { register } from '../support/commands.js';
 
 /**
  * A record whose row no table can store (a leap second, a lone surrogate) or that makes a SQL
  * projection fail must not stop a job for good: per the job's policy it becomes a dead letter and
  * the rest of its batch is applied (a SQL batch is halved to find it), in runs and rebuilds alike.
  */
-const register = (serial: string, name: string, minute: number) => ({
-  command_id: `reg-${serial}`,
-  command_name: 'RegisterSupercharger',
-  received: new Date(Date.parse('2026-02-01T00:00:00Z') + minute * 60_000).toISOString(),
-  command: { supercharger_serial: serial, location_name: name, supercharger_type: 'V3', lat: 1, long: 2 },
-});
 
 const JOBS = ['fragile_times', 'fragile_log', 'fragile_counts'];
 
