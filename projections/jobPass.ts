@@ -171,10 +171,7 @@ export class JobPass {
       const merged = await this.merge.merge(this.snapshot);
       failpoint('projection.afterDataFile');
       const actions = appendCommit(this.job, this.snapshot, merged.actions, batch.advanced, this.applied);
-      await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
-      failpoint('projection.afterCommit');
-      this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
-      this.result.commits += 1;
+      await this.commit(actions);
       this.result.bytesWritten += merged.bytesWritten;
       this.result.bytesRewritten += merged.bytesRewritten;
     }
@@ -191,9 +188,7 @@ export class JobPass {
         const actions = this.mode === 'rebuild'
           ? overwriteCommit(this.job, this.snapshot, adds, this.applied)
           : appendCommit(this.job, this.snapshot, adds.map((add): Action => ({ add })), new Map(Object.entries(this.applied)), this.applied);
-        await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
-        this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
-        this.result.commits += 1;
+        await this.commit(actions);
       }
       // A rebuild writes a file per batch, a run one per commit: compact once there are many.
       if (this.result.commits > 0) this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
@@ -206,6 +201,14 @@ export class JobPass {
     } finally {
       await this.release();
     }
+  }
+
+  /** Commits the next table version (a crash just after it must be survived: the failpoint). */
+  private async commit(actions: Action[]): Promise<void> {
+    await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
+    failpoint('projection.afterCommit');
+    this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
+    this.result.commits += 1;
   }
 
   /** Ends the pass after a failure: nothing more is committed. */
