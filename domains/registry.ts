@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Projection } from '../projections/projection.js';
 import { commandWorkflowDomain } from './commandWorkflow.js';
 import type { Aggregate, CommandHandler, Domain } from './domain.js';
+import { domainConflict } from './domainConflicts.js';
 import { ordersDomain } from './orders.js';
 import { superchargersDomain } from './superchargers.js';
 
@@ -30,15 +31,37 @@ export interface DomainRegistry {
  */
 export async function loadDomains(names: string[], configDir: string): Promise<DomainRegistry> {
   const domains = [commandWorkflowDomain];
-  for (const name of names) domains.push(BUILT_IN_DOMAINS[name] ?? (await importDomain(name, configDir)));
+  for (const [index, name] of names.entries()) {
+    try {
+      domains.push(BUILT_IN_DOMAINS[name] ?? (await importDomain(name, configDir)));
+    } catch (error) {
+      throw new DomainLoadError(index, name, (error as Error).message);
+    }
+  }
+  const conflict = domainConflict(domains);
+  if (conflict) throw new DomainLoadError(conflict.index - 1, names[conflict.index - 1], conflict.message);
   return registryOf(domains);
+}
+
+/** A configured domain (the `index`th entry of the config's `domains`) that cannot be used, and why. */
+export class DomainLoadError extends Error {
+  constructor(
+    readonly index: number,
+    readonly specifier: string,
+    readonly reason: string,
+  ) {
+    super(`domain "${specifier}": ${reason}`);
+  }
 }
 
 async function importDomain(specifier: string, configDir: string): Promise<Domain> {
   if (!specifier.startsWith('.') && !path.isAbsolute(specifier)) {
     throw new Error(`unknown domain "${specifier}": built-in domains are ${Object.keys(BUILT_IN_DOMAINS).join(', ')}; a custom domain is a path to a module`);
   }
-  const module = (await import(pathToFileURL(path.resolve(configDir, specifier)).href)) as { default?: Domain };
+  const file = path.resolve(configDir, specifier);
+  const module = (await import(pathToFileURL(file).href).catch((error: Error) => {
+    throw new Error(`cannot load the module ${file}: ${error.message}`);
+  })) as { default?: Domain };
   if (!module.default?.name) throw new Error(`domain module ${specifier} has no default export of a Domain`);
   return module.default;
 }

@@ -4,6 +4,7 @@ import { isRejection } from '../domains/domain.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMeta.js';
+import { parseLogLine } from '../lake/log/logDamage.js';
 import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import { businessTime } from './businessTime.js';
@@ -254,7 +255,7 @@ export class Ingester {
     if (!memo || memo.sequence > head.sequence) return null;
     const cursor = new StreamCursor(this.layout.streamDir(COMMAND_STREAM), memo.sequence - 1);
     const [line] = await cursor.next(1, head);
-    return line ? (JSON.parse(line) as CommandRecord) : null;
+    return line ? parseLogLine<CommandRecord>(COMMAND_STREAM, cursor.spans, [line], 0) : null;
   }
 
   /**

@@ -1,10 +1,10 @@
 import { failpoint } from '../failpoints.js';
 import type { LakeLayout } from '../layout.js';
 import { acquireLock, type Lock } from '../lock.js';
-import { logger } from '../logger.js';
-import { emptyHead, openHeadWriter, readHead, type HeadWriter, type LogHead, type StreamHead } from './logHead.js';
+import { emptyHead, openHeadWriter, type HeadWriter, type LogHead, type StreamHead } from './logHead.js';
+import { headToRecover, recoverStream } from './logRecovery.js';
 import { openLogMeta, type LogMeta } from './logMeta.js';
-import { listSegments, segmentPath } from './segments.js';
+import { segmentPath } from './segments.js';
 import type { Appender } from '../storage/lakeStorage.js';
 import { locate } from '../storage/locations.js';
 
@@ -13,6 +13,12 @@ export interface LogWriterOptions {
   partitions?: number;
   /** Start a new segment once the current one would pass this size. */
   segmentBytes?: number;
+  /**
+   * Called with the committed head before anything beyond it is trimmed; throwing refuses the
+   * open. The CLI and the service pass a check that no consumer (job checkpoint, forwarder) has
+   * read past it: the log cannot know its readers, the layer that knows both can.
+   */
+  verifyHead?: (head: LogHead | null) => Promise<void>;
 }
 
 /** Staged bytes go into a small first chunk (most HTTP commits are small), then 1 MiB ones. */
@@ -87,7 +93,9 @@ export class LogWriter {
       throw error;
     });
     try {
-      const head = (await readHead(layout.headFile)) ?? emptyHead(meta.streams);
+      const committed = await headToRecover(layout, meta);
+      await options.verifyHead?.(committed);
+      const head = committed ?? emptyHead(meta.streams);
       for (const stream of meta.streams) {
         head.streams[stream] ??= emptyHead([stream]).streams[stream];
         await recoverStream(layout.streamDir(stream), stream, head.streams[stream]);
@@ -173,34 +181,5 @@ export class LogWriter {
     this.appenders.clear();
     await this.headWriter.close();
     await this.lock.release();
-  }
-}
-
-/**
- * Brings a stream back to its committed head: segments begun after the head are removed and the
- * current segment is cut to the committed offset. What is cut was never acknowledged.
- */
-async function recoverStream(dir: string, stream: string, head: StreamHead): Promise<void> {
-  for (const segment of await listSegments(dir)) {
-    const file = segmentPath(dir, segment);
-    const { storage, path } = locate(file);
-    if (segment > head.segment) {
-      logger.warn({ stream, file }, 'recovery: removed a segment begun after the last commit');
-      await storage.delete(path);
-      continue;
-    }
-    if (segment < head.segment) continue;
-    const size = (await storage.size(path)) ?? 0;
-    if (size > head.offset) {
-      logger.warn({ stream, file, bytes: size - head.offset }, 'recovery: trimmed an uncommitted or torn tail');
-      await storage.truncate(path, head.offset);
-    }
-  }
-  if (head.offset > 0) {
-    const { storage, path } = locate(segmentPath(dir, head.segment));
-    const size = (await storage.size(path)) ?? -1;
-    if (size < head.offset) {
-      throw new Error(`lake log stream ${stream} is damaged: ${segmentPath(dir, head.segment)} holds ${size} bytes, ${head.offset} were committed`);
-    }
   }
 }
