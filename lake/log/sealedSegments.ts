@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Duck, sqlString } from '../duckdb.js';
 import type { LakeLayout } from '../layout.js';
 import { joinLocation, locate } from '../storage/locations.js';
+import { failpoint } from '../failpoints.js';
 import { acquireLock } from '../lock.js';
 import { logger } from '../logger.js';
 import { readCommittedHead } from './committedHead.js';
@@ -127,6 +128,7 @@ async function sealStorablePrefix(duck: Duck, layout: LakeLayout, work: string, 
   const attempt = (count: number) => writeParquet(duck, work, lines.slice(0, count));
   let error = await attempt(lines.length).then(() => null, (e: Error) => e);
   if (!error) {
+    failpoint('seal.beforePublish');
     await publish(duck, layout, work, stream, first, first + lines.length - 1, lines.length);
     return { count: lines.length };
   }
