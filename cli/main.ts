@@ -17,6 +17,7 @@ import { formatCsv, formatTable } from './output.js';
 import { registerConsumeCommand, registerStreamCommands } from './streamCommands.js';
 import { registerLogCommands } from './logCommands.js';
 import { registerTableCommands } from './tableCommands.js';
+import { registerTsqlCommand } from './tsqlCommand.js';
 import { progressBar } from './progress.js';
 import { print } from './stdout.js';
 
@@ -236,6 +237,7 @@ registerTableCommands(program, context);
 registerLogCommands(program, context);
 registerStreamCommands(program, context);
 registerConsumeCommand(program, context);
+registerTsqlCommand(program);
 
 program.parseAsync().catch((error: Error) => {
   process.stderr.write(`eventlake: ${error.message}\n`);

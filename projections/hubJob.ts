@@ -1,5 +1,5 @@
 import type { ReceivedEventData } from '@azure/event-hubs';
-import { commitVersion, ConcurrentCommitError, loadSnapshot, refreshSnapshot, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
+import { commitVersion, ConcurrentCommitError, loadSnapshot, refreshSnapshot } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck } from '../lake/duckdb.js';
 import { failpoint } from '../lake/failpoints.js';
@@ -8,7 +8,8 @@ import { logger } from '../lake/logger.js';
 import { partitionStream } from '../lake/log/logMeta.js';
 import { readCheckpoint, type HandOverMark } from '../lake/stream/forwarderCheckpoint.js';
 import { batchApplier, PoisonEventError, type Poisoned } from './applyBatch.js';
-import { dataFileWriter } from './dataFileWriter.js';
+import { TableMerge } from './tableMerge.js';
+import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { committedHubPosition, handOverPosition, lakePositions, type HubPosition } from './hubPositions.js';
 import { hubCommit, lastApplied } from './jobCommits.js';
@@ -107,16 +108,17 @@ export class HubJobTable {
   }
 
   private async commit(base: Snapshot, partitionId: string, fresh: ReceivedEventData[], position: HubPosition): Promise<void> {
-    const applier = batchApplier(this.duck, this.job.definition, await snapshotLocalFiles(this.tableDir, base), this.job.onError, this.job.upcast);
+    const merge = new TableMerge(this.duck, this.tableDir, tableShape(this.job.definition), this.job.fileRows);
+    const applier = batchApplier(this.duck, this.job.definition, (keys) => merge.currentRows(base, keys), base.files.size === 0, this.job.onError, this.job.upcast);
     const lines = fresh.map((event) => JSON.stringify(event.body));
     const poisoned = await applier.apply(linesOfEventTypes(lines, this.job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
       throw error;
     });
     for (const p of poisoned) await this.deadLetter(p, 'skipped');
-    const add = await dataFileWriter(this.duck, this.tableDir, this.job.definition.columns)();
+    const merged = await merge.merge(base);
     failpoint('projection.afterDataFile');
-    const actions = hubCommit(this.job, base, add, this.hub, partitionId, position, await lastApplied(this.tableDir, base));
+    const actions = hubCommit(this.job, base, merged.actions, this.hub, partitionId, position, await lastApplied(this.tableDir, base));
     await commitVersion(this.tableDir, base.version + 1, actions);
     failpoint('projection.afterCommit');
     this.snapshot = applyCommit(base, base.version + 1, actions);
@@ -126,7 +128,7 @@ export class HubJobTable {
   /** Checkpoints and compaction; another writer's commit in between just defers them. */
   private async maintain(): Promise<void> {
     try {
-      this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot);
+      this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
     } catch (error) {
       if (!(error instanceof ConcurrentCommitError)) throw error;
     }

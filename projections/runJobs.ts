@@ -43,5 +43,5 @@ export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, jo
   const ownership = await openOwnershipStore(config.eventHubs?.ownership);
   const result = await runHubJobToEnd(layout, job, { eventHubs: config.eventHubs, ownership });
   const snapshot = await loadSnapshot(layout.tableDir(job.output));
-  return { job: job.name, mode: 'incremental', applied: result.applied, commits: result.commits, deadLetters: 0, tableVersion: snapshot.version };
+  return { job: job.name, mode: 'incremental', applied: result.applied, commits: result.commits, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
 }
