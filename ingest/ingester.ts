@@ -225,8 +225,9 @@ export class Ingester {
    * not committed are forgotten, as they were never acknowledged. Throws if the cause persists.
    */
   async recover(): Promise<void> {
+    const unacknowledgedCommit = this.writer.unacknowledgedCommit;
     await this.writer.close().catch(() => undefined);
-    const writer = await LogWriter.open(this.layout, this.options);
+    const writer = await LogWriter.open(this.layout, { ...this.options, unacknowledgedCommit });
     try {
       const model = new WriteModel(this.registry);
       await replayLog(this.layout, model, writer.head);

@@ -15,13 +15,15 @@ import { listSegmentFiles, segmentPath } from './segments.js';
  * (A torn head write from a power cut looks the same; `eventlake log repair` keeps that group,
  * which was durable, and a client's retry of it is answered as a duplicate.)
  */
-export async function headToRecover(layout: LakeLayout, meta: LogMeta): Promise<LogHead | null> {
+export async function headToRecover(layout: LakeLayout, meta: LogMeta, unacknowledgedCommit: number | null = null): Promise<LogHead | null> {
   const { head, damagedSlot } = await readHeadState(layout.headFile);
   if (!head) {
     await refuseHeadlessSegments(layout);
     return null;
   }
-  if (damagedSlot) {
+  if (damagedSlot && unacknowledgedCommit === head.commit + 1) {
+    logger.warn({ head: layout.headFile, commit: unacknowledgedCommit }, 'recovery: the head write of the last, unacknowledged commit failed; its records are trimmed');
+  } else if (damagedSlot) {
     const beyond = await bytesBeyondHead(layout, meta, head);
     if (beyond.length > 0) {
       throw new LogHeadError(

@@ -19,6 +19,12 @@ export interface LogWriterOptions {
    * read past it: the log cannot know its readers, the layer that knows both can.
    */
   verifyHead?: (head: LogHead | null) => Promise<void>;
+  /**
+   * A commit whose head write this process saw fail (a short write on a full disk damages its
+   * slot): a damaged slot beyond the valid one is then known to be that unacknowledged commit,
+   * and is trimmed like any uncommitted tail instead of being refused. Passed by `recover()`.
+   */
+  unacknowledgedCommit?: number | null;
 }
 
 /** Staged bytes go into a small first chunk (most HTTP commits are small), then 1 MiB ones. */
@@ -70,6 +76,7 @@ export class LogWriter {
   private staged = new Map<string, StagedStream>();
   private readonly appenders = new Map<string, { segment: number; appender: Appender }>();
   private failure: Error | null = null;
+  private headWriteFailed: number | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -93,7 +100,7 @@ export class LogWriter {
       throw error;
     });
     try {
-      const committed = await headToRecover(layout, meta);
+      const committed = await headToRecover(layout, meta, options.unacknowledgedCommit ?? null);
       await options.verifyHead?.(committed);
       const head = committed ?? emptyHead(meta.streams);
       for (const stream of meta.streams) {
@@ -106,6 +113,11 @@ export class LogWriter {
       await lock.release();
       throw error;
     }
+  }
+
+  /** The commit whose head write failed (never acknowledged), if the writer stopped there. */
+  get unacknowledgedCommit(): number | null {
+    return this.headWriteFailed;
   }
 
   /** The last durable commit point. */
@@ -140,7 +152,9 @@ export class LogWriter {
     try {
       await Promise.all([...staged].map(([stream, s]) => this.appendStream(stream, s, next)));
       next.committedAt = new Date().toISOString();
+      this.headWriteFailed = next.commit; // until the write is known to be done
       await this.headWriter.write(next);
+      this.headWriteFailed = null;
     } catch (error) {
       this.failure = error as Error;
       throw error;
