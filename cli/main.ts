@@ -52,7 +52,6 @@ function writerOptions(config: EventlakeConfig, layout: LakeLayout) {
   return { partitions: config.partitions, ...config.limits, verifyHead: consumersWithinHead(layout, config.jobs) };
 }
 
-
 program
   .command('ingest')
   .description('ingest commands from an NDJSON file (or - for stdin)')

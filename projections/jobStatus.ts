@@ -83,9 +83,12 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
   const ahead = positionsAhead(jobPositions(job, snapshot), head);
   if (ahead.length > 0) status.error = aheadMessage(`job ${job.name}`, ahead);
   if (!meta || !head) return status;
+  // Without the last commit's record of business times, lag in seconds counts from the oldest stream (a lower bound).
   const applied = await lastApplied(tableDir, snapshot).catch(() => ({}) as Awaited<ReturnType<typeof lastApplied>>);
   const fromHub = hubProgress(snapshot, job);
   if (fromHub) status.hub = fromHub.partitions;
+  let lagEvents = 0;
+  let lagSeconds = 0;
   for (const stream of sourceStreams(job, meta.partitions)) {
     // On the hub, a lake stream's events arrive through every hub partition: the furthest
     // watermark is how far it got (a lower bound of the lag, as other partitions may trail).
@@ -93,15 +96,15 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
     const streamHead = head.streams[stream];
     status.checkpoint[stream] = position;
     const behind = Math.max(0, streamHead.sequence - position);
-    status.lagEvents! += behind;
+    lagEvents += behind;
     const newest = timeMillis(streamHead.lastTimestamp);
     if (behind > 0 && newest !== null) {
       const from = timeMillis(applied[stream]?.timestamp ?? null) ?? firstTimestamp(head);
-      status.lagSeconds = Math.max(status.lagSeconds!, (newest - from) / 1000);
+      lagSeconds = Math.max(lagSeconds, (newest - from) / 1000);
     }
   }
-  if (status.error) return { ...status, lagEvents: null, lagSeconds: null };
-  return status;
+  // Past the head, "behind" means nothing: the lag is unknown until the log is repaired.
+  return status.error ? { ...status, lagEvents: null, lagSeconds: null } : { ...status, lagEvents, lagSeconds };
 }
 
 /**
