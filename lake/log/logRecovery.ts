@@ -31,7 +31,7 @@ export async function headToRecover(layout: LakeLayout, meta: LogMeta, unacknowl
           `the damaged slot may have held a newer, acknowledged commit, so nothing is trimmed. Run \`eventlake log repair\`; ${REPAIR_HINT}`,
       );
     }
-    logger.warn({ head: layout.headFile, commit: head.commit }, 'a log head slot is damaged; nothing lies beyond the other, which the next commit replaces it with');
+    logger.warn({ head: layout.headFile, commit: head.commit }, 'a log head slot is damaged, but no record lies beyond the valid one: the next commit overwrites it');
   }
   return head;
 }
