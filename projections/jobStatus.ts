@@ -1,4 +1,5 @@
-import { loadSnapshot as loadTableSnapshot } from '../lake/delta/deltaTable.js';
+import type { Action } from '../lake/delta/actions.js';
+import { loadSnapshot as loadTableSnapshot, readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { listDeadLetters } from './deadLetters.js';
 import { definitionHash } from './definitionHash.js';
@@ -45,6 +46,11 @@ export interface JobStatus {
   error: string | null;
   /** A job reading Event Hubs: the last hub sequence applied per hub partition. */
   hub?: Record<string, number>;
+  /**
+   * The last commit that changed rows: bytes of the files (and deletion vectors) it wrote, and of
+   * the files it replaced by rewritten copies (copy-on-write), so the cost of a batch shows.
+   */
+  lastCommit: { version: number; operation: string; bytesWritten: number; bytesRewritten: number } | null;
 }
 
 /**
@@ -68,6 +74,7 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
     deadLetters: letters.length,
     builtVersion: null,
     warning: null,
+    lastCommit: null,
     error: null,
   };
   let snapshot: Snapshot;
@@ -80,6 +87,7 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
   status.lastRun ??= snapshot.commitTimestamp ? new Date(snapshot.commitTimestamp).toISOString() : null;
   status.builtVersion = builtVersion(snapshot);
   status.warning = definitionWarning(job, snapshot);
+  status.lastCommit = await lastDataCommit(tableDir, snapshot.version);
   const ahead = positionsAhead(jobPositions(job, snapshot), head);
   if (ahead.length > 0) status.error = aheadMessage(`job ${job.name}`, ahead);
   if (!meta || !head) return status;
@@ -118,6 +126,23 @@ function timeMillis(text: string | null): number | null {
   if (!Number.isNaN(parsed)) return parsed;
   const leap = Date.parse(text.replace(/(\d\d:\d\d):60/, '$1:59'));
   return Number.isNaN(leap) ? null : leap + 1000;
+}
+
+/** The newest commit that changed rows (compaction only rearranges them), looking a few versions back. */
+async function lastDataCommit(tableDir: string, latest: number): Promise<JobStatus['lastCommit']> {
+  for (let version = latest; version >= Math.max(0, latest - 5); version--) {
+    const actions = await readCommit(tableDir, version).catch(() => [] as Action[]);
+    const operation = actions.find((a): a is Extract<Action, { commitInfo: unknown }> => 'commitInfo' in a)?.commitInfo.operation;
+    if (!operation || operation === 'OPTIMIZE') continue;
+    let bytesWritten = 0;
+    let bytesRewritten = 0;
+    for (const action of actions) {
+      if ('add' in action) bytesWritten += action.add.deletionVector ? action.add.deletionVector.sizeInBytes : action.add.size;
+      if ('remove' in action && !action.remove.deletionVector && action.remove.dataChange) bytesRewritten += action.remove.size ?? 0;
+    }
+    return { version, operation, bytesWritten, bytesRewritten };
+  }
+  return null;
 }
 
 /** Hub positions and, per lake stream, the furthest watermark over the hub partitions; null when not on a hub. */

@@ -56,7 +56,7 @@ describe('jobs config', () => {
 
   it('a domain module that cannot be loaded is named with the config file, the field and the path tried', async () => {
     const file = configFile({ domains: ['orders', './missing-domain.mjs'] });
-    await expect(loadConfig({ config: file })).rejects.toThrow(`${file}: /domains/1 "./missing-domain.mjs": cannot load the module ${path.join(path.dirname(file), 'missing-domain.mjs')}`);
+    await expect(loadConfig({ config: file })).rejects.toThrow(`${file}: /domains/1 "./missing-domain.mjs": cannot load domain module ./missing-domain.mjs (${path.join(path.dirname(file), 'missing-domain.mjs')})`);
   });
 
   it('the CLI refuses a bad config and exits non-zero', async () => {
