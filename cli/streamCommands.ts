@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { print } from './stdout.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { forwardOnce, runForwarder } from '../lake/stream/eventHubsForwarder.js';
 import { openOwnershipStore } from '../projections/hubOwnership.js';
@@ -8,7 +9,6 @@ import { selectJobs } from '../projections/runJobs.js';
 import { buildViews } from '../views/viewsDatabase.js';
 
 type Context = () => Promise<{ config: EventlakeConfig; layout: LakeLayout }>;
-const print = (text: string) => process.stdout.write(`${text}\n`);
 
 /** The outbox (lake log to Event Hubs), and jobs reading Event Hubs live. */
 export function registerStreamCommands(program: Command, context: Context): void {

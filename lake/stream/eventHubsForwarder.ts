@@ -3,7 +3,8 @@ import type { EventData, EventHubProducerClient } from '@azure/event-hubs';
 import type { LakeLayout } from '../layout.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../logger.js';
-import { readHead, type StreamHead } from '../log/logHead.js';
+import { readCommittedHead } from '../log/committedHead.js';
+import type { StreamHead } from '../log/logHead.js';
 import { partitionOf, partitionStreams, readLogMeta } from '../log/logMeta.js';
 import { StreamCursor } from '../log/streamCursor.js';
 import { redact, redactedError } from '../redact.js';
@@ -159,7 +160,8 @@ export class EventHubsForwarder {
   async forward(): Promise<ForwardResult> {
     const result: ForwardResult = { hub: this.hub, sent: 0, batches: 0, streams: {} };
     const { layout } = this.options;
-    const [meta, head] = await Promise.all([readLogMeta(layout), readHead(layout.headFile)]);
+    // Segments without a head are refused here as by every reader of the log.
+    const [meta, head] = await Promise.all([readLogMeta(layout), readCommittedHead(layout)]);
     if (!meta || !head) return result;
     const streams = partitionStreams(meta.partitions);
     if (streams.some((stream) => (head.streams[stream]?.sequence ?? 0) > (this.checkpoint.streams[stream]?.sequence ?? 0))) await this.recordMark(streams);
