@@ -8,6 +8,8 @@ import { readJobState } from './jobState.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { readHead } from '../lake/log/logHead.js';
 import { readLogMeta } from '../lake/log/logMeta.js';
+import type { OversizedEvent } from '../lake/stream/claimCheck.js';
+import { readCheckpoint } from '../lake/stream/forwarderCheckpoint.js';
 import { checkpointAppId, sourceStreams, type Job } from './jobSource.js';
 
 /** Where a job stands against the log, as `eventlake status` shows it. */
@@ -35,6 +37,11 @@ export interface JobStatus {
   warning: string | null;
   /** A job reading Event Hubs: the last hub sequence applied per hub partition. */
   hub?: Record<string, number>;
+  /**
+   * A job reading Event Hubs: events the forwarder sent to its hub as claim checks (larger than a
+   * hub message; the job takes them from the lake, other hub readers must too), the newest.
+   */
+  hubOversized?: OversizedEvent[];
 }
 
 export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus> {
@@ -65,6 +72,7 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
   const applied = await lastApplied(tableDir, snapshot);
   const fromHub = hubProgress(snapshot, job);
   if (fromHub) status.hub = fromHub.partitions;
+  if (job.source === 'eventhubs') status.hubOversized = await oversizedOnHubs(layout, snapshot, job);
   for (const stream of sourceStreams(job, meta.partitions)) {
     // On the hub, a lake stream's events arrive through every hub partition: the furthest
     // watermark is how far it got (a lower bound of the lag, as other partitions may trail).
@@ -92,6 +100,13 @@ function hubProgress(snapshot: Snapshot, job: Job): { partitions: Record<string,
     else partitions[partitionId] = version;
   }
   return Object.keys(partitions).length > 0 ? { partitions, watermarks } : null;
+}
+
+/** What the forwarder recorded as sent by claim check to the hubs the job reads. */
+async function oversizedOnHubs(layout: LakeLayout, snapshot: Snapshot, job: Job): Promise<OversizedEvent[]> {
+  const hubs = [...new Set(hubTxns(snapshot, job).map((t) => t.hub))];
+  const recorded = await Promise.all(hubs.map(async (hub) => (await readCheckpoint(layout, hub)).oversized ?? []));
+  return recorded.flat();
 }
 
 /** With nothing applied yet, lag counts from the oldest stream's last record (a lower bound). */
