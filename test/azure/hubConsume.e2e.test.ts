@@ -89,7 +89,8 @@ describe('eventlake consume with six hub jobs', { timeout: 300_000 }, () => {
   const mostReceivers = async (until: Promise<unknown>) => {
     let most = 0;
     let running = true;
-    void until.finally(() => { running = false; });
+    const stop = () => { running = false; };
+    until.then(stop, stop);
     while (running) {
       most = Math.max(most, ...PARTITIONS.map((id) => hub.receivers(id)));
       await new Promise((resolve) => setTimeout(resolve, 20));
