@@ -99,7 +99,8 @@ export class HubJobTable {
     return this.inTurn(async () => {
       for (const properties of partitions) {
         const { partitionId, lastEnqueuedSequenceNumber: last } = properties;
-        const from = await this.positionIn(await this.refreshed(), partitionId);
+        const base = await this.refreshed();
+        const from = await this.positionIn(base, partitionId);
         if (from.sequence > last) {
           throw new PastHubEndError(
             `job ${this.job.name}: partition ${partitionId} of event hub ${this.hub} was read up to sequence ${from.sequence} but the hub's last sequence number is ${last}: ` +
@@ -110,7 +111,7 @@ export class HubJobTable {
         }
         // A partition emptied by retention reports its last sequence number as its beginning.
         const firstHeld = properties.isEmpty ? last + 1 : properties.beginningSequenceNumber;
-        if (firstHeld > from.sequence + 1) await this.fillFromLake(partitionId, from, firstHeld);
+        if (firstHeld > from.sequence + 1) await this.fillFromLake(base, partitionId, from, firstHeld);
       }
     });
   }
@@ -140,7 +141,7 @@ export class HubJobTable {
       const from = await this.positionIn(base, partitionId);
       if (events.length > 0 && events[0].sequenceNumber > from.sequence + 1) {
         // The hub no longer has the events between: take them from the lake, then look again.
-        await this.fillFromLake(partitionId, from, events[0].sequenceNumber);
+        await this.fillFromLake(base, partitionId, from, events[0].sequenceNumber);
         continue;
       }
       const { fresh, position } = unseen(events, from);
@@ -155,14 +156,15 @@ export class HubJobTable {
    * Applies from the lake what the hub partition carried after `from` and no longer holds, up to
    * the lake's head (read now, after `firstHeld` was seen), in chunks, each committed with the
    * lake positions it reached; the last one also moves the hub position to just before
-   * `firstHeld`. A crash between chunks resumes from the committed watermarks.
+   * `firstHeld`. A crash between chunks resumes from the committed watermarks. `from` must be
+   * the position in `base`: each chunk commits over the version it was computed on.
    */
-  private async fillFromLake(partitionId: string, from: HubPosition, firstHeld: number): Promise<void> {
+  private async fillFromLake(base: Snapshot, partitionId: string, from: HubPosition, firstHeld: number): Promise<void> {
+    const hubIndex = this.hubPartitions.indexOf(partitionId);
+    if (hubIndex < 0) throw new Error(`job ${this.job.name}: partition ${partitionId} is not one of the partitions of event hub ${this.hub} the forwarder hashes onto (${this.hubPartitions.join(', ')})`);
     const head = await readHead(this.layout.headFile);
     if (!head) throw new Error(`job ${this.job.name}: the lake ${this.layout.root} has no log head, so the events event hub ${this.hub} no longer holds cannot be taken from it`);
-    const hubIndex = this.hubPartitions.indexOf(partitionId);
     logger.warn({ job: this.job.name, hub: this.hub, partitionId, position: from.sequence, firstHeld }, 'the hub no longer holds events after the job\'s position (retention); taking them from the lake');
-    let base = await this.refreshed();
     let applied = 0;
     const chunks = lakeEventsOfHubPartition(this.layout, head, from.watermarks, hubIndex, this.hubPartitions.length, Math.max(1, this.job.batchSize));
     const before = from.sequence === UNSET ? FILLING_FROM_LAKE : from.sequence;
