@@ -14,6 +14,7 @@ import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/se
 import { formatCsv, formatTable } from './output.js';
 import { registerConsumeCommand, registerStreamCommands } from './streamCommands.js';
 import { registerTableCommands } from './tableCommands.js';
+import { registerTsqlCommand } from './tsqlCommand.js';
 import { progressBar } from './progress.js';
 
 interface GlobalOptions {
@@ -221,6 +222,7 @@ program
 registerTableCommands(program, context);
 registerStreamCommands(program, context);
 registerConsumeCommand(program, context);
+registerTsqlCommand(program);
 
 program.parseAsync().catch((error: Error) => {
   process.stderr.write(`eventlake: ${error.message}\n`);

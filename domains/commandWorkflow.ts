@@ -10,8 +10,8 @@ import type { Domain } from './domain.js';
 const commandStatus: RowsProjection<CommandRecord> = {
   kind: 'rows',
   name: 'command_status',
-  version: 2,
-  description: 'The outcome of every command (completed or rejected, with the error or the events)',
+  version: 3,
+  description: 'The outcome of every command (completed or rejected, with the error or the events); log_sequence is its position in the command log, the order commands were decided in',
   source: 'commands',
   columns: [
     { name: 'command_id', type: 'VARCHAR' },

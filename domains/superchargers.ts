@@ -74,7 +74,7 @@ const superchargerState: StateProjection = {
   kind: 'state',
   name: 'superchargers',
   eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
-  version: 1,
+  version: 2,
   description: 'Current state of every supercharger',
   source: 'events',
   key: 'supercharger_serial',
@@ -105,7 +105,7 @@ const statusHistory: RowsProjection = {
   kind: 'rows',
   name: 'supercharger_status_history',
   eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
-  version: 2,
+  version: 3,
   description: 'One row per status a supercharger held, valid from valid_from until valid_to (NULL while current); version is the aggregate version that set it',
   source: 'events',
   columns: [
@@ -127,7 +127,7 @@ const dailyStatusChanges: SqlProjection = {
   kind: 'sql',
   name: 'daily_status_changes',
   eventTypes: ['SuperchargerStatusChanged'],
-  version: 1,
+  version: 2,
   description: 'Status changes per UTC day and new status',
   source: 'events',
   columns: [

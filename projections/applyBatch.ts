@@ -1,8 +1,9 @@
-import { sqlIdent, sqlPathList, type Duck } from '../lake/duckdb.js';
+import type { Duck } from '../lake/duckdb.js';
 import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './batchTables.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import { BatchRecords, type RecordSelection } from './jobSource.js';
-import type { Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
+import type { Column, Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
+import { rowProblem } from './rowValues.js';
 
 /**
  * Turns one batch of log records (raw JSON lines, or a pass's shared selection of them; in log
@@ -41,11 +42,18 @@ function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], 
 }
 
 /**
- * `committedFiles` (absolute paths) are the table's committed data files; the caller appends each
- * file it commits. The state kind reads a key's previous row from them when its cache lacks it.
+ * The table's current rows of some keys, for a state projection to evolve from: read from the
+ * Delta table (incremental) or from the rebuild's staged batches.
  */
-export function batchApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): BatchApplier {
-  const applier = kindApplier(duck, projection, committedFiles, policy, upcast);
+export type PriorRows = (keys: string[]) => Promise<Row[]>;
+
+/**
+ * `priorRows` answers for keys the state kind does not hold in memory; `startsEmpty` says the
+ * table had no rows when the pass began (a rebuild or a first run), so a key never seen in this
+ * pass has no earlier row and nothing needs reading back.
+ */
+export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast): BatchApplier {
+  const applier = kindApplier(duck, projection, priorRows, startsEmpty, policy, upcast);
   return { apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch) };
 }
 
@@ -54,27 +62,65 @@ type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
 type Records = (selection: RecordSelection) => unknown[];
 
-function kindApplier(duck: Duck, projection: Projection, committedFiles: string[], policy: ErrorPolicy, upcast: Upcast): Apply {
+function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast): Apply {
   const records: Records = upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
   switch (projection.kind) {
     case 'sql':
-      return sqlApplier(duck, projection, upcast);
+      return sqlApplier(duck, projection, policy, upcast);
     case 'rows':
       return rowsApplier(duck, projection as RowsProjection<unknown>, policy, records);
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, committedFiles, policy, records);
+      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, startsEmpty, policy, records);
   }
 }
 
-// SQL works on the whole batch at once, so there is no single record to skip: an error fails
-// the batch and the job stops (whatever the policy) with its checkpoint unmoved.
-function sqlApplier(duck: Duck, projection: SqlProjection, upcast: Upcast): Apply {
+/**
+ * SQL works on the whole batch at once: when loading the batch or running the SQL fails, the
+ * records that make it fail are found by halving the batch (a few reruns, on the failure path
+ * only); they become dead letters or stop the job per its policy, and the rest of the batch is
+ * applied.
+ */
+function sqlApplier(duck: Duck, projection: SqlProjection, policy: ErrorPolicy, upcast: Upcast): Apply {
+  const run = async (lines: string[]) => {
+    await loadJsonLines(duck, 'events', lines, ENVELOPE_COLUMNS);
+    await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
+  };
   return async ({ lines }) => {
     const current = upcast ? lines.map((line) => upcastLine(line, upcast)) : lines;
-    await loadJsonLines(duck, 'events', current, ENVELOPE_COLUMNS);
-    await duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(projection.columns, projection.sql)}`);
-    return [];
+    try {
+      await run(current);
+      return [];
+    } catch (error) {
+      const failing = await failingLines(current, run);
+      if (failing.size === 0) throw error;
+      const poisoned: Poisoned[] = [];
+      for (const [index, failure] of failing) guarded(recordOfLine(current[index]), policy, poisoned, () => { throw failure; });
+      await run(current.filter((_, i) => !failing.has(i)));
+      return poisoned;
+    }
   };
+}
+
+/** The lines that fail on their own, found by halving: each failing line with its own error. */
+async function failingLines(lines: string[], run: (lines: string[]) => Promise<void>, offset = 0): Promise<Map<number, Error>> {
+  try {
+    await run(lines);
+    return new Map();
+  } catch (error) {
+    if (lines.length <= 1) return lines.length === 1 ? new Map([[offset, error as Error]]) : new Map();
+    const half = Math.ceil(lines.length / 2);
+    const [first, second] = [await failingLines(lines.slice(0, half), run, offset), await failingLines(lines.slice(half), run, offset + half)];
+    return new Map([...first, ...second]);
+  }
+}
+
+/** A log record's identity for its dead letter, from its line (which may not even parse). */
+function recordOfLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { sequence: -1, eventType: 'unparseable log line' };
+  }
 }
 
 /** A log line in today's shape: re-serialized only when an upcaster changed it. */
@@ -86,26 +132,42 @@ function upcastLine(line: string, upcast: NonNullable<Upcast>): string {
 
 function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: ErrorPolicy, records: Records): Apply {
   return async (selection) => {
-    const rows: Row[] = [];
+    const batch = records(selection);
     const poisoned: Poisoned[] = [];
-    for (const record of records(selection)) {
-      for (const row of guarded(record, policy, poisoned, () => projection.rows(record)) ?? []) rows.push(row);
+    const produced = batch.map((record) => guarded(record, policy, poisoned, () => projection.rows(record)) ?? []);
+    try {
+      await loadRows(duck, 'out', produced.flat(), projection.columns);
+    } catch (error) {
+      // A row the table cannot store: its record is the poison, the other records' rows go on.
+      const found = produced.map((rows, i) => (rows.some((row) => rowProblem(row, projection.columns)) ? i : -1)).filter((i) => i >= 0);
+      if (found.length === 0) throw error;
+      for (const i of found) {
+        guarded(batch[i], policy, poisoned, () => assertStorable(produced[i], projection.columns));
+        produced[i] = [];
+      }
+      await loadRows(duck, 'out', produced.flat(), projection.columns);
     }
-    await loadRows(duck, 'out', rows, projection.columns);
     return poisoned;
   };
+}
+
+function assertStorable(rows: Row[], columns: Column[]): void {
+  for (const row of rows) {
+    const problem = rowProblem(row, columns);
+    if (problem) throw new Error(`the projection made a row the table cannot store: ${problem}`);
+  }
 }
 
 // Rows kept in memory between batches of one run; past this many the cache starts afresh, so a
 // huge state costs re-reads instead of unbounded memory.
 const STATE_CACHE_LIMIT = 1_000_000;
 
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, committedFiles: string[], policy: ErrorPolicy, records: Records): Apply {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, records: Records): Apply {
   let cache = new Map<string, Row>();
   // A rebuild (or a first run) starts from an empty table, and until the cache is dropped it holds
   // every row written since: a key it lacks then has no earlier row, so there is nothing to read
   // back (those reads were most of a rebuild's DuckDB time).
-  let cacheHoldsAll = committedFiles.length === 0;
+  let cacheHoldsAll = startsEmpty;
   return async (selection) => {
     const batch = records(selection);
     const poisoned: Poisoned[] = [];
@@ -115,30 +177,41 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, committe
       cache = new Map();
       cacheHoldsAll = false;
     }
-    if (!cacheHoldsAll && missing.length > 0 && committedFiles.length > 0) {
-      for (const row of await previousRows(duck, projection, committedFiles, missing)) cache.set(row[projection.key] as string, row);
+    if (!cacheHoldsAll && missing.length > 0) {
+      for (const row of await priorRows(missing)) cache.set(row[projection.key] as string, row);
     }
+    const evolveKey = (key: string, row: Row | undefined, record: unknown, check: boolean) =>
+      guarded(record, policy, poisoned, () => {
+        const next = projection.evolve(row, record);
+        if (check) assertStorable([next], projection.columns);
+        return next;
+      });
     const touched = new Map<string, Row>();
     batch.forEach((record, i) => {
       const key = keys[i];
       if (key === null) return;
-      const row = guarded(record, policy, poisoned, () => projection.evolve(touched.get(key) ?? cache.get(key), record));
+      const row = evolveKey(key, touched.get(key) ?? cache.get(key), record, false);
       if (row) touched.set(key, row);
     });
+    try {
+      await loadRows(duck, 'out', [...touched.values()], projection.columns);
+    } catch (error) {
+      // A key whose new row the table cannot store is evolved again from its row before the
+      // batch, each record checked: the ones that make it unstorable are the poison.
+      const bad = [...touched].filter(([, row]) => rowProblem(row, projection.columns)).map(([key]) => key);
+      if (bad.length === 0) throw error;
+      const threw = new Set(poisoned.map((p) => p.record));
+      for (const key of bad) {
+        let row = cache.get(key);
+        batch.forEach((record, i) => {
+          if (keys[i] === key && !threw.has(record as Poisoned['record'])) row = evolveKey(key, row, record, true) ?? row;
+        });
+        if (row) touched.set(key, row);
+        else touched.delete(key);
+      }
+      await loadRows(duck, 'out', [...touched.values()], projection.columns);
+    }
     for (const [key, row] of touched) cache.set(key, row);
-    await loadRows(duck, 'out', [...touched.values()], projection.columns);
     return poisoned;
   };
-}
-
-/** The latest committed row of each key, read back from the table's Parquet files. */
-async function previousRows(duck: Duck, projection: StateProjection<unknown>, files: string[], keys: string[]): Promise<Row[]> {
-  await loadRows(duck, 'wanted_keys', keys.map((k) => ({ k })), [{ name: 'k', type: 'VARCHAR' }]);
-  const key = sqlIdent(projection.key);
-  const rows = await duck.rows(
-    `SELECT to_json(t)::VARCHAR AS j FROM (
-       SELECT * FROM read_parquet(${sqlPathList(files)}) WHERE ${key} IN (SELECT k FROM wanted_keys)
-       QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY ${sqlIdent(projection.orderBy)} DESC) = 1) t`,
-  );
-  return rows.map((r) => JSON.parse(r.j as string) as Row);
 }

@@ -11,6 +11,7 @@ export function definitionHash(projection: Projection): string {
   for (const [key, value] of Object.entries(projection).sort(([a], [b]) => a.localeCompare(b))) {
     if (typeof value === 'function') parts.push(`${key}:${value.toString()}`);
     else if (key === 'sql' || key === 'key' || key === 'orderBy') parts.push(`${key}:${String(value)}`);
+    else if (key === 'merge' || key === 'validity') parts.push(`${key}:${JSON.stringify(value)}`);
   }
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }

@@ -1,5 +1,5 @@
 import type { PartitionProperties, ReceivedEventData } from '@azure/event-hubs';
-import { commitVersion, ConcurrentCommitError, loadSnapshot, refreshSnapshot, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
+import { commitVersion, ConcurrentCommitError, loadSnapshot, refreshSnapshot } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck } from '../lake/duckdb.js';
 import { failpoint } from '../lake/failpoints.js';
@@ -10,7 +10,8 @@ import { partitionStream } from '../lake/log/logMeta.js';
 import { isClaimCheck } from '../lake/stream/claimCheck.js';
 import { readCheckpoint, type HandOverMark } from '../lake/stream/forwarderCheckpoint.js';
 import { batchApplier, PoisonEventError, type Poisoned } from './applyBatch.js';
-import { dataFileWriter } from './dataFileWriter.js';
+import { TableMerge } from './tableMerge.js';
+import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { lakeEventAt, lakeEventsOfHubPartition } from './hubLakeFill.js';
 import { committedHubPosition, FILLING_FROM_LAKE, handOverPosition, lakePositions, UNSET, type HubPosition } from './hubPositions.js';
@@ -207,15 +208,16 @@ export class HubJobTable {
   }
 
   private async commit(base: Snapshot, partitionId: string, lines: string[], position: HubPosition): Promise<void> {
-    const applier = batchApplier(this.duck, this.job.definition, await snapshotLocalFiles(this.tableDir, base), this.job.onError, this.job.upcast);
+    const merge = new TableMerge(this.duck, this.tableDir, tableShape(this.job.definition), this.job.fileRows);
+    const applier = batchApplier(this.duck, this.job.definition, (keys) => merge.currentRows(base, keys), base.files.size === 0, this.job.onError, this.job.upcast);
     const poisoned = await applier.apply(linesOfEventTypes(lines, this.job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
       throw error;
     });
     for (const p of poisoned) await this.deadLetter(p, 'skipped');
-    const add = await dataFileWriter(this.duck, this.tableDir, this.job.definition.columns)();
+    const merged = await merge.merge(base);
     failpoint('projection.afterDataFile');
-    const actions = hubCommit(this.job, base, add, this.hub, partitionId, position, await lastApplied(this.tableDir, base));
+    const actions = hubCommit(this.job, base, merged.actions, this.hub, partitionId, position, await lastApplied(this.tableDir, base));
     await commitVersion(this.tableDir, base.version + 1, actions);
     failpoint('projection.afterCommit');
     this.snapshot = applyCommit(base, base.version + 1, actions);
@@ -225,7 +227,7 @@ export class HubJobTable {
   /** Checkpoints and compaction; another writer's commit in between just defers them. */
   private async maintain(): Promise<void> {
     try {
-      this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot);
+      this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
     } catch (error) {
       if (!(error instanceof ConcurrentCommitError)) throw error;
     }

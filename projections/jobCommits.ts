@@ -4,6 +4,7 @@ import { readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { sparkSchemaString } from '../lake/delta/sparkSchema.js';
 import { definitionHash } from './definitionHash.js';
+import { tableShape } from './tableShape.js';
 import { hubAppId, hubTxns, UNSET, type HubPosition } from './hubPositions.js';
 import { checkpointAppId, type Job, type Position } from './jobSource.js';
 
@@ -12,14 +13,15 @@ export type Applied = Record<string, Position>;
 
 const ENGINE = 'eventlake/0.1.0';
 
-/** One incremental batch: the data file (if any rows) and the new checkpoint, together. */
-export function appendCommit(job: Job, snapshot: Snapshot, add: AddFile | null, advanced: Map<string, Position>, applied: Applied): Action[] {
+/**
+ * One incremental batch: its MERGE (the files it removes and adds, see tableMerge.ts) and the new
+ * checkpoint, together.
+ */
+export function appendCommit(job: Job, snapshot: Snapshot, data: Action[], advanced: Map<string, Position>, applied: Applied): Action[] {
   const now = Date.now();
-  const actions: Action[] = [
-    commitInfo(job, applied, now, 'STREAMING UPDATE', { outputMode: 'Append', queryId: job.name, epochId: String(snapshot.version + 1) }),
-  ];
+  const actions: Action[] = [commitInfo(job, applied, now, 'MERGE', { predicate: mergePredicate(job) })];
   if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }, { metaData: metadata(job, snapshot, now) });
-  if (add) actions.push({ add });
+  actions.push(...data);
   for (const [stream, position] of advanced) actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
   return actions;
 }
@@ -28,13 +30,11 @@ export function appendCommit(job: Job, snapshot: Snapshot, add: AddFile | null, 
  * One batch read from a hub partition: the data file (if any rows) and the partition's new
  * position (hub sequence and lake watermarks), together. `applied` stays the lake catch-up's.
  */
-export function hubCommit(job: Job, snapshot: Snapshot, add: AddFile | null, hub: string, partitionId: string, position: HubPosition, applied: Applied): Action[] {
+export function hubCommit(job: Job, snapshot: Snapshot, data: Action[], hub: string, partitionId: string, position: HubPosition, applied: Applied): Action[] {
   const now = Date.now();
-  const actions: Action[] = [
-    commitInfo(job, applied, now, 'STREAMING UPDATE', { outputMode: 'Append', queryId: `${job.name}/hub:${hub}/${partitionId}`, epochId: String(position.sequence) }),
-  ];
+  const actions: Action[] = [commitInfo(job, applied, now, 'MERGE', { predicate: mergePredicate(job), source: `hub:${hub}/${partitionId}` })];
   if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }, { metaData: metadata(job, snapshot, now) });
-  if (add) actions.push({ add });
+  actions.push(...data);
   actions.push({ txn: { appId: hubAppId(job, hub, partitionId), version: position.sequence, lastUpdated: now } });
   for (const [stream, sequence] of Object.entries(position.watermarks)) {
     actions.push({ txn: { appId: hubAppId(job, hub, partitionId, stream), version: sequence, lastUpdated: now } });
@@ -58,6 +58,12 @@ export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], a
     if (version !== UNSET) actions.push({ txn: { appId, version: UNSET, lastUpdated: now } });
   }
   return actions;
+}
+
+/** How the batch's rows matched the table's, for people reading the history (DESCRIBE HISTORY shows it). */
+function mergePredicate(job: Job): string {
+  const { key } = tableShape(job.definition);
+  return key.length === 0 ? 'append' : key.map((k) => `target.${k} = source.${k}`).join(' AND ');
 }
 
 function commitInfo(job: Job, applied: Applied, now: number, operation: string, operationParameters: Record<string, string>): Action {

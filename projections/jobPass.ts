@@ -12,8 +12,10 @@ import { sealedRanges, type SealedRange } from '../lake/log/sealedSegments.js';
 import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
-import { batchApplier, PoisonEventError, type BatchApplier, type ErrorPolicy, type Poisoned } from './applyBatch.js';
-import { dataFileWriter } from './dataFileWriter.js';
+import { batchApplier, PoisonEventError, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { RebuildStaging } from './rebuildStaging.js';
+import { TableMerge } from './tableMerge.js';
+import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
 import { checkpointAppId, sourceStreams, type Batch, type Job } from './jobSource.js';
@@ -35,26 +37,32 @@ export interface JobRunResult {
   deadLetters: number;
   /** The table version after the run (-1: the table does not exist yet). */
   tableVersion: number;
+  /** Bytes of data files written by the run's commits. */
+  bytesWritten: number;
+  /** Bytes of existing files the run replaced by rewritten copies (copy-on-write MERGE). */
+  bytesRewritten: number;
 }
 
 /**
  * One job's part in a pass over the log: it holds the job's lock, its DuckDB and its table
  * snapshot, and turns each batch it is handed into table output.
  *
- * Incremental: each batch is one Delta commit holding the new data file and, as `txn` actions,
- * the log position per stream, so output and checkpoint are one atomic step: a crash anywhere
- * replays at most the uncommitted batch, and never applies one twice.
+ * Incremental: each batch is one Delta commit: its MERGE into the table (tableMerge.ts: the files
+ * holding rows it replaces are rewritten, so the table is the exact read model at every version)
+ * and, as `txn` actions, the log position per stream, so output and checkpoint are one atomic
+ * step: a crash anywhere replays at most the uncommitted batch, and never applies one twice.
  *
- * Rebuild: batches are written beside the live files without committing; `finish` then commits
- * once, removing the live files and adding the new ones, so readers switch from the old model to
- * the whole new one in one step and never see a half-built table. A table built by another
- * version of the projection is always rebuilt.
+ * Rebuild: batches are staged (rebuildStaging.ts) and folded once at the end into the final
+ * files, written beside the live ones; `finish` then commits once, removing the live files and
+ * adding the new ones, so readers switch from the old model to the whole new one in one step and
+ * never see a half-built table. A table built by another version of the projection is always
+ * rebuilt.
  */
 export class JobPass {
   readonly result: JobRunResult;
   private readonly applier: BatchApplier;
-  private readonly writeFile: () => Promise<AddFile | null>;
-  private readonly rebuilt: AddFile[] = [];
+  private readonly merge: TableMerge;
+  private readonly staging: RebuildStaging;
   /** Rebuild: per stream, the last sequence already applied from the sealed log. */
   private readonly sealedThrough = new Map<string, number>();
 
@@ -68,13 +76,18 @@ export class JobPass {
     readonly mode: RunMode,
     readonly streams: string[],
     private readonly applied: Applied,
-    /** Local paths of the table's data files; the state kind reads earlier rows from them. */
-    private readonly knownFiles: string[],
     policy: ErrorPolicy,
   ) {
-    this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version };
-    this.applier = batchApplier(duck, job.definition, knownFiles, policy, job.upcast);
-    this.writeFile = dataFileWriter(duck, tableDir, job.definition.columns);
+    this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
+    const shape = tableShape(job.definition);
+    this.merge = new TableMerge(duck, tableDir, shape, job.fileRows);
+    this.staging = new RebuildStaging(duck, shape, job.fileRows);
+    const rebuild = mode === 'rebuild';
+    const definition = job.definition;
+    const priorRows: PriorRows = rebuild
+      ? (keys) => (definition.kind === 'state' ? this.staging.latestRows(keys, definition.key, definition.orderBy) : Promise.resolve([]))
+      : (keys) => this.merge.currentRows(this.snapshot, keys);
+    this.applier = batchApplier(duck, definition, priorRows, rebuild || snapshot.files.size === 0, policy, job.upcast);
   }
 
   static async start(layout: LakeLayout, job: Job, partitions: number, options: { mode?: RunMode; onError?: ErrorPolicy }): Promise<JobPass> {
@@ -90,9 +103,10 @@ export class JobPass {
       }
       const rebuild = mode === 'rebuild';
       const applied = rebuild ? {} : await lastApplied(tableDir, snapshot);
-      const knownFiles = rebuild ? [] : await snapshotLocalFiles(tableDir, snapshot);
-      const policy = options.onError ?? (rebuild ? 'halt' : job.onError);
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, knownFiles, policy);
+      // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
+      // make the read model impossible to rebuild.
+      const policy = options.onError ?? job.onError;
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy);
     } catch (error) {
       duck.close();
       await lock.release();
@@ -119,8 +133,7 @@ export class JobPass {
     await this.duck.run(`CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet(${sqlPathList(files)}) ${wanted}`);
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(definition.columns, definition.sql)}`);
     await this.duck.run('DROP VIEW events');
-    const add = await this.writeFile();
-    if (add) this.rebuilt.push(add);
+    await this.staging.stage();
     for (const [i, stream] of this.streams.entries()) {
       const last = ranges[i].at(-1);
       if (!last) continue;
@@ -139,7 +152,7 @@ export class JobPass {
     );
   }
 
-  /** Applies one batch: output written, and committed with the checkpoint (incremental). */
+  /** Applies one batch: staged (rebuild), or merged into the table and committed with the checkpoint. */
   async apply(batch: Batch): Promise<void> {
     const poisoned = await this.applier.apply(batch.records.select(this.job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
@@ -147,18 +160,19 @@ export class JobPass {
     });
     for (const p of poisoned) await this.deadLetter(p, 'skipped');
     this.result.deadLetters += poisoned.length;
-    const add = await this.writeFile();
-    failpoint('projection.afterDataFile');
-    if (add) this.knownFiles.push(...(await localFiles([joinLocation(this.tableDir, add.path)])));
     for (const [stream, position] of batch.advanced) this.applied[stream] = position;
     if (this.mode === 'rebuild') {
-      if (add) this.rebuilt.push(add);
+      await this.staging.stage();
     } else {
-      const actions = appendCommit(this.job, this.snapshot, add, batch.advanced, this.applied);
+      const merged = await this.merge.merge(this.snapshot);
+      failpoint('projection.afterDataFile');
+      const actions = appendCommit(this.job, this.snapshot, merged.actions, batch.advanced, this.applied);
       await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
       failpoint('projection.afterCommit');
       this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
       this.result.commits += 1;
+      this.result.bytesWritten += merged.bytesWritten;
+      this.result.bytesRewritten += merged.bytesRewritten;
     }
     this.result.applied += batch.lines.length;
   }
@@ -167,13 +181,16 @@ export class JobPass {
   async finish(): Promise<JobRunResult> {
     try {
       if (this.mode === 'rebuild') {
-        const actions = overwriteCommit(this.job, this.snapshot, this.rebuilt, this.applied);
+        const adds = await this.staging.finish(this.tableDir);
+        failpoint('projection.afterDataFile');
+        this.result.bytesWritten += adds.reduce((sum, add) => sum + add.size, 0);
+        const actions = overwriteCommit(this.job, this.snapshot, adds, this.applied);
         await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
         this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
         this.result.commits += 1;
       }
       // A rebuild writes a file per batch, a run one per commit: compact once there are many.
-      if (this.result.commits > 0) this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot);
+      if (this.result.commits > 0) this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
       this.result.tableVersion = this.snapshot.version;
       await recordJobRun(this.layout, this.job.name, null);
       return this.result;

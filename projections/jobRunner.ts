@@ -12,7 +12,7 @@ export { checkpointAppId, sourceStreams } from './jobSource.js';
 
 export interface RunOptions {
   mode?: RunMode;
-  /** Overrides the policy: the job's `onError` for incremental runs, `halt` for rebuilds. */
+  /** Overrides the job's `onError` policy. */
   onError?: ErrorPolicy;
   /** Called after each batch with the records read so far and the backlog, per pass. */
   onProgress?: (applied: number, backlog: number) => void;

@@ -54,5 +54,5 @@ export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, jo
 
 async function asJobRun(layout: LakeLayout, job: Job, result: HubRunResult): Promise<JobRunResult> {
   const snapshot = await loadSnapshot(layout.tableDir(job.output));
-  return { job: job.name, mode: 'incremental', applied: result.applied, commits: result.commits, deadLetters: 0, tableVersion: snapshot.version };
+  return { job: job.name, mode: 'incremental', applied: result.applied, commits: result.commits, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
 }

@@ -1,6 +1,7 @@
 -- Superchargers: current state, status history with validity intervals, point in time, daily changes.
--- read_models.* are the projection tables (timestamps as UTC TIMESTAMP, one row per key for state,
--- valid_to on histories); read_models_tz.* the same with timestamps as stored (TIMESTAMPTZ).
+-- read_models.* are the projection tables as they are (timestamps as UTC TIMESTAMP): one row per key
+-- for state, valid_to set on closed history rows; read_models_tz.* the same with timestamps as stored
+-- (TIMESTAMPTZ).
 
 CREATE VIEW superchargers AS
 SELECT supercharger_serial, location_name, supercharger_type, lat, long, status,
@@ -23,7 +24,6 @@ WHERE h.valid_from <= utc_instant(ts) AND (h.valid_to IS NULL OR utc_instant(ts)
 
 -- SuperchargerStatusChanged events per UTC day and new status (registrations do not count).
 CREATE VIEW daily_status_changes AS
-SELECT day, status, CAST(sum(changes) AS BIGINT) AS changes
+SELECT day, status, changes
 FROM read_models.daily_status_changes
-GROUP BY day, status
 ORDER BY day, status;

@@ -1,10 +1,8 @@
 import fs from 'node:fs';
-import { Duck, sqlPathList } from '../lake/duckdb.js';
+import { Duck } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
-import { isRemote, locate } from '../lake/storage/locations.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
-import { readLakeThroughAzureExtension } from './azureExtension.js';
-import { createViews, readsLakeDirectly, type SnapshotChoice } from './viewsDatabase.js';
+import { createViewsAt, type SnapshotChoice } from './viewsDatabase.js';
 
 export interface QueryResult {
   columns: { name: string; type: string }[];
@@ -12,20 +10,24 @@ export interface QueryResult {
 }
 
 /**
- * Opens the views database for analysts' SQL, locked down by DuckDB itself rather than by
- * inspecting the SQL: the file is opened read-only (no writes), external access is off except for
- * the lake's tables folder (no reading or writing other files, no ATTACH, no extension installs),
- * and the configuration is locked so the query cannot turn any of that back on.
+ * Opens the views database for analysts' SQL, unable to write by construction rather than by
+ * inspecting the SQL: the file is opened read-only (DuckDB refuses any change to it), and every
+ * file system access is off (the read models' rows are in the database itself, see
+ * readModelData.ts), so no statement, whatever wraps it, can write, read or attach a file or
+ * install an extension; the configuration is locked so a query cannot turn that back on.
  */
-export async function openReadOnlyViews(layout: LakeLayout, config?: EventlakeConfig): Promise<Duck> {
+export async function openReadOnlyViews(layout: LakeLayout, _config?: EventlakeConfig): Promise<Duck> {
   if (!fs.existsSync(layout.viewsDatabase)) {
     throw new Error(`no views database at ${layout.viewsDatabase}: run \`eventlake run\` on this lake first`);
   }
-  const duck = await Duck.open(layout.viewsDatabase, { access_mode: 'READ_ONLY' });
+  let duck: Duck;
   try {
-    const direct = config !== undefined && readsLakeDirectly(config, layout);
-    if (direct) await readLakeThroughAzureExtension(duck, config.lakeSpec);
-    await lockDown(duck, layout, direct);
+    duck = await Duck.open(layout.viewsDatabase, { access_mode: 'READ_ONLY' });
+  } catch (error) {
+    throw explainOpenError(layout.viewsDatabase, error as Error);
+  }
+  try {
+    await lockDown(duck);
     return duck;
   } catch (error) {
     duck.close();
@@ -33,36 +35,36 @@ export async function openReadOnlyViews(layout: LakeLayout, config?: EventlakeCo
   }
 }
 
-/**
- * Time travel: the same views over the tables as they were at a commit version or time, built in
- * an in-memory database and then locked down like the views file.
- */
-export async function openViewsAt(config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice): Promise<Duck> {
-  const duck = await Duck.open(':memory:');
-  try {
-    await createViews(duck, config, layout, at);
-    await lockDown(duck, layout, readsLakeDirectly(config, layout));
-    return duck;
-  } catch (error) {
-    duck.close();
-    throw error;
-  }
-}
-
-async function lockDown(duck: Duck, layout: LakeLayout, direct: boolean): Promise<void> {
-  await duck.run('SET autoinstall_known_extensions = false');
-  await duck.run('SET autoload_known_extensions = false');
-  await duck.run(`SET allowed_directories = ${sqlPathList([`${direct ? layout.tablesDir : readableRoot(layout)}/`])}`);
+/** No file system access from here on, and no setting a query could change back. */
+async function lockDown(duck: Duck): Promise<void> {
   await duck.run('SET enable_external_access = false');
   await duck.run('SET lock_configuration = true');
 }
 
-/** The only folder analysts' SQL may read: the lake's tables, or their local cache for a remote lake. */
-function readableRoot(layout: LakeLayout): string {
-  if (!isRemote(layout.root)) return layout.tablesDir;
-  const cache = locate(layout.root).storage.cacheRoot;
-  if (!cache) throw new Error(`the storage of ${layout.root} keeps no local cache for the views`);
-  return cache;
+/** DuckDB's lock conflict names no culprit: a client holding the file read-write is the usual one. */
+function explainOpenError(file: string, error: Error): Error {
+  if (!/Could not set lock/i.test(error.message)) return error;
+  return new Error(
+    `cannot open the views database ${file}: another process holds it open read-write (${error.message.split('\n')[0]}). ` +
+      'Outside DuckDB clients must open it read-only (duckdb -readonly, or ATTACH ... (READ_ONLY)); eventlake replaces the file when read models change.',
+  );
+}
+
+/**
+ * Time travel: the same views over the tables as they were at a commit version or time, built in
+ * an in-memory database, then locked down like the views file. The database is this query's own,
+ * so whatever a statement could do to it reaches no one else.
+ */
+export async function openViewsAt(config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice): Promise<Duck> {
+  const duck = await Duck.open(':memory:');
+  try {
+    await createViewsAt(duck, config, layout, at);
+    await lockDown(duck);
+    return duck;
+  } catch (error) {
+    duck.close();
+    throw error;
+  }
 }
 
 const READING_STATEMENTS = new Set(['SELECT', 'EXPLAIN']);

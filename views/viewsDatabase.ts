@@ -1,56 +1,131 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Domain } from '../domains/domain.js';
-import { loadSnapshot as loadTableSnapshot, localFiles, NoVersionAtTimeError, type AsOf } from '../lake/delta/deltaTable.js';
-import { dataFilePath } from '../lake/delta/snapshot.js';
-import { Duck, sqlIdent } from '../lake/duckdb.js';
+import { loadSnapshot as loadTableSnapshot, NoVersionAtTimeError, type AsOf } from '../lake/delta/deltaTable.js';
+import type { Snapshot } from '../lake/delta/snapshot.js';
+import { Duck, sqlIdent, sqlPathList, sqlString } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
-import { isRemote, joinLocation } from '../lake/storage/locations.js';
+import { acquireLock, LockHeldError, type Lock } from '../lake/lock.js';
+import { logger } from '../lake/logger.js';
+import { isRemote } from '../lake/storage/locations.js';
+import { definitionHash } from '../projections/definitionHash.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import type { Column, Projection } from '../projections/projection.js';
-import { isBaseFile } from '../projections/tableMaintenance.js';
 import { readLakeThroughAzureExtension } from './azureExtension.js';
-import { readModelSelect, type TableFiles } from './readModelSelect.js';
+import { applySnapshot, createDataTable, DATA_SCHEMA, dataTable } from './readModelData.js';
 
 /** sql/ at the package root: this file runs from dist/views/, or from views/ under vitest. */
 export const SQL_DIR = [new URL('../../sql/', import.meta.url), new URL('../sql/', import.meta.url)]
   .map((url) => fileURLToPath(url))
   .find((dir) => existsSync(path.join(dir, 'superchargers.sql')))!;
 
+/** Bumped when the layout of the views database changes: an older file is then built anew. */
+const VIEWS_FORMAT = 2;
+
+/** A read model whose table could not be read: its rows in the views stay as last refreshed. */
+export interface StaleReadModel {
+  job: string;
+  error: string;
+}
+
 /**
- * Builds the views database: a DuckDB file in the lake with one `read_models.<projection>` view
- * per job over the Parquet files of its table's latest Delta snapshot, then the domains' SQL.
- * It is built aside and renamed into place, so an open reader keeps a whole old version and a
- * new reader gets a whole new one.
+ * Brings the views database up to the tables' latest snapshots. The database holds each read
+ * model's rows (readModelData.ts), the `read_models` views over them and the domains' views. It
+ * is refreshed in a copy that is renamed into place, so an open reader keeps a whole old version
+ * and a new reader gets a whole new one. A copy is refreshed by the difference since its last
+ * refresh; a database of an older format or another config is built anew. A table that cannot
+ * be read keeps its previous rows and is reported, so one broken table hides no other.
  */
-export async function buildViews(config: EventlakeConfig, layout: LakeLayout): Promise<string> {
+export async function buildViews(config: EventlakeConfig, layout: LakeLayout): Promise<StaleReadModel[]> {
   await fs.mkdir(layout.localRoot, { recursive: true });
-  const target = layout.viewsDatabase;
-  const tmp = `${target}.${process.pid}.tmp`;
-  await removeDatabase(tmp);
-  const duck = await Duck.open(tmp);
+  const lock = await waitForLock(layout);
   try {
-    await createViews(duck, config, layout);
+    const target = layout.viewsDatabase;
+    const tmp = `${target}.${process.pid}.tmp`;
+    await removeDatabase(tmp);
+    const fingerprint = await viewsFingerprint(config);
+    const duck = await openCopy(target, tmp, fingerprint);
+    let stale: StaleReadModel[];
+    try {
+      if (!(await hasViews(duck))) await createViews(duck, config, fingerprint);
+      stale = await refreshReadModels(duck, config, layout, () => ({}));
+      await duck.run('CHECKPOINT');
+    } finally {
+      duck.close();
+    }
+    await fs.rename(tmp, target);
+    await removeDatabase(tmp);
+    for (const s of stale) logger.warn({ job: s.job, error: s.error }, 'read model not refreshed in the views: its table could not be read');
+    return stale;
   } finally {
-    duck.close();
+    await lock.release();
   }
-  await fs.rename(tmp, target);
-  await removeDatabase(tmp);
-  return target;
 }
 
 /** Which snapshot of a job's table the views read: the latest, unless time travel says otherwise. */
 export type SnapshotChoice = (jobName: string) => AsOf;
 
 /**
+ * Time travel: the same views, in an in-memory database, over the tables as they were. Errors are
+ * not swallowed here: a table that cannot be read as asked makes the query fail, saying why.
+ */
+export async function createViewsAt(duck: Duck, config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice): Promise<void> {
+  await createViews(duck, config, await viewsFingerprint(config));
+  const stale = await refreshReadModels(duck, config, layout, at);
+  if (stale.length > 0) throw new Error(stale.map((s) => `${s.job}: ${s.error}`).join('; '));
+}
+
+/** The views database as it was (its copy, to refresh), or a new empty one when it cannot be reused. */
+async function openCopy(target: string, tmp: string, fingerprint: string): Promise<Duck> {
+  // A database with a write-ahead log was not closed cleanly: build it anew rather than trust it.
+  if (existsSync(target) && !existsSync(`${target}.wal`)) {
+    await fs.copyFile(target, tmp, fs.constants.COPYFILE_FICLONE);
+    const duck = await Duck.open(tmp);
+    if (await isReusable(duck, fingerprint)) return duck;
+    duck.close();
+    await removeDatabase(tmp);
+  }
+  return Duck.open(tmp);
+}
+
+async function isReusable(duck: Duck, fingerprint: string): Promise<boolean> {
+  try {
+    const rows = await duck.rows(`SELECT value FROM eventlake.views_meta WHERE key = 'fingerprint'`);
+    return rows[0]?.value === fingerprint;
+  } catch {
+    return false; // an older layout without the bookkeeping schema
+  }
+}
+
+async function hasViews(duck: Duck): Promise<boolean> {
+  return Number(await duck.scalar(`SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'eventlake'`)) > 0;
+}
+
+/**
+ * What the views database was built from: its format, the jobs and their projections, and the
+ * domains' SQL. Any change builds it anew (views and tables), a refresh only moves rows.
+ */
+async function viewsFingerprint(config: EventlakeConfig): Promise<string> {
+  const parts = [String(VIEWS_FORMAT)];
+  for (const projection of readModels(config)) parts.push(`${projection.name}:${definitionHash(projection)}`);
+  for (const job of config.jobs) parts.push(`${job.name}>${job.output}:${job.definition.name}`);
+  for (const domain of config.registry.domains) if (domain.sqlFile) parts.push(await domainSql(domain));
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
+}
+
+/**
  * SQL every domain's views may use. `utc_timestamp` turns a stored TIMESTAMPTZ into the UTC
  * TIMESTAMP analysts see by arithmetic (timezone('UTC', t) measured ~10x slower per row, the
- * largest cost of a full scan); `utc_instant` turns an analyst's UTC TIMESTAMP into the stored
- * type, so a filter on a `read_models_tz` column reaches the Parquet scan and its row-group stats.
+ * largest cost of a full scan); `utc_instant` turns an analyst's UTC TIMESTAMP into the stored type.
  */
 const SHARED_SQL = `
+CREATE SCHEMA eventlake;
+CREATE TABLE eventlake.views_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE eventlake.read_models (name VARCHAR PRIMARY KEY, job VARCHAR, table_id VARCHAR, table_version BIGINT, files VARCHAR[], error VARCHAR);
+CREATE SCHEMA ${DATA_SCHEMA};
 CREATE SCHEMA read_models;
 CREATE SCHEMA read_models_tz;
 CREATE MACRO utc_timestamp(t) AS make_timestamp(epoch_us(t));
@@ -58,50 +133,77 @@ CREATE MACRO utc_instant(ts) AS timezone('UTC', CAST(ts AS TIMESTAMP));
 `;
 
 /**
- * Creates the read-model views and the domains' views in `duck` (a file or an in-memory database):
- * per projection `read_models_tz.<name>` (columns as stored) and `read_models.<name>` (timestamps
- * as UTC TIMESTAMP), then the domains' SQL.
+ * Creates the bookkeeping, one empty data table per read model with `read_models_tz.<name>`
+ * (columns as stored) and `read_models.<name>` (timestamps as UTC TIMESTAMP) over it, then the
+ * domains' SQL. A read model no job writes stays empty, so every domain view still exists.
  */
-export async function createViews(duck: Duck, config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice = () => ({})): Promise<void> {
-  const direct = readsLakeDirectly(config, layout);
-  if (direct) await readLakeThroughAzureExtension(duck, config.lakeSpec);
+async function createViews(duck: Duck, config: EventlakeConfig, fingerprint: string): Promise<void> {
   await duck.runScript(SHARED_SQL);
-  for (const job of config.jobs) await createReadModel(duck, job.definition, await committedFiles(layout.tableDir(job.output), at(job.name), direct));
-  // A read model no job writes is an empty view, so the domain's SQL still creates every view.
-  const configured = new Set(config.jobs.map((j) => j.definition.name));
-  for (const projection of config.registry.domains.flatMap((d) => d.projections)) {
-    if (!configured.has(projection.name)) await createReadModel(duck, projection, { base: null, newer: [] });
+  await duck.run(`INSERT INTO eventlake.views_meta VALUES ('format', '${VIEWS_FORMAT}'), ('fingerprint', ${sqlString(fingerprint)})`);
+  for (const projection of readModels(config)) {
+    await createDataTable(duck, projection);
+    const name = sqlIdent(projection.name);
+    await duck.run(`CREATE VIEW read_models_tz.${name} AS SELECT ${projection.columns.map((c) => sqlIdent(c.name)).join(', ')} FROM ${dataTable(projection)}`);
+    await duck.run(`CREATE VIEW read_models.${name} AS SELECT ${projection.columns.map(analystColumn).join(', ')} FROM read_models_tz.${name}`);
   }
   for (const domain of config.registry.domains) if (domain.sqlFile) await duck.runScript(await domainSql(domain));
 }
 
-async function createReadModel(duck: Duck, projection: Projection, files: TableFiles): Promise<void> {
-  const name = sqlIdent(projection.name);
-  await duck.run(`CREATE VIEW read_models_tz.${name} AS ${readModelSelect(projection, files)}`);
-  await duck.run(`CREATE VIEW read_models.${name} AS SELECT ${projection.columns.map(analystColumn).join(', ')} FROM read_models_tz.${name}`);
+/** Every projection of the configured domains, each once. */
+function readModels(config: EventlakeConfig): Projection[] {
+  return config.registry.domains.flatMap((d) => d.projections);
+}
+
+/** Moves each job's rows to the snapshot `at` chooses; returns the jobs whose table could not be read. */
+async function refreshReadModels(duck: Duck, config: EventlakeConfig, layout: LakeLayout, at: SnapshotChoice): Promise<StaleReadModel[]> {
+  const direct = readsLakeDirectly(config, layout);
+  if (direct) await readLakeThroughAzureExtension(duck, config.lakeSpec);
+  const stale: StaleReadModel[] = [];
+  for (const job of config.jobs) {
+    const projection = job.definition;
+    const [held] = await duck.rows(`SELECT table_id, table_version, files FROM eventlake.read_models WHERE name = ${sqlString(projection.name)}`);
+    const record = (id: unknown, version: unknown, files: string[], error: string | null) =>
+      duck.run(`INSERT OR REPLACE INTO eventlake.read_models VALUES (${sqlString(projection.name)}, ${sqlString(job.name)}, ${id ? sqlString(String(id)) : 'NULL'}, ${Number(version ?? -1)}, ${sqlPathList(files)}::VARCHAR[], ${error === null ? 'NULL' : sqlString(error)})`);
+    // One transaction per read model: a table that fails halfway leaves its rows as they were.
+    await duck.run('BEGIN TRANSACTION');
+    try {
+      const snapshot = await snapshotAt(layout.tableDir(job.output), at(job.name));
+      const id = snapshot?.metadata?.id ?? null;
+      // The same table (a table made anew restarts its versions) at the same version: nothing moved.
+      const sameTable = held && held.table_id === id;
+      if (sameTable && Number(held.table_version) === (snapshot?.version ?? -1)) {
+        await duck.run('COMMIT');
+        continue;
+      }
+      const heldFiles = sameTable ? new Set((held.files as string[] | undefined) ?? []) : null;
+      if (held && !sameTable) await duck.run(`DELETE FROM ${dataTable(projection)}`);
+      const files = await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldFiles ?? new Set(), direct);
+      await record(id, snapshot?.version, [...files], null);
+      await duck.run('COMMIT');
+    } catch (error) {
+      await duck.run('ROLLBACK');
+      const message = (error as Error).message;
+      stale.push({ job: job.name, error: message });
+      await record(held?.table_id, held?.table_version, (held?.files as string[] | undefined) ?? [], message);
+    }
+  }
+  return stale;
+}
+
+/** The table's snapshot, or null when there is none (no commits yet, or a time before the first). */
+async function snapshotAt(tableDir: string, at: AsOf): Promise<Snapshot | null> {
+  try {
+    const snapshot = await loadTableSnapshot(tableDir, at);
+    return snapshot.version < 0 ? null : snapshot;
+  } catch (error) {
+    if (error instanceof NoVersionAtTimeError) return null;
+    throw error;
+  }
 }
 
 /** True when the views read the lake in ADLS through DuckDB's azure extension rather than local copies. */
 export function readsLakeDirectly(config: EventlakeConfig, layout: LakeLayout): boolean {
   return config.views.remote === 'azure' && isRemote(layout.root);
-}
-
-async function committedFiles(tableDir: string, at: AsOf, direct: boolean): Promise<TableFiles> {
-  let snapshot;
-  try {
-    snapshot = await loadTableSnapshot(tableDir, at);
-  } catch (error) {
-    // A time before the table's first commit: the read model was empty then.
-    if (error instanceof NoVersionAtTimeError) return { base: null, newer: [] };
-    throw error;
-  }
-  const adds = [...snapshot.files.values()];
-  const locations = (files: typeof adds) => files.map((add) => joinLocation(tableDir, dataFilePath(add.path)));
-  const local = async (files: typeof adds) => (direct ? locations(files) : localFiles(locations(files)));
-  // Compaction leaves one base at most; should a snapshot hold several, none is trusted as one.
-  const bases = adds.filter(isBaseFile);
-  const base = bases.length === 1 ? bases[0] : undefined;
-  return { base: base ? (await local([base]))[0] : null, newer: (await local(adds.filter((add) => add !== base))).sort() };
 }
 
 function analystColumn(column: Column): string {
@@ -112,6 +214,18 @@ function analystColumn(column: Column): string {
 async function domainSql(domain: Domain): Promise<string> {
   const file = path.isAbsolute(domain.sqlFile!) ? domain.sqlFile! : path.join(SQL_DIR, domain.sqlFile!);
   return fs.readFile(file, 'utf8');
+}
+
+/** One refresh at a time per lake: two would each copy the same old file and the last rename would win. */
+async function waitForLock(layout: LakeLayout): Promise<Lock> {
+  for (let waited = 0; ; waited += 50) {
+    try {
+      return await acquireLock(layout.lockFile('views'), 'refresh of the views database');
+    } catch (error) {
+      if (!(error instanceof LockHeldError) || waited > 120_000) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 async function removeDatabase(file: string): Promise<void> {

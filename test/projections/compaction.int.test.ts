@@ -2,69 +2,89 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
-import { numRecords } from '../../lake/delta/actions.js';
-import { loadSnapshot } from '../../lake/delta/deltaTable.js';
-import { Duck } from '../../lake/duckdb.js';
+import type { AddFile } from '../../lake/delta/actions.js';
+import { loadSnapshot, readCommit, snapshotFilePaths } from '../../lake/delta/deltaTable.js';
+import type { Snapshot } from '../../lake/delta/snapshot.js';
+import { Duck, sqlPathList } from '../../lake/duckdb.js';
 import { LakeLayout } from '../../lake/layout.js';
+import { fileStats } from '../../projections/dataFiles.js';
 import { loadConfig } from '../../projections/jobsConfig.js';
-import { compact, isBaseFile } from '../../projections/tableMaintenance.js';
+import { compact, compactionGroups } from '../../projections/tableMaintenance.js';
+import { tableShape } from '../../projections/tableShape.js';
 import { eventlake, eventlakeJson, tempDir, writeNdjson } from '../support/cli.js';
 
-describe('compaction', () => {
-  it('rewrites only the small files, leaves large ones alone, and keeps the read model', async () => {
-    const dir = tempDir();
-    const config = path.join(dir, 'jobs.config.json');
-    fs.writeFileSync(config, JSON.stringify({ lake: './lake', jobs: [{ name: 'superchargers', projection: 'superchargers', batchSize: 200 }] }));
-    const ingest = (seed: number, count: number) => eventlakeJson(['--config', config, 'ingest', writeNdjson(path.join(dir, `c${seed}.ndjson`), [...sampleNdjson({ count, seed, start: `202${seed}-01-01T00:00:00Z` })])]);
-    await ingest(1, 3000);
-    await eventlake(['--config', config, 'run']); // many batches, compacted into one larger file
-    await ingest(2, 600);
-    await eventlake(['--config', config, 'run']); // a few small files beside it
-    const { jobs } = await loadConfig({ config });
-    const tableDir = new LakeLayout(path.join(dir, 'lake')).tableDir('superchargers');
+/** Every row of a snapshot, as sorted JSON text (a multiset). */
+async function rowsOf(duck: Duck, tableDir: string, snapshot: Snapshot): Promise<string[]> {
+  const rows = await duck.rows(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${sqlPathList(snapshotFilePaths(tableDir, snapshot))}) t`);
+  return rows.map((r) => r.j as string).sort();
+}
+
+async function lakeWith(job: string, fileRows: { mutable: number; append: number }, commands: number) {
+  const dir = tempDir();
+  const config = path.join(dir, 'jobs.config.json');
+  // No automatic compaction in between: batches of 100 and files of a few rows leave many small files.
+  fs.writeFileSync(config, JSON.stringify({ lake: './lake', jobs: [{ name: job, projection: job, batchSize: 100, fileRows }] }));
+  await eventlakeJson(['--config', config, 'ingest', writeNdjson(path.join(dir, 'c.ndjson'), [...sampleNdjson({ count: commands, seed: 11 })])]);
+  const run = await eventlake(['--config', config, 'run']);
+  expect(run.code, run.stderr).toBe(0);
+  const { jobs } = await loadConfig({ config });
+  return { config, job: jobs[0], tableDir: new LakeLayout(path.join(dir, 'lake')).tableDir(job) };
+}
+
+describe('compaction (OPTIMIZE)', () => {
+  it('merges small key-range files into files holding exactly their rows, dataChange=false, ranges still disjoint', async () => {
+    const { config, job, tableDir } = await lakeWith('superchargers', { mutable: 16, append: 1000 }, 1500);
     const before = await loadSnapshot(tableDir);
-    const sizes = [...before.files.values()].map((f) => numRecords(f)!).sort((a, b) => b - a);
-    expect(sizes.length).toBeGreaterThan(2);
-    const large = [...before.files.values()].find((f) => numRecords(f) === sizes[0])!;
+    const sizes = { mutableRows: 64, appendRows: 1000 }; // every file of at most 16 rows counts as small now
+    const groups = compactionGroups(tableShape(job.definition), before, sizes);
+    expect(groups.length).toBeGreaterThan(0);
+    const grouped = new Set(groups.flatMap((g) => g.files.map((f) => f.path)));
     const view = await eventlakeJson(['--config', config, 'query', 'SELECT * FROM superchargers ORDER BY ALL']);
-
     const duck = await Duck.open();
     try {
-      const after = await compact(duck, tableDir, jobs[0], before, sizes[0]); // "small" = below the largest file
-      expect(after.files.has(large.path)).toBe(true); // the large file is untouched
-      expect(after.files.size).toBe(2);
-    } finally {
-      duck.close();
-    }
-    await eventlake(['--config', config, 'run']); // rebuilds the views over the compacted snapshot
-    expect(await eventlakeJson(['--config', config, 'query', 'SELECT * FROM superchargers ORDER BY ALL'])).toEqual(view);
-  });
-
-  it('never merges the base file with newer files: it stays the fold of a prefix of the table', async () => {
-    const dir = tempDir();
-    const config = path.join(dir, 'jobs.config.json');
-    fs.writeFileSync(config, JSON.stringify({ lake: './lake', jobs: [{ name: 'history', projection: 'supercharger_status_history', batchSize: 100 }] }));
-    const lines = [...sampleNdjson({ count: 3600, seed: 3 })];
-    await eventlakeJson(['--config', config, 'ingest', writeNdjson(path.join(dir, 'a.ndjson'), lines.slice(0, 3000))]);
-    await eventlake(['--config', config, 'run']); // 30 batches: folded into a base
-    await eventlakeJson(['--config', config, 'ingest', writeNdjson(path.join(dir, 'b.ndjson'), lines.slice(3000))]);
-    await eventlake(['--config', config, 'run']); // a few files beside the base
-    const { jobs } = await loadConfig({ config });
-    const tableDir = new LakeLayout(path.join(dir, 'lake')).tableDir('history');
-    const before = await loadSnapshot(tableDir);
-    const base = [...before.files.values()].find(isBaseFile)!;
-    expect(base).toBeDefined();
-    const view = await eventlakeJson(['--config', config, 'query', 'SELECT * FROM supercharger_status_history ORDER BY ALL']);
-
-    const duck = await Duck.open();
-    try {
-      const after = await compact(duck, tableDir, jobs[0], before, Number.MAX_SAFE_INTEGER); // every file counts as small
-      expect(after.files.get(base.path)).toEqual(base);
-      expect(after.files.size).toBe(2);
+      const after = await compact(duck, tableDir, job, before, groups, sizes);
+      expect(await rowsOf(duck, tableDir, after)).toEqual(await rowsOf(duck, tableDir, before));
+      for (const [p, add] of before.files) if (!grouped.has(p)) expect(after.files.get(p)).toEqual(add);
+      expect(after.files.size).toBeLessThan(before.files.size);
+      const commit = await readCommit(tableDir, after.version);
+      for (const action of commit) {
+        if ('add' in action) expect(action.add.dataChange).toBe(false);
+        if ('remove' in action) expect(action.remove.dataChange).toBe(false);
+      }
+      expectDisjointRanges([...after.files.values()], 'supercharger_serial');
     } finally {
       duck.close();
     }
     await eventlake(['--config', config, 'run']);
-    expect(await eventlakeJson(['--config', config, 'query', 'SELECT * FROM supercharger_status_history ORDER BY ALL'])).toEqual(view);
+    expect(await eventlakeJson(['--config', config, 'query', 'SELECT * FROM superchargers ORDER BY ALL'])).toEqual(view);
+  });
+
+  it('merges a history\'s small files of closed rows by time and keeps its open rows apart', async () => {
+    const { job, tableDir } = await lakeWith('order_status_history', { mutable: 1000, append: 1000 }, 1500);
+    const before = await loadSnapshot(tableDir);
+    const groups = compactionGroups(tableShape(job.definition), before, job.fileRows);
+    const closedOnly = (add: AddFile) => fileStats(add)!.nullCount.valid_to === 0;
+    expect(groups.length).toBe(1);
+    expect(groups[0].files.every(closedOnly)).toBe(true);
+    const duck = await Duck.open();
+    try {
+      const after = await compact(duck, tableDir, job, before, groups, job.fileRows);
+      expect(await rowsOf(duck, tableDir, after)).toEqual(await rowsOf(duck, tableDir, before));
+      const merged = [...after.files.values()].filter((f) => !before.files.has(f.path));
+      expect(merged).toHaveLength(1);
+      expect(closedOnly(merged[0])).toBe(true);
+      const [{ sorted }] = await duck.rows(
+        `SELECT bool_and(valid_from >= prev) AS sorted FROM (SELECT valid_from, lag(valid_from, 1, valid_from) OVER (ORDER BY file_row_number) AS prev FROM read_parquet(${sqlPathList(snapshotFilePaths(tableDir, { ...after, files: new Map([[merged[0].path, merged[0]]]) }))}, file_row_number = true))`,
+      );
+      expect(sorted).toBe(true);
+    } finally {
+      duck.close();
+    }
   });
 });
+
+/** Files of mutable rows cover disjoint key ranges (min/max stats), so a key lives in one file. */
+function expectDisjointRanges(files: AddFile[], key: string): void {
+  const ranges = files.map((f) => [fileStats(f)!.minValues[key], fileStats(f)!.maxValues[key]] as [string, string]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  for (let i = 1; i < ranges.length; i++) expect(ranges[i][0] > ranges[i - 1][1], `${ranges[i - 1]} / ${ranges[i]}`).toBe(true);
+}

@@ -10,6 +10,8 @@ export interface Expected {
   dailyChanges: Map<string, number>;
   orders: Map<string, { customer_id: string; status: string; total: number; items: number; created: string; updated: string; history: { status: string; from: string }[] }>;
   customers: Map<string, string>;
+  /** When each customer registered (the `customers` read model's registered_at). */
+  customerRegisteredAt: Map<string, string>;
 }
 
 const CHARGER = ['inuse', 'notinuse', 'serviced', 'decomissioned'];
@@ -18,7 +20,7 @@ const ORDER_MOVES: Record<string, string[]> = { Created: ['Paid', 'Cancelled'], 
 const iso = (t: string) => new Date(/(z|[+-]\d\d:?\d\d)$/i.test(t) ? t : `${t}Z`).toISOString();
 
 export function expectedFrom(lines: string[]): Expected {
-  const e: Expected = { codes: [], superchargers: new Map(), history: [], dailyChanges: new Map(), orders: new Map(), customers: new Map() };
+  const e: Expected = { codes: [], superchargers: new Map(), history: [], dailyChanges: new Map(), orders: new Map(), customers: new Map(), customerRegisteredAt: new Map() };
   const seen = new Set<string>();
   const versions = new Map<string, number>();
   for (const line of lines) {
@@ -76,6 +78,7 @@ function apply(e: Expected, c: any, versions: Map<string, number>): string {
     case 'RegisterCustomer':
       if (e.customers.has(p.customer_id)) return 'duplicate_aggregate';
       e.customers.set(p.customer_id, p.customer_name);
+      e.customerRegisteredAt.set(p.customer_id, at);
       return 'accepted';
     case 'CreateOrder': {
       if (!Array.isArray(p.items) || p.items.length === 0 || p.items.some((i: any) => !Number.isInteger(i.quantity) || i.quantity < 1 || i.unit_price < 0)) return 'schema';
@@ -118,4 +121,9 @@ export function ordersAsOf(e: Expected, ts: string): Map<string, string> {
     if (held) result.set(id, held.status);
   }
   return result;
+}
+
+/** One row per status an order held: valid from its change until the next one (null while current). */
+export function orderStatusPeriods(e: Expected): { order_id: string; status: string; from: string; to: string | null }[] {
+  return [...e.orders].flatMap(([order_id, o]) => o.history.map((h, i) => ({ order_id, status: h.status, from: h.from, to: o.history[i + 1]?.from ?? null })));
 }

@@ -1,0 +1,204 @@
+import type { Action, AddFile } from '../lake/delta/actions.js';
+import { localFiles } from '../lake/delta/deltaTable.js';
+import { dataFilePath, type Snapshot } from '../lake/delta/snapshot.js';
+import { sqlIdent, sqlPathList, sqlString, type Duck } from '../lake/duckdb.js';
+import { joinLocation } from '../lake/storage/locations.js';
+import { emptySelect, loadRows } from './batchTables.js';
+import { fileStats, writeDataFiles } from './dataFiles.js';
+import type { Column, Row } from './projection.js';
+import type { TableShape } from './tableShape.js';
+
+/** Rows per data file: mutable rows (clustered by key, rewritten by later batches) and appended ones. */
+export interface FileSizes {
+  mutableRows: number;
+  appendRows: number;
+}
+
+export const DEFAULT_FILE_SIZES: FileSizes = { mutableRows: 65_536, appendRows: 1_048_576 };
+
+/** What one merge commits, and what it cost. */
+export interface MergeOutcome {
+  /** The commit's `remove` and `add` actions (data files only). */
+  actions: Action[];
+  /** Bytes of the new data files. */
+  bytesWritten: number;
+  /** Bytes of the files this merge replaced by rewritten copies (copy-on-write amplification). */
+  bytesRewritten: number;
+}
+
+/**
+ * MERGE of one batch into a Delta table, copy-on-write: after the commit the table holds exactly
+ * the read model. The batch's rows (temp table `out`) are folded with the table's current rows of
+ * the same keys (`TableShape.foldBatch`), and every data file holding a replaced row is rewritten
+ * without it. Files holding mutable rows are clustered by key (each covers a key range, new keys
+ * join the file whose range they fall in), so a batch rewrites only the files of the keys it
+ * touched, found from the files' min/max stats; rows that never change again (a history's closed
+ * rows, facts) go to new files that later batches never rewrite.
+ */
+export class TableMerge {
+  private readonly keyColumns: Column[];
+
+  constructor(
+    private readonly duck: Duck,
+    private readonly tableDir: string,
+    private readonly shape: TableShape,
+    private readonly sizes: FileSizes = DEFAULT_FILE_SIZES,
+  ) {
+    this.keyColumns = shape.key.map((name) => shape.columns.find((c) => c.name === name)!);
+  }
+
+  /** The table's mutable rows of these keys (single-column key), e.g. a state projection's current rows. */
+  async currentRows(snapshot: Snapshot, keys: string[]): Promise<Row[]> {
+    await loadRows(this.duck, '__keys', keys.map((k) => ({ [this.shape.key[0]]: k })), this.keyColumns);
+    await this.loadPrior(await this.tableFiles(snapshot));
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    const rows = await this.duck.rows(`SELECT to_json(t)::VARCHAR AS j FROM (SELECT ${columns} FROM __prior) t`);
+    return rows.map((r) => JSON.parse(r.j as string) as Row);
+  }
+
+  /** Merges the batch in `out` into the table at `snapshot`: new data files written, actions returned. */
+  async merge(snapshot: Snapshot): Promise<MergeOutcome> {
+    const { shape, sizes } = this;
+    if (Number(await this.duck.scalar('SELECT count(*) FROM out')) === 0) return this.outcome([], []);
+    if (shape.mutable === 'none') return this.outcome([], await this.write('out', shape.appendOrder, sizes.appendRows));
+    await this.assertOneRowPerKey();
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM out`);
+    const files = await this.tableFiles(snapshot);
+    await this.loadPrior(files);
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
+    await this.placeMergedRows(files);
+    const touched = await this.touchedFiles(files);
+    const adds: AddFile[] = [];
+    if (touched.length > 0) adds.push(...(await this.rewrite(touched)));
+    adds.push(...(await this.write('(SELECT * FROM __placed WHERE __mutable AND __home IS NULL)', shape.key, sizes.mutableRows)));
+    adds.push(...(await this.write('(SELECT * FROM __placed WHERE NOT __mutable)', shape.appendOrder, sizes.appendRows)));
+    return this.outcome(touched.map((t) => t.add), adds);
+  }
+
+  /** A SQL upsert's batch must say one thing per key: two rows for a key would make the result depend on file order. */
+  private async assertOneRowPerKey(): Promise<void> {
+    if (!this.shape.oneRowPerKeyPerBatch) return;
+    const [row] = await this.duck.rows(`SELECT ${this.keys('')}, count(*) AS n FROM out GROUP BY ALL HAVING count(*) > 1 LIMIT 1`);
+    if (row) throw new Error(`the batch has ${row.n} rows for the key ${JSON.stringify(this.shape.key.map((k) => row[k]))} of an upsert: a batch must give at most one row per key`);
+  }
+
+  /** The table's data files with the local paths DuckDB reads and reports as `filename`. */
+  private async tableFiles(snapshot: Snapshot): Promise<TableFile[]> {
+    const adds = [...snapshot.files.values()];
+    const locals = await localFiles(adds.map((add) => joinLocation(this.tableDir, dataFilePath(add.path))));
+    return adds.map((add, i) => ({ add, local: locals[i], stats: fileStats(add) }));
+  }
+
+  /** Files that may hold mutable rows: every file, or (history) those with an open row. */
+  private mutableFiles(files: TableFile[]): TableFile[] {
+    const open = this.shape.open;
+    if (this.shape.mutable !== 'open' || !open) return files;
+    return files.filter((f) => (f.stats?.nullCount?.[open] ?? 1) > 0);
+  }
+
+  /**
+   * `__prior`: the current mutable rows of the keys in `__keys`, with the file and row they are
+   * at. Only files whose key range (min/max stats) holds one of the keys are read.
+   */
+  private async loadPrior(files: TableFile[]): Promise<void> {
+    await this.loadRanges(this.mutableFiles(files));
+    const candidates = (await this.duck.rows(
+      `SELECT DISTINCT r.local FROM __ranges r WHERE r.kmin IS NULL OR EXISTS (SELECT 1 FROM __keys k WHERE k.${sqlIdent(this.shape.key[0])} BETWEEN r.kmin AND r.kmax)`,
+    )).map((r) => r.local as string);
+    if (candidates.length === 0) {
+      await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS SELECT *, NULL::VARCHAR AS __file, NULL::BIGINT AS __row FROM (${emptySelect(this.shape.columns)})`);
+      return;
+    }
+    const open = this.shape.mutable === 'open' && this.shape.open ? `WHERE t.${sqlIdent(this.shape.open)} IS NULL` : '';
+    await this.duck.run(
+      `CREATE OR REPLACE TEMP TABLE __prior AS
+       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.filename AS __file, t.file_row_number AS __row
+       FROM read_parquet(${sqlPathList(candidates)}, filename = true, file_row_number = true) AS t
+       SEMI JOIN __keys AS k ON ${this.keyMatch('t', 'k')} ${open}`,
+    );
+  }
+
+  /** `__ranges`: each mutable file's first-key-column range from its stats (NULL when it has none). */
+  private async loadRanges(files: TableFile[]): Promise<void> {
+    const key = this.keyColumns[0];
+    const literal = (value: unknown) => (value === undefined || value === null ? 'NULL' : `CAST(${sqlString(String(value))} AS ${key.type})`);
+    const values = files.map((f) => `(${sqlString(f.local)}, ${literal(f.stats?.minValues?.[key.name])}, ${literal(f.stats?.maxValues?.[key.name])}, ${f.stats?.numRecords ?? 0})`);
+    const empty = `SELECT NULL::VARCHAR AS local, CAST(NULL AS ${key.type}) AS kmin, CAST(NULL AS ${key.type}) AS kmax, 0::BIGINT AS n WHERE false`;
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __ranges AS ${values.length === 0 ? empty : `SELECT * FROM (VALUES ${values.join(', ')}) AS v(local, kmin, kmax, n)`}`);
+  }
+
+  /**
+   * `__placed`: the merged rows, each mutable one with its home file: where its key's row was, or
+   * for a new key the file whose key range it falls in (the one with the greatest lower bound at
+   * or below it, else the first), so files keep disjoint key ranges. NULL: a new file.
+   */
+  private async placeMergedRows(files: TableFile[]): Promise<void> {
+    const { shape } = this;
+    const mutable = shape.mutable === 'open' && shape.open ? `m.${sqlIdent(shape.open)} IS NULL` : 'true';
+    const first = sqlIdent(shape.key[0]);
+    await this.loadRanges(this.mutableFiles(files).filter((f) => f.stats?.minValues?.[shape.key[0]] !== undefined));
+    await this.duck.run(
+      `CREATE OR REPLACE TEMP TABLE __placed AS
+       WITH located AS (
+         SELECT m.*, ${mutable} AS __mutable, p.__file AS __was
+         FROM __merged AS m LEFT JOIN (SELECT DISTINCT ${this.keys('')}, __file FROM __prior) AS p ON ${this.keyMatch('m', 'p')}
+       )
+       SELECT l.* EXCLUDE (__was), CASE WHEN NOT l.__mutable THEN NULL ELSE coalesce(l.__was, r.local, (SELECT local FROM __ranges ORDER BY kmin LIMIT 1)) END AS __home
+       FROM located AS l ASOF LEFT JOIN __ranges AS r ON l.${first} >= r.kmin`,
+    );
+  }
+
+  /** Files that lose a row or gain one: their rewritten copies replace them. */
+  private async touchedFiles(files: TableFile[]): Promise<TableFile[]> {
+    const rows = await this.duck.rows('SELECT __file AS f FROM __prior UNION SELECT __home FROM __placed WHERE __home IS NOT NULL');
+    const wanted = new Set(rows.map((r) => r.f as string));
+    return files.filter((f) => wanted.has(f.local));
+  }
+
+  /** Copy-on-write: each touched file again, without its replaced rows and with the rows placed in it. */
+  private async rewrite(touched: TableFile[]): Promise<AddFile[]> {
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    await this.duck.run(
+      `CREATE OR REPLACE TEMP TABLE __rewrite AS
+       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.filename AS __home
+       FROM read_parquet(${sqlPathList(touched.map((t) => t.local))}, filename = true, file_row_number = true) AS t
+       ANTI JOIN __prior AS p ON p.__file = t.filename AND p.__row = t.file_row_number
+       UNION ALL SELECT ${columns}, __home FROM __placed WHERE __mutable AND __home IS NOT NULL`,
+    );
+    const adds: AddFile[] = [];
+    for (const file of touched) {
+      adds.push(...(await this.write(`(SELECT * FROM __rewrite WHERE __home = ${sqlString(file.local)})`, this.shape.key, this.sizes.mutableRows)));
+    }
+    await this.duck.run('DROP TABLE __rewrite');
+    return adds;
+  }
+
+  private write(relation: string, orderBy: string[], maxRows: number): Promise<AddFile[]> {
+    return writeDataFiles(this.duck, this.tableDir, this.shape.columns, { relation, orderBy, maxRows });
+  }
+
+  private outcome(removed: AddFile[], adds: AddFile[]): MergeOutcome {
+    const now = Date.now();
+    const actions: Action[] = [
+      ...removed.map((add): Action => ({ remove: { path: add.path, deletionTimestamp: now, dataChange: true, extendedFileMetadata: true, partitionValues: add.partitionValues, size: add.size } })),
+      ...adds.map((add): Action => ({ add })),
+    ];
+    const size = (files: AddFile[]) => files.reduce((sum, f) => sum + f.size, 0);
+    return { actions, bytesWritten: size(adds), bytesRewritten: size(removed) };
+  }
+
+  private keys(alias: string): string {
+    return this.shape.key.map((k) => `${alias}${sqlIdent(k)}`).join(', ');
+  }
+
+  private keyMatch(left: string, right: string): string {
+    return this.shape.key.map((k) => `${left}.${sqlIdent(k)} IS NOT DISTINCT FROM ${right}.${sqlIdent(k)}`).join(' AND ');
+  }
+}
+
+interface TableFile {
+  add: AddFile;
+  /** The path DuckDB reads (and reports as `filename`). */
+  local: string;
+  stats: ReturnType<typeof fileStats>;
+}
