@@ -106,7 +106,7 @@ describe('eventlake consume with six hub jobs', { timeout: 300_000 }, () => {
     const config = writeConfig('plain');
     await ingestMore(config, 400);
     await cli(config, 'run'); // hands every job over from the lake to the hub
-  });
+  }, 300_000);
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all([hub?.close(), azurite?.stop()]);
