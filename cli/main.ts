@@ -8,6 +8,7 @@ import { Ingester } from '../ingest/ingester.js';
 import { jobStatus } from '../projections/jobStatus.js';
 import { loadConfig, type EventlakeConfig } from '../projections/jobsConfig.js';
 import { runJobs, selectJobs } from '../projections/runJobs.js';
+import { withIsoTimestamps } from '../views/isoTimestamps.js';
 import { queryViews } from '../views/query.js';
 import { serve } from '../service/serve.js';
 import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/serviceConfig.js';
@@ -15,7 +16,9 @@ import { formatCsv, formatTable } from './output.js';
 import { registerConsumeCommand, registerStreamCommands } from './streamCommands.js';
 import { registerTableCommands } from './tableCommands.js';
 import { registerTsqlCommand } from './tsqlCommand.js';
-import { progressBar } from './progress.js';
+import { initProject } from './init.js';
+import { packageInfo } from './packageInfo.js';
+import { ingestProgress, progressBar } from './progress.js';
 
 interface GlobalOptions {
   lake?: string;
@@ -25,6 +28,7 @@ interface GlobalOptions {
 /** The CLI: a thin shell over the same functions the server uses. */
 const program = new Command('eventlake')
   .description('CQRS / event-sourcing pipeline for analytics on a data lake')
+  .version(packageInfo().version, '-V, --version', 'print the version')
   .option('--lake <dir>', 'lake folder (default: from config, else ./lake)')
   .option('--config <file>', 'jobs config (default: ./jobs.config.json)')
   .showHelpAfterError();
@@ -47,10 +51,10 @@ program
     const fromStdin = file === '-';
     if (!fromStdin && !fs.existsSync(file)) throw new Error(`no such file: ${file}`);
     const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
-    const bar = progressBar('ingest', fromStdin ? 0 : fs.statSync(file).size);
+    const bar = ingestProgress(fromStdin ? 0 : fs.statSync(file).size);
     try {
       const input = fromStdin ? process.stdin : fs.createReadStream(file);
-      const summary = await ingestNdjson(ingester, input, fromStdin ? 'stdin' : path.basename(file), { onProgress: (bytes) => bar.update(bytes) });
+      const summary = await ingestNdjson(ingester, input, fromStdin ? 'stdin' : path.basename(file), { onProgress: (bytes, commands) => bar.update(bytes, commands) });
       bar.stop();
       if (options.json) print(JSON.stringify(summary));
       else {
@@ -111,7 +115,7 @@ program
   .action(async (sql: string, options: { json?: boolean; csv?: boolean; asOf?: string; tableVersion?: string[] }) => {
     const { config, layout } = await context();
     const result = await queryViews(layout, sql, timeTravel(config, options), config);
-    print(options.json ? JSON.stringify(result.rows) : options.csv ? formatCsv(result) : formatTable(result));
+    print(options.json ? JSON.stringify(withIsoTimestamps(result.columns, result.rows)) : options.csv ? formatCsv(result) : formatTable(result));
   });
 
 /** `--as-of` / `--table-version` as a snapshot choice per job, or undefined for the live views. */
@@ -184,6 +188,31 @@ const integer = (value: string) => {
   return n;
 };
 
+interface ServeOptions {
+  host: string;
+  port: number;
+  token?: string;
+  interval: number;
+  maxBatch: number;
+  bodyLimit: number;
+  bodyBudget: number;
+  headerTimeout: number;
+  requestTimeout: number;
+  maxConnections: number;
+  drainTimeout: number;
+  queryLimit: number;
+  queryTimeout: number;
+  queryConcurrency: number;
+  queryQueue: number;
+  queryMemory: number;
+  queryMaxBytes: number;
+  sampleInterval: number;
+  live: boolean;
+  scheduler: boolean;
+  forward?: boolean;
+  unhealthyAfter: number;
+}
+
 program
   .command('serve')
   .description('HTTP service: POST /commands, GET /commands/:id, POST /query, /status, /metrics, a status page; runs live and scheduled jobs')
@@ -193,13 +222,23 @@ program
   .option('--interval <ms>', 'live projections: poll the log this often, besides on each commit', integer, SERVICE_DEFAULTS.liveIntervalMs)
   .option('--max-batch <n>', 'most commands in one POST /commands array', integer, SERVICE_DEFAULTS.maxBatch)
   .option('--body-limit <bytes>', 'largest request body', integer, SERVICE_DEFAULTS.bodyLimit)
+  .option('--body-budget <bytes>', 'request bodies in flight at once, all requests together', integer, SERVICE_DEFAULTS.bodyBudget)
+  .option('--header-timeout <ms>', "close a connection whose request's headers took longer than this", integer, SERVICE_DEFAULTS.headerTimeoutMs)
+  .option('--request-timeout <ms>', 'close a connection whose request (headers and body) took longer than this to arrive', integer, SERVICE_DEFAULTS.requestTimeoutMs)
+  .option('--max-connections <n>', 'most connections open at once', integer, SERVICE_DEFAULTS.maxConnections)
+  .option('--drain-timeout <ms>', 'on SIGTERM, cut off requests still unfinished after this long', integer, SERVICE_DEFAULTS.drainTimeoutMs)
   .option('--query-limit <rows>', 'default and largest row count of POST /query', integer, SERVICE_DEFAULTS.queryRowLimit)
-  .option('--query-timeout <ms>', 'interrupt a query running longer than this', integer, SERVICE_DEFAULTS.queryTimeoutMs)
+  .option('--query-timeout <ms>', 'stop a query not answered this long after it arrived (waiting included)', integer, SERVICE_DEFAULTS.queryTimeoutMs)
+  .option('--query-concurrency <n>', 'queries run at once, each in a query process of its own', integer, SERVICE_DEFAULTS.queryConcurrency)
+  .option('--query-queue <n>', 'queries waiting for a free query process; more are answered 503', integer, SERVICE_DEFAULTS.queryQueue)
+  .option('--query-memory <MiB>', 'memory a query process may hold (RSS): half DuckDB, half converting results', integer, SERVICE_DEFAULTS.queryMemoryMb)
+  .option('--query-max-bytes <bytes>', 'largest query answer (JSON rows); a larger one is refused', integer, SERVICE_DEFAULTS.queryMaxBytes)
   .option('--sample-interval <ms>', 'lag history sample period (status page chart)', integer, SERVICE_DEFAULTS.sampleIntervalMs)
   .option('--no-live', 'do not run live projections (leave the read side to `eventlake run`)')
   .option('--no-scheduler', 'do not run jobs on their cron schedule')
   .option('--forward', 'also run the outbox forwarder to Event Hubs (config "eventHubs")')
-  .action(async (options: { host: string; port: number; token?: string; interval: number; maxBatch: number; bodyLimit: number; queryLimit: number; queryTimeout: number; sampleInterval: number; live: boolean; scheduler: boolean; forward?: boolean }) => {
+  .option('--unhealthy-after <seconds>', '/healthz fails once the log writer has been down this long without recovering', integer, SERVICE_DEFAULTS.unhealthyAfterMs / 1000)
+  .action(async (options: ServeOptions) => {
     const serviceConfig = resolveServiceConfig({
       host: options.host,
       port: options.port,
@@ -207,16 +246,37 @@ program
       liveIntervalMs: options.interval,
       maxBatch: options.maxBatch,
       bodyLimit: options.bodyLimit,
+      bodyBudget: options.bodyBudget,
+      headerTimeoutMs: options.headerTimeout,
+      requestTimeoutMs: options.requestTimeout,
+      maxConnections: options.maxConnections,
+      drainTimeoutMs: options.drainTimeout,
       queryRowLimit: options.queryLimit,
       queryTimeoutMs: options.queryTimeout,
+      queryConcurrency: options.queryConcurrency,
+      queryQueue: options.queryQueue,
+      queryMemoryMb: options.queryMemory,
+      queryMaxBytes: options.queryMaxBytes,
       sampleIntervalMs: options.sampleInterval,
       live: options.live,
       scheduler: options.scheduler,
       forward: options.forward ?? false,
+      unhealthyAfterMs: options.unhealthyAfter * 1000,
     });
     const { config, layout } = await context();
     await serve(config, layout, serviceConfig, print);
     process.exit(0);
+  });
+
+program
+  .command('init')
+  .description('scaffold a project with a sample domain in TypeScript, its tests and a jobs config')
+  .argument('[dir]', 'folder to create (must be new or empty)', '.')
+  .option('--dependency <spec>', 'how the project depends on eventlake: a version range, a tarball or a git URL (default: ^this version)')
+  .action(async (dir: string, options: { dependency?: string }) => {
+    const files = await initProject(dir, options);
+    print(`created ${path.resolve(dir)}: ${files.join(', ')}`);
+    print(`next: ${dir === '.' ? '' : `cd ${dir} && `}npm install && npm test`);
   });
 
 registerTableCommands(program, context);

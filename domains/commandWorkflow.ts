@@ -1,18 +1,14 @@
-import type { CommandRecord } from '../ingest/envelope.js';
-import type { Projection, RowsProjection } from '../projections/projection.js';
-import type { Domain } from './domain.js';
+import { commandLog, type Domain } from '../api/index.js';
 
 /**
  * What became of each command: projected from the command workflow log. Each command id has
  * exactly one record there (repeats are not logged), so rows are appended, never replaced: no
  * per-key state to keep in memory or to deduplicate in the view.
  */
-const commandStatus: RowsProjection<CommandRecord> = {
-  kind: 'rows',
+const commandStatus = commandLog.rowsProjection({
   name: 'command_status',
   version: 3,
   description: 'The outcome of every command (completed or rejected, with the error or the events); log_sequence is its position in the command log, the order commands were decided in',
-  source: 'commands',
   columns: [
     { name: 'command_id', type: 'VARCHAR' },
     { name: 'command_name', type: 'VARCHAR' },
@@ -46,12 +42,12 @@ const commandStatus: RowsProjection<CommandRecord> = {
     recorded_at: c.recordedAt,
     log_sequence: c.sequence,
   }],
-};
+});
 
 export const commandWorkflowDomain: Domain = {
   name: 'commands',
   aggregates: [],
   commands: [],
   sqlFile: 'commands.sql',
-  projections: [commandStatus as Projection],
+  projections: [commandStatus],
 };

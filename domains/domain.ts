@@ -44,9 +44,15 @@ export interface Domain {
   aggregates: Aggregate[];
   commands: CommandHandler[];
   projections: Projection[];
-  /** The SQL that creates this domain's views: a file in `sql/`, or an absolute path. */
-  sqlFile?: string;
+  /**
+   * The SQL that creates this domain's views: a `file:` URL (`new URL('./bank.sql',
+   * import.meta.url)`), an absolute path, or a path relative to the module the config names
+   * (a built-in domain's: relative to eventlake's `sql/`).
+   */
+  sqlFile?: string | URL;
   upcasters?: Upcaster[];
+  /** Rejection codes this domain's decisions use besides the built-in ones (listed by status and metrics). */
+  rejectionCodes?: readonly string[];
 }
 
 export function isRejection(outcome: NewEvent[] | Rejection): outcome is Rejection {
@@ -54,15 +60,16 @@ export function isRejection(outcome: NewEvent[] | Rejection): outcome is Rejecti
 }
 
 /** The usual "same status again is no_change, then the transition table" rule of both domains. */
-export function statusTransition(
+export function statusTransition<Status extends string>(
   what: string,
   id: string,
-  from: string,
-  to: string,
-  allowed: Record<string, readonly string[]>,
-): Rejection | null {
+  from: Status,
+  to: Status,
+  allowed: Partial<Record<Status, readonly Status[]>>,
+): Rejection<'no_change' | 'invalid_transition'> | null {
   if (from === to) return { code: 'no_change', message: `${what} ${id} is already ${to}`, path: '/command/status' };
-  if (!(allowed[from] ?? []).includes(to)) {
+  const next: readonly Status[] = allowed[from] ?? [];
+  if (!next.includes(to)) {
     return { code: 'invalid_transition', message: `${what} ${id} cannot go from ${from} to ${to}`, path: '/command/status' };
   }
   return null;

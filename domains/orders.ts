@@ -1,38 +1,53 @@
-import type { EventEnvelope } from '../ingest/envelope.js';
-import type { RowsProjection, StateProjection } from '../projections/projection.js';
-import { statusTransition, type Aggregate, type CommandHandler, type Domain } from './domain.js';
+import { domainOf, statusTransition, type Event } from '../api/index.js';
 
 /** Customers and their orders. Orders do not check their customer (another aggregate). */
 export const ORDER_STATUSES = ['Created', 'Paid', 'Shipped', 'Delivered', 'Cancelled'] as const;
 type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-const ALLOWED: Record<string, readonly OrderStatus[]> = {
+interface Item {
+  sku: string;
+  quantity: number;
+  unit_price: number;
+}
+
+export type OrderEvent =
+  | Event<'CustomerRegistered', { customer_id: string; customer_name: string }>
+  | Event<'OrderCreated', { order_id: string; customer_id: string; items: Item[]; status: 'Created' }>
+  | Event<'OrderStatusChanged', { order_id: string; from: OrderStatus; to: OrderStatus }>;
+
+const ALLOWED: Partial<Record<OrderStatus, readonly OrderStatus[]>> = {
   Created: ['Paid', 'Cancelled'],
   Paid: ['Shipped', 'Cancelled'],
   Shipped: ['Delivered'],
 };
 
-const id = { type: 'string', minLength: 1, maxLength: 200 };
+const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
-const registerCustomer: CommandHandler<{ exists: true }> = {
+const orders = domainOf<OrderEvent>();
+
+const customer = orders.aggregate({ aggregateType: 'customer', evolve: (): { exists: true } => ({ exists: true }) });
+const order = orders.aggregate({
+  aggregateType: 'order',
+  evolve: (_state: { status: OrderStatus } | undefined, event): { status: OrderStatus } => ({ status: event.eventType === 'OrderStatusChanged' ? event.data.to : 'Created' }),
+});
+
+const registerCustomer = customer.command({
   commandName: 'RegisterCustomer',
-  aggregateType: 'customer',
   schema: {
     type: 'object',
     additionalProperties: false,
     required: ['customer_id', 'customer_name'],
     properties: { customer_id: id, customer_name: { type: 'string', minLength: 1, maxLength: 500 } },
   },
-  aggregateId: (c) => c.customer_id as string,
+  aggregateId: (c) => c.customer_id,
   decide(state, c) {
     if (state) return { code: 'duplicate_aggregate', message: `customer ${c.customer_id} is already registered`, path: '/command/customer_id' };
     return [{ eventType: 'CustomerRegistered', data: { customer_id: c.customer_id, customer_name: c.customer_name } }];
   },
-};
+});
 
-const createOrder: CommandHandler<{ status: OrderStatus }> = {
+const createOrder = order.command({
   commandName: 'CreateOrder',
-  aggregateType: 'order',
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -57,51 +72,36 @@ const createOrder: CommandHandler<{ status: OrderStatus }> = {
       },
     },
   },
-  aggregateId: (c) => c.order_id as string,
+  aggregateId: (c) => c.order_id,
   decide(state, c) {
     if (state) return { code: 'duplicate_aggregate', message: `order ${c.order_id} already exists`, path: '/command/order_id' };
     return [{ eventType: 'OrderCreated', data: { order_id: c.order_id, customer_id: c.customer_id, items: c.items, status: 'Created' } }];
   },
-};
+});
 
-const changeOrderStatus: CommandHandler<{ status: OrderStatus }> = {
+const changeOrderStatus = order.command({
   commandName: 'ChangeOrderStatus',
-  aggregateType: 'order',
   schema: {
     type: 'object',
     additionalProperties: false,
     required: ['order_id', 'status'],
     properties: { order_id: id, status: { enum: [...ORDER_STATUSES] } },
   },
-  aggregateId: (c) => c.order_id as string,
+  aggregateId: (c) => c.order_id,
   decide(state, c) {
-    const orderId = c.order_id as string;
+    const orderId = c.order_id;
     if (!state) return { code: 'not_found', message: `order ${orderId} does not exist`, path: '/command/order_id' };
-    const refused = statusTransition('order', orderId, state.status, c.status as string, ALLOWED);
+    const refused = statusTransition('order', orderId, state.status, c.status, ALLOWED);
     if (refused) return refused;
     return [{ eventType: 'OrderStatusChanged', data: { order_id: orderId, from: state.status, to: c.status } }];
   },
-};
+});
 
-const customer: Aggregate<{ exists: true }> = { aggregateType: 'customer', evolve: () => ({ exists: true }) };
-const order: Aggregate<{ status: OrderStatus }> = {
-  aggregateType: 'order',
-  evolve: (_state, event) => ({ status: (event.eventType === 'OrderCreated' ? 'Created' : event.data.to) as OrderStatus }),
-};
-
-type E = EventEnvelope;
-interface Item {
-  quantity: number;
-  unit_price: number;
-}
-
-const customers: StateProjection = {
-  kind: 'state',
+const customers = orders.stateProjection({
   name: 'customers',
   eventTypes: ['CustomerRegistered'],
   version: 2,
   description: 'Registered customers',
-  source: 'events',
   key: 'customer_id',
   orderBy: 'version',
   columns: [
@@ -110,17 +110,15 @@ const customers: StateProjection = {
     { name: 'registered_at', type: 'TIMESTAMPTZ' },
     { name: 'version', type: 'BIGINT' },
   ],
-  keyOf: (e: E) => (e.eventType === 'CustomerRegistered' ? e.aggregateId : null),
-  evolve: (_row, e: E) => ({ customer_id: e.aggregateId, customer_name: e.data.customer_name, registered_at: e.timestamp, version: e.version }),
-};
+  keyOf: (e) => (e.eventType === 'CustomerRegistered' ? e.aggregateId : null),
+  evolve: (_row, e) => ({ customer_id: e.aggregateId, customer_name: e.data.customer_name, registered_at: e.timestamp, version: e.version }),
+});
 
-const orders: StateProjection = {
-  kind: 'state',
+const orderState = orders.stateProjection({
   name: 'orders',
   eventTypes: ['OrderCreated', 'OrderStatusChanged'],
   version: 2,
   description: 'Current state of every order with its totals',
-  source: 'events',
   key: 'order_id',
   orderBy: 'version',
   columns: [
@@ -133,25 +131,23 @@ const orders: StateProjection = {
     { name: 'updated_at', type: 'TIMESTAMPTZ' },
     { name: 'version', type: 'BIGINT' },
   ],
-  keyOf: (e: E) => (e.aggregateType === 'order' ? e.aggregateId : null),
-  evolve(row, e: E) {
+  keyOf: (e) => (e.aggregateType === 'order' ? e.aggregateId : null),
+  evolve(row, e) {
     if (e.eventType === 'OrderCreated') {
-      const items = e.data.items as Item[];
+      const items = e.data.items;
       const total_amount = items.reduce((sum, i) => sum + i.quantity * i.unit_price, 0);
       const item_count = items.reduce((sum, i) => sum + i.quantity, 0);
       return { order_id: e.aggregateId, customer_id: e.data.customer_id, status: 'Created', total_amount, item_count, created_at: e.timestamp, updated_at: e.timestamp, version: e.version };
     }
     return { ...row, status: e.data.to, updated_at: e.timestamp, version: e.version };
   },
-};
+});
 
-const orderStatusHistory: RowsProjection = {
-  kind: 'rows',
+const orderStatusHistory = orders.historyProjection({
   name: 'order_status_history',
   eventTypes: ['OrderCreated', 'OrderStatusChanged'],
   version: 3,
   description: 'One row per status an order held, valid from valid_from until valid_to (NULL while current); version is the aggregate version that set it',
-  source: 'events',
   columns: [
     { name: 'order_id', type: 'VARCHAR' },
     { name: 'status', type: 'VARCHAR' },
@@ -160,17 +156,17 @@ const orderStatusHistory: RowsProjection = {
     { name: 'valid_to', type: 'TIMESTAMPTZ' },
   ],
   validity: { key: 'order_id', orderBy: 'version', from: 'valid_from', to: 'valid_to' },
-  rows(e: E) {
+  rows(e) {
     if (e.aggregateType !== 'order') return [];
     const status = e.eventType === 'OrderCreated' ? 'Created' : e.data.to;
     return [{ order_id: e.aggregateId, status, valid_from: e.timestamp, version: e.version }];
   },
-};
+});
 
-export const ordersDomain: Domain = {
+export const ordersDomain = orders.define({
   name: 'orders',
-  aggregates: [customer, order] as Aggregate[],
-  commands: [registerCustomer, createOrder, changeOrderStatus] as CommandHandler[],
+  aggregates: [customer, order],
+  commands: [registerCustomer, createOrder, changeOrderStatus],
   sqlFile: 'orders.sql',
-  projections: [customers, orders, orderStatusHistory],
-};
+  projections: [customers, orderState, orderStatusHistory],
+});

@@ -1,16 +1,6 @@
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { BUILT_IN_REJECTION_CODES } from '../ingest/envelope.js';
 import type { Projection } from '../projections/projection.js';
-import { commandWorkflowDomain } from './commandWorkflow.js';
 import type { Aggregate, CommandHandler, Domain } from './domain.js';
-import { ordersDomain } from './orders.js';
-import { superchargersDomain } from './superchargers.js';
-
-/** The domains shipped with eventlake, by name. */
-export const BUILT_IN_DOMAINS: Record<string, Domain> = {
-  superchargers: superchargersDomain,
-  orders: ordersDomain,
-};
 
 /** Everything the pipeline needs to know about the configured domains, looked up by name. */
 export interface DomainRegistry {
@@ -22,27 +12,11 @@ export interface DomainRegistry {
   schemaVersion(eventType: string): number;
   /** A logged event in today's shape (unchanged when it already is); null when no upcaster is configured at all. */
   upcast: (<E extends { eventType: string; schemaVersion?: number; data: Record<string, unknown> }>(event: E) => E) | null;
+  /** Every rejection code a command may get: the built-in ones, then those the domains declare. */
+  rejectionCodes: string[];
 }
 
-/**
- * Resolves config entries: a built-in name, or a path (relative to the config file) to a module
- * whose default export is a Domain. The command workflow domain is always present.
- */
-export async function loadDomains(names: string[], configDir: string): Promise<DomainRegistry> {
-  const domains = [commandWorkflowDomain];
-  for (const name of names) domains.push(BUILT_IN_DOMAINS[name] ?? (await importDomain(name, configDir)));
-  return registryOf(domains);
-}
-
-async function importDomain(specifier: string, configDir: string): Promise<Domain> {
-  if (!specifier.startsWith('.') && !path.isAbsolute(specifier)) {
-    throw new Error(`unknown domain "${specifier}": built-in domains are ${Object.keys(BUILT_IN_DOMAINS).join(', ')}; a custom domain is a path to a module`);
-  }
-  const module = (await import(pathToFileURL(path.resolve(configDir, specifier)).href)) as { default?: Domain };
-  if (!module.default?.name) throw new Error(`domain module ${specifier} has no default export of a Domain`);
-  return module.default;
-}
-
+/** The registry of these domains (loading them from the config: domains/loadDomains.ts). */
 export function registryOf(domains: Domain[]): DomainRegistry {
   const commands = new Map(domains.flatMap((d) => d.commands.map((c) => [c.commandName, c] as const)));
   const aggregates = new Map(domains.flatMap((d) => d.aggregates.map((a) => [a.aggregateType, a] as const)));
@@ -51,8 +25,10 @@ export function registryOf(domains: Domain[]): DomainRegistry {
   const versions = new Map<string, number>();
   for (const u of upcasters.values()) versions.set(u.eventType, Math.max(versions.get(u.eventType) ?? 1, u.fromVersion + 1));
   const schemaVersion = (eventType: string) => versions.get(eventType) ?? 1;
+  const rejectionCodes = [...new Set([...BUILT_IN_REJECTION_CODES, ...domains.flatMap((d) => d.rejectionCodes ?? [])])];
   return {
     domains,
+    rejectionCodes,
     command: (name) => commands.get(name),
     aggregate: (type) => aggregates.get(type),
     projection: (name) => projections.get(name),

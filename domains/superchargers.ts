@@ -1,27 +1,37 @@
-import type { EventEnvelope } from '../ingest/envelope.js';
-import type { RowsProjection, SqlProjection, StateProjection } from '../projections/projection.js';
-import { statusTransition, type Aggregate, type CommandHandler, type Domain } from './domain.js';
+import { domainOf, statusTransition, type Event } from '../api/index.js';
 
 /** Charging stations: registered once, then moved between statuses until decomissioned (final). */
 export const SUPERCHARGER_STATUSES = ['inuse', 'notinuse', 'serviced', 'decomissioned'] as const;
 type Status = (typeof SUPERCHARGER_STATUSES)[number];
+
+export type SuperchargerEvent =
+  | Event<'SuperchargerRegistered', { supercharger_serial: string; location_name: string; supercharger_type: string; lat: number; long: number; status: 'notinuse' }>
+  | Event<'SuperchargerStatusChanged', { supercharger_serial: string; from: Status; to: Status }>;
+
 interface SuperchargerState {
   status: Status;
 }
 
 // Every status may move to every other, except out of decomissioned.
-const ALLOWED: Record<string, readonly Status[]> = {
+const ALLOWED: Record<Status, readonly Status[]> = {
   inuse: ['notinuse', 'serviced', 'decomissioned'],
   notinuse: ['inuse', 'serviced', 'decomissioned'],
   serviced: ['inuse', 'notinuse', 'decomissioned'],
   decomissioned: [],
 };
 
-const serial = { type: 'string', minLength: 1, maxLength: 200 };
+const serial = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
-const register: CommandHandler<SuperchargerState> = {
-  commandName: 'RegisterSupercharger',
+const superchargers = domainOf<SuperchargerEvent>();
+
+const supercharger = superchargers.aggregate({
   aggregateType: 'supercharger',
+  evolve: (state: SuperchargerState | undefined, event): SuperchargerState =>
+    event.eventType === 'SuperchargerRegistered' ? { status: 'notinuse' } : { ...state, status: event.data.to },
+});
+
+const register = supercharger.command({
+  commandName: 'RegisterSupercharger',
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -34,49 +44,37 @@ const register: CommandHandler<SuperchargerState> = {
       long: { type: 'number', minimum: -180, maximum: 180 },
     },
   },
-  aggregateId: (c) => c.supercharger_serial as string,
+  aggregateId: (c) => c.supercharger_serial,
   decide(state, c) {
     if (state) return { code: 'duplicate_aggregate', message: `supercharger ${c.supercharger_serial} is already registered`, path: '/command/supercharger_serial' };
     const { supercharger_serial, location_name, supercharger_type, lat, long } = c;
     return [{ eventType: 'SuperchargerRegistered', data: { supercharger_serial, location_name, supercharger_type, lat, long, status: 'notinuse' } }];
   },
-};
+});
 
-const changeStatus: CommandHandler<SuperchargerState> = {
+const changeStatus = supercharger.command({
   commandName: 'ChangeSuperchargerStatus',
-  aggregateType: 'supercharger',
   schema: {
     type: 'object',
     additionalProperties: false,
     required: ['supercharger_serial', 'status'],
     properties: { supercharger_serial: serial, status: { enum: [...SUPERCHARGER_STATUSES] } },
   },
-  aggregateId: (c) => c.supercharger_serial as string,
+  aggregateId: (c) => c.supercharger_serial,
   decide(state, c) {
-    const id = c.supercharger_serial as string;
+    const id = c.supercharger_serial;
     if (!state) return { code: 'not_found', message: `supercharger ${id} is not registered`, path: '/command/supercharger_serial' };
-    const refused = statusTransition('supercharger', id, state.status, c.status as string, ALLOWED);
+    const refused = statusTransition('supercharger', id, state.status, c.status, ALLOWED);
     if (refused) return refused;
     return [{ eventType: 'SuperchargerStatusChanged', data: { supercharger_serial: id, from: state.status, to: c.status } }];
   },
-};
+});
 
-const supercharger: Aggregate<SuperchargerState> = {
-  aggregateType: 'supercharger',
-  evolve: (state, event) =>
-    event.eventType === 'SuperchargerRegistered' ? { status: 'notinuse' } : { ...state, status: event.data.to as Status },
-};
-
-type E = EventEnvelope;
-const isSupercharger = (e: E) => e.aggregateType === 'supercharger';
-
-const superchargerState: StateProjection = {
-  kind: 'state',
+const superchargerState = superchargers.stateProjection({
   name: 'superchargers',
   eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
   version: 2,
   description: 'Current state of every supercharger',
-  source: 'events',
   key: 'supercharger_serial',
   orderBy: 'version',
   columns: [
@@ -90,8 +88,8 @@ const superchargerState: StateProjection = {
     { name: 'status_changed_at', type: 'TIMESTAMPTZ' },
     { name: 'version', type: 'BIGINT' },
   ],
-  keyOf: (e: E) => (isSupercharger(e) ? e.aggregateId : null),
-  evolve(row, e: E) {
+  keyOf: (e) => (e.aggregateType === 'supercharger' ? e.aggregateId : null),
+  evolve(row, e) {
     if (e.eventType === 'SuperchargerRegistered') {
       const { supercharger_serial, location_name, supercharger_type, lat, long } = e.data;
       // The initial status is held from registration, so it "changed" then (as the history says).
@@ -99,15 +97,13 @@ const superchargerState: StateProjection = {
     }
     return { ...row, status: e.data.to, status_changed_at: e.timestamp, version: e.version };
   },
-};
+});
 
-const statusHistory: RowsProjection = {
-  kind: 'rows',
+const statusHistory = superchargers.historyProjection({
   name: 'supercharger_status_history',
   eventTypes: ['SuperchargerRegistered', 'SuperchargerStatusChanged'],
   version: 3,
   description: 'One row per status a supercharger held, valid from valid_from until valid_to (NULL while current); version is the aggregate version that set it',
-  source: 'events',
   columns: [
     { name: 'supercharger_serial', type: 'VARCHAR' },
     { name: 'status', type: 'VARCHAR' },
@@ -116,20 +112,18 @@ const statusHistory: RowsProjection = {
     { name: 'valid_to', type: 'TIMESTAMPTZ' },
   ],
   validity: { key: 'supercharger_serial', orderBy: 'version', from: 'valid_from', to: 'valid_to' },
-  rows(e: E) {
-    if (!isSupercharger(e)) return [];
+  rows(e) {
+    if (e.aggregateType !== 'supercharger') return [];
     const status = e.eventType === 'SuperchargerRegistered' ? 'notinuse' : e.data.to;
     return [{ supercharger_serial: e.aggregateId, status, valid_from: e.timestamp, version: e.version }];
   },
-};
+});
 
-const dailyStatusChanges: SqlProjection = {
-  kind: 'sql',
+const dailyStatusChanges = superchargers.sqlProjection({
   name: 'daily_status_changes',
   eventTypes: ['SuperchargerStatusChanged'],
   version: 2,
   description: 'Status changes per UTC day and new status',
-  source: 'events',
   columns: [
     { name: 'day', type: 'DATE' },
     { name: 'status', type: 'VARCHAR' },
@@ -138,12 +132,12 @@ const dailyStatusChanges: SqlProjection = {
   sql: `SELECT CAST(timestamp AS DATE) AS day, data->>'to' AS status, count(*) AS changes
         FROM events WHERE eventType = 'SuperchargerStatusChanged' GROUP BY ALL`,
   merge: { kind: 'combine', key: ['day', 'status'], columns: { changes: 'count' } },
-};
+});
 
-export const superchargersDomain: Domain = {
+export const superchargersDomain = superchargers.define({
   name: 'superchargers',
-  aggregates: [supercharger as Aggregate],
-  commands: [register, changeStatus] as CommandHandler[],
+  aggregates: [supercharger],
+  commands: [register, changeStatus],
   sqlFile: 'superchargers.sql',
   projections: [superchargerState, statusHistory, dailyStatusChanges],
-};
+});

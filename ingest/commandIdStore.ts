@@ -1,4 +1,4 @@
-import type { RejectionCode } from './envelope.js';
+import { BUILT_IN_REJECTION_CODES, type RejectionCode } from './envelope.js';
 import { OffHeapKeys } from './offHeapKeys.js';
 
 /** The first outcome of a command id, kept to answer a repeat of it. */
@@ -9,7 +9,7 @@ export interface CommandMemo {
 }
 
 /** Outcome byte: 0 = completed, 255 = rejected without a code, else 1 + the code's index in `codes`. */
-const KNOWN_CODES: readonly RejectionCode[] = ['schema', 'unknown_command', 'duplicate_aggregate', 'not_found', 'invalid_transition', 'no_change'];
+const KNOWN_CODES: readonly RejectionCode[] = BUILT_IN_REJECTION_CODES;
 const REJECTED_WITHOUT_CODE = 255;
 
 /**

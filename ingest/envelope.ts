@@ -35,7 +35,8 @@ export interface CommandInput {
   correlation_id?: string;
 }
 
-export type RejectionCode =
+/** The rejection codes eventlake itself gives (the validator's and the example domains'). */
+export type BuiltInRejectionCode =
   | 'schema'
   | 'unknown_command'
   | 'duplicate_aggregate'
@@ -43,9 +44,17 @@ export type RejectionCode =
   | 'invalid_transition'
   | 'no_change';
 
+export const BUILT_IN_REJECTION_CODES: readonly BuiltInRejectionCode[] = ['schema', 'unknown_command', 'duplicate_aggregate', 'not_found', 'invalid_transition', 'no_change'];
+
+/**
+ * A rejection code as the pipeline records it: a built-in one or one a domain declares (the
+ * typed domain API checks a domain's decisions against its declared codes; the log takes any).
+ */
+export type RejectionCode = BuiltInRejectionCode | (string & {});
+
 /** Why a command was refused: a machine-readable code, a readable message, the field if any. */
-export interface Rejection {
-  code: RejectionCode;
+export interface Rejection<Code extends string = RejectionCode> {
+  code: Code;
   message: string;
   /** JSON pointer of the offending field, e.g. "/command/lat". */
   path?: string;

@@ -22,7 +22,8 @@ export interface IngestSummary {
 export interface FileIngestOptions {
   /** Lines decided per group commit: one fsync per stream covers them all. */
   groupSize?: number;
-  onProgress?: (bytesRead: number) => void;
+  /** After each group commit: bytes and commands (lines) read and durable so far. */
+  onProgress?: (bytesRead: number, commands: number) => void;
 }
 
 /**
@@ -44,13 +45,13 @@ export async function ingestNdjson(ingester: Ingester, input: Readable, sourceNa
       if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
       count(summary, ingester.decideLine(text, `file:${sourceName}:${lineNumber}`), lineNumber);
       if (++sinceCommit >= groupSize) {
-        const durableBytes = bytes;
-        await commits.start(lineNumber, () => options.onProgress?.(durableBytes));
+        const [durableBytes, durableLines] = [bytes, lineNumber];
+        await commits.start(lineNumber, () => options.onProgress?.(durableBytes, durableLines));
         sinceCommit = 0;
       }
     }
   }
-  await commits.start(lineNumber, () => options.onProgress?.(bytes));
+  await commits.start(lineNumber, () => options.onProgress?.(bytes, lineNumber));
   await commits.settle();
   return summary;
 }

@@ -4,6 +4,7 @@ import { isRejection } from '../domains/domain.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMeta.js';
+import type { Lock } from '../lake/lock.js';
 import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import { CommandValidator } from './commandValidator.js';
@@ -49,6 +50,9 @@ export class Ingester {
   private durable = 0;
   private inflight: Promise<void> | null = null;
   private failure: Error | null = null;
+  /** Between recovery attempts the old writer is closed, and its lock waits here to be reused. */
+  private writerClosed = false;
+  private spareLock: Lock | null = null;
   /** Log records read at start after the newest snapshot: the start-up cost a snapshot bounds. */
   readonly replayedAtStart: number;
 
@@ -194,6 +198,7 @@ export class Ingester {
     try {
       await this.writer.commit();
       this.durable = upTo;
+      this.lastCommitAt = Date.now();
     } catch (error) {
       // The write model is now ahead of the log: refuse further work until `recover()`.
       this.failure = new IngestWriteError(error as Error);
@@ -201,28 +206,48 @@ export class Ingester {
     }
   }
 
+  /** When a group commit last succeeded (ms since the epoch; 0: none yet in this process). */
+  lastCommitAt = 0;
+
   /** Whether a write failed; `recover()` brings the ingester back once the cause is gone. */
   get failed(): Error | null {
     return this.failure;
   }
 
   /**
-   * After a failed commit (disk full, read-only lake): reopen the log, which trims the
-   * unacknowledged tail, and rebuild the write model from what is durable. Outcomes decided but
-   * not committed are forgotten, as they were never acknowledged. Throws if the cause persists.
+   * After a failed commit (disk full, read-only lake, storage throttling beyond the SDK's
+   * retries, a lost lease): reopen the log, which trims the unacknowledged tail, and rebuild the
+   * write model from what is durable. Outcomes decided but not committed are forgotten, as they
+   * were never acknowledged. Throws if the cause persists; call again later (IngestRecovery does,
+   * with backoff). The writer's lock (and lake lease) is kept between attempts while it is still
+   * ours, so another machine cannot take the lake over during an outage; a lost lease is taken
+   * again, or the attempt fails naming its new holder.
    */
   async recover(): Promise<void> {
-    await this.writer.close().catch(() => undefined);
-    const writer = await LogWriter.open(this.layout, this.options);
+    if (!this.writerClosed) {
+      this.spareLock = await this.writer.close({ keepLock: true });
+      this.writerClosed = true;
+    }
+    if (this.spareLock) {
+      try {
+        await this.spareLock.ensureHeld();
+      } catch {
+        await this.spareLock.release().catch(() => undefined);
+        this.spareLock = null;
+      }
+    }
+    const writer = await LogWriter.open(this.layout, this.options, this.spareLock ?? undefined);
+    this.spareLock = null; // the writer holds it now
     try {
       const model = new WriteModel(this.registry);
       await replayLog(this.layout, model, writer.head);
-      this.writer = writer;
       this.model = model;
     } catch (error) {
-      await writer.close();
+      this.spareLock = await writer.close({ keepLock: true });
       throw error;
     }
+    this.writer = writer;
+    this.writerClosed = false;
     this.decided = 0;
     this.durable = 0;
     this.failure = null;
@@ -256,7 +281,10 @@ export class Ingester {
         if (this.recordsSinceSnapshot >= (this.options.snapshotEvery ?? 50_000)) await saveSnapshot(this.layout, this.model, this.writer.head);
       }
     } finally {
-      await this.writer.close();
+      if (!this.writerClosed) await this.writer.close();
+      this.writerClosed = true;
+      await this.spareLock?.release();
+      this.spareLock = null;
     }
   }
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { shareLocksWithLake } from './lock.js';
 import { isRemote, joinLocation } from './storage/locations.js';
 
 /**
@@ -11,7 +12,7 @@ import { isRemote, joinLocation } from './storage/locations.js';
  *   log/commands             the command workflow log (every outcome, in arrival order)
  *   tables/<name>/           read models as Delta tables (_delta_log + Parquet files)
  *   snapshots/               the ingester's aggregate-state snapshots
- *   locks/                   writer and job locks
+ *   locks/                   writer and job locks (local); on a remote lake also `<lake>/locks/*.lease` (ADLS leases)
  *   views.duckdb             the views database over the tables' current snapshots
  */
 export class LakeLayout {
@@ -26,6 +27,8 @@ export class LakeLayout {
   constructor(root: string, localRoot?: string) {
     this.root = isRemote(root) ? root.replace(/\/+$/, '') : path.resolve(root);
     this.localRoot = path.resolve(localRoot ?? (isRemote(root) ? path.join('.eventlake-state', root.replace(/[^A-Za-z0-9._-]+/g, '_')) : root));
+    // Machines sharing a remote lake exclude each other through leases in it (lake/lock.ts).
+    if (isRemote(this.root)) shareLocksWithLake(this.locksDir, joinLocation(this.root, 'locks'));
   }
 
   get logDir(): string {

@@ -208,7 +208,7 @@ export class HubJobTable {
   }
 
   private async commit(base: Snapshot, partitionId: string, lines: string[], position: HubPosition): Promise<void> {
-    const merge = new TableMerge(this.duck, this.tableDir, tableShape(this.job.definition), this.job.fileRows);
+    const merge = new TableMerge(this.duck, this.tableDir, tableShape(this.job.definition), this.job.fileRows, this.job.deletionVectors);
     const applier = batchApplier(this.duck, this.job.definition, (keys) => merge.currentRows(base, keys), base.files.size === 0, this.job.onError, this.job.upcast);
     const poisoned = await applier.apply(linesOfEventTypes(lines, this.job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');

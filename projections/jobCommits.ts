@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Action, AddFile, CommitInfo, Metadata } from '../lake/delta/actions.js';
-import { readCommit } from '../lake/delta/deltaTable.js';
+import { removalOf, type Action, type AddFile, type CommitInfo, type Metadata, type Protocol } from '../lake/delta/actions.js';
+import { DELETION_VECTOR_CONFIGURATION, DELETION_VECTOR_PROTOCOL, deletionVectorsEnabled, readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { sparkSchemaString } from '../lake/delta/sparkSchema.js';
 import { definitionHash } from './definitionHash.js';
@@ -19,8 +19,7 @@ const ENGINE = 'eventlake/0.1.0';
  */
 export function appendCommit(job: Job, snapshot: Snapshot, data: Action[], advanced: Map<string, Position>, applied: Applied): Action[] {
   const now = Date.now();
-  const actions: Action[] = [commitInfo(job, applied, now, 'MERGE', { predicate: mergePredicate(job) })];
-  if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }, { metaData: metadata(job, snapshot, now) });
+  const actions: Action[] = [commitInfo(job, applied, now, 'MERGE', { predicate: mergePredicate(job) }), ...tableSetup(job, snapshot, now)];
   actions.push(...data);
   for (const [stream, position] of advanced) actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
   return actions;
@@ -32,8 +31,7 @@ export function appendCommit(job: Job, snapshot: Snapshot, data: Action[], advan
  */
 export function hubCommit(job: Job, snapshot: Snapshot, data: Action[], hub: string, partitionId: string, position: HubPosition, applied: Applied): Action[] {
   const now = Date.now();
-  const actions: Action[] = [commitInfo(job, applied, now, 'MERGE', { predicate: mergePredicate(job), source: `hub:${hub}/${partitionId}` })];
-  if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }, { metaData: metadata(job, snapshot, now) });
+  const actions: Action[] = [commitInfo(job, applied, now, 'MERGE', { predicate: mergePredicate(job), source: `hub:${hub}/${partitionId}` }), ...tableSetup(job, snapshot, now)];
   actions.push(...data);
   actions.push({ txn: { appId: hubAppId(job, hub, partitionId), version: position.sequence, lastUpdated: now } });
   for (const [stream, sequence] of Object.entries(position.watermarks)) {
@@ -46,9 +44,10 @@ export function hubCommit(job: Job, snapshot: Snapshot, data: Action[], hub: str
 export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], applied: Applied): Action[] {
   const now = Date.now();
   const actions: Action[] = [commitInfo(job, applied, now, 'WRITE', { mode: 'Overwrite', partitionBy: '[]' })];
-  if (snapshot.version < 0) actions.push({ protocol: { minReaderVersion: 1, minWriterVersion: 2 } });
+  const protocol = protocolFor(job, snapshot);
+  if (protocol) actions.push({ protocol });
   actions.push({ metaData: metadata(job, snapshot, now) });
-  for (const path of snapshot.files.keys()) actions.push({ remove: { path, deletionTimestamp: now, dataChange: true } });
+  for (const add of snapshot.files.values()) actions.push({ remove: removalOf(add, { deletionTimestamp: now, dataChange: true }) });
   for (const add of adds) actions.push({ add });
   for (const [stream, position] of Object.entries(applied)) {
     actions.push({ txn: { appId: checkpointAppId(job, stream), version: position.sequence, lastUpdated: now } });
@@ -58,6 +57,21 @@ export function overwriteCommit(job: Job, snapshot: Snapshot, adds: AddFile[], a
     if (version !== UNSET) actions.push({ txn: { appId, version: UNSET, lastUpdated: now } });
   }
   return actions;
+}
+
+/**
+ * What a new table, or one opting in to deletion vectors, gets in the commit: its protocol
+ * (reader 1 / writer 2, or reader 3 / writer 7 with the `deletionVectors` feature) and metadata.
+ * Protocols only move up: a table with deletion vectors keeps them.
+ */
+function tableSetup(job: Job, snapshot: Snapshot, now: number): Action[] {
+  const protocol = protocolFor(job, snapshot);
+  return protocol ? [{ protocol }, { metaData: metadata(job, snapshot, now) }] : [];
+}
+
+function protocolFor(job: Job, snapshot: Snapshot): Protocol | null {
+  if (job.deletionVectors && !deletionVectorsEnabled(snapshot)) return { ...DELETION_VECTOR_PROTOCOL };
+  return snapshot.version < 0 ? { minReaderVersion: 1, minWriterVersion: 2 } : null;
 }
 
 /** How the batch's rows matched the table's, for people reading the history (DESCRIBE HISTORY shows it). */
@@ -89,6 +103,7 @@ function metadata(job: Job, snapshot: Snapshot, now: number): Metadata {
     // Which code built the table: a later run with another version rebuilds, and status reports
     // a definition that changed without a version bump.
     configuration: {
+      ...(job.deletionVectors || deletionVectorsEnabled(snapshot) ? DELETION_VECTOR_CONFIGURATION : {}),
       'eventlake.projection': job.projection,
       'eventlake.projectionVersion': String(job.definition.version),
       'eventlake.definitionHash': definitionHash(job.definition),

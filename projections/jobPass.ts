@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddFile } from '../lake/delta/actions.js';
+import type { Action } from '../lake/delta/actions.js';
 import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck, sqlPathList, sqlString } from '../lake/duckdb.js';
@@ -63,6 +63,8 @@ export class JobPass {
   private readonly applier: BatchApplier;
   private readonly merge: TableMerge;
   private readonly staging: RebuildStaging;
+  /** Batches are staged and folded once at the end (a rebuild, or a first run), not merged one by one. */
+  private readonly staged: boolean;
   /** Rebuild: per stream, the last sequence already applied from the sealed log. */
   private readonly sealedThrough = new Map<string, number>();
 
@@ -80,14 +82,16 @@ export class JobPass {
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
-    this.merge = new TableMerge(duck, tableDir, shape, job.fileRows);
+    this.merge = new TableMerge(duck, tableDir, shape, job.fileRows, job.deletionVectors);
     this.staging = new RebuildStaging(duck, shape, job.fileRows);
-    const rebuild = mode === 'rebuild';
+    // A first run has no table to merge into: like a rebuild it stages the batches and writes the
+    // folded table in one commit (merging batch after batch would rewrite the growing table each time).
+    this.staged = mode === 'rebuild' || snapshot.version < 0;
     const definition = job.definition;
-    const priorRows: PriorRows = rebuild
+    const priorRows: PriorRows = this.staged
       ? (keys) => (definition.kind === 'state' ? this.staging.latestRows(keys, definition.key, definition.orderBy) : Promise.resolve([]))
       : (keys) => this.merge.currentRows(this.snapshot, keys);
-    this.applier = batchApplier(duck, definition, priorRows, rebuild || snapshot.files.size === 0, policy, job.upcast);
+    this.applier = batchApplier(duck, definition, priorRows, this.staged || snapshot.files.size === 0, policy, job.upcast);
   }
 
   static async start(layout: LakeLayout, job: Job, partitions: number, options: { mode?: RunMode; onError?: ErrorPolicy }): Promise<JobPass> {
@@ -125,7 +129,7 @@ export class JobPass {
    */
   async replaySealed(layout: LakeLayout): Promise<void> {
     const { definition } = this.job;
-    if (this.mode !== 'rebuild' || definition.kind !== 'sql' || definition.source !== 'events' || this.job.upcast) return;
+    if (!this.staged || this.mode !== 'rebuild' || definition.kind !== 'sql' || definition.source !== 'events' || this.job.upcast) return;
     const ranges = await Promise.all(this.streams.map((stream) => sealedRanges(layout, stream)));
     const files = await localFiles(ranges.flat().map((r) => r.location));
     if (files.length === 0) return;
@@ -161,7 +165,7 @@ export class JobPass {
     for (const p of poisoned) await this.deadLetter(p, 'skipped');
     this.result.deadLetters += poisoned.length;
     for (const [stream, position] of batch.advanced) this.applied[stream] = position;
-    if (this.mode === 'rebuild') {
+    if (this.staged) {
       await this.staging.stage();
     } else {
       const merged = await this.merge.merge(this.snapshot);
@@ -180,11 +184,13 @@ export class JobPass {
   /** The rebuild's switch, housekeeping, and the job's run state; releases the job. */
   async finish(): Promise<JobRunResult> {
     try {
-      if (this.mode === 'rebuild') {
+      if (this.staged && (this.mode === 'rebuild' || this.result.applied > 0)) {
         const adds = await this.staging.finish(this.tableDir);
         failpoint('projection.afterDataFile');
         this.result.bytesWritten += adds.reduce((sum, add) => sum + add.size, 0);
-        const actions = overwriteCommit(this.job, this.snapshot, adds, this.applied);
+        const actions = this.mode === 'rebuild'
+          ? overwriteCommit(this.job, this.snapshot, adds, this.applied)
+          : appendCommit(this.job, this.snapshot, adds.map((add): Action => ({ add })), new Map(Object.entries(this.applied)), this.applied);
         await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
         this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
         this.result.commits += 1;

@@ -1,4 +1,5 @@
-import { loadSnapshot as loadTableSnapshot } from '../lake/delta/deltaTable.js';
+import type { Action } from '../lake/delta/actions.js';
+import { loadSnapshot as loadTableSnapshot, readCommit } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { listDeadLetters } from './deadLetters.js';
 import { definitionHash } from './definitionHash.js';
@@ -42,6 +43,11 @@ export interface JobStatus {
    * hub message; the job takes them from the lake, other hub readers must too), the newest.
    */
   hubOversized?: OversizedEvent[];
+  /**
+   * The last commit that changed rows: bytes of the files (and deletion vectors) it wrote, and of
+   * the files it replaced by rewritten copies (copy-on-write), so the cost of a batch shows.
+   */
+  lastCommit: { version: number; operation: string; bytesWritten: number; bytesRewritten: number } | null;
 }
 
 export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus> {
@@ -67,6 +73,7 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
     deadLetters: letters.length,
     builtVersion: builtVersion(snapshot),
     warning: definitionWarning(job, snapshot),
+    lastCommit: await lastDataCommit(tableDir, snapshot.version),
   };
   if (!meta || !head) return status;
   const applied = await lastApplied(tableDir, snapshot);
@@ -88,6 +95,23 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
     }
   }
   return status;
+}
+
+/** The newest commit that changed rows (compaction only rearranges them), looking a few versions back. */
+async function lastDataCommit(tableDir: string, latest: number): Promise<JobStatus['lastCommit']> {
+  for (let version = latest; version >= Math.max(0, latest - 5); version--) {
+    const actions = await readCommit(tableDir, version).catch(() => [] as Action[]);
+    const operation = actions.find((a): a is Extract<Action, { commitInfo: unknown }> => 'commitInfo' in a)?.commitInfo.operation;
+    if (!operation || operation === 'OPTIMIZE') continue;
+    let bytesWritten = 0;
+    let bytesRewritten = 0;
+    for (const action of actions) {
+      if ('add' in action) bytesWritten += action.add.deletionVector ? action.add.deletionVector.sizeInBytes : action.add.size;
+      if ('remove' in action && !action.remove.deletionVector && action.remove.dataChange) bytesRewritten += action.remove.size ?? 0;
+    }
+    return { version, operation, bytesWritten, bytesRewritten };
+  }
+  return null;
 }
 
 /** Hub positions and, per lake stream, the furthest watermark over the hub partitions; null when not on a hub. */

@@ -1,4 +1,6 @@
-import type { Action } from '../lake/delta/actions.js';
+import { removalOf, type Action, type AddFile } from '../lake/delta/actions.js';
+import { sameDeletionVector } from '../lake/delta/logicalFile.js';
+import type { Snapshot } from '../lake/delta/snapshot.js';
 import { commitVersion, loadSnapshot as loadTableSnapshot, readCommit, snapshotFilePaths } from '../lake/delta/deltaTable.js';
 import { locate } from '../lake/storage/locations.js';
 import type { LakeLayout } from '../lake/layout.js';
@@ -33,8 +35,10 @@ export async function rollbackJob(layout: LakeLayout, job: Job): Promise<Rollbac
     const actions: Action[] = [
       { commitInfo: { timestamp: now, operation: 'RESTORE', operationParameters: { version: String(rebuiltAt - 1) }, engineInfo: 'eventlake/0.1.0', eventlake: { job: job.name, rollbackOf: rebuiltAt } } },
       { metaData: previous.metadata! },
-      ...[...current.files.keys()].filter((p) => !previous.files.has(p)).map((path): Action => ({ remove: { path, deletionTimestamp: now, dataChange: true } })),
-      ...[...previous.files.values()].filter((add) => !current.files.has(add.path)).map((add): Action => ({ add: { ...add, dataChange: true } })),
+      // A file is the same only with the same deletion vector: a file whose DV changed since is
+      // removed with its current DV and added back with the earlier one.
+      ...[...current.files.values()].filter((add) => !sameFile(previous, add)).map((add): Action => ({ remove: removalOf(add, { deletionTimestamp: now, dataChange: true }) })),
+      ...[...previous.files.values()].filter((add) => !sameFile(current, add)).map((add): Action => ({ add: { ...add, dataChange: true } })),
       ...[...previous.txns.values()].map((txn): Action => ({ txn: { ...txn, lastUpdated: now } })),
     ];
     await commitVersion(tableDir, current.version + 1, actions);
@@ -42,6 +46,11 @@ export async function rollbackJob(layout: LakeLayout, job: Job): Promise<Rollbac
   } finally {
     await lock.release();
   }
+}
+
+function sameFile(snapshot: Snapshot, add: AddFile): boolean {
+  const other = snapshot.files.get(add.path);
+  return other !== undefined && sameDeletionVector(other, add);
 }
 
 /** The version of the newest overwrite commit (a rebuild's switch), or null. */

@@ -1,8 +1,7 @@
-import { numRecords, type Action, type AddFile } from '../lake/delta/actions.js';
-import { commitVersion, listLog, localFiles, writeCheckpoint } from '../lake/delta/deltaTable.js';
-import { applyCommit, dataFilePath, type Snapshot } from '../lake/delta/snapshot.js';
-import { joinLocation } from '../lake/storage/locations.js';
-import { sqlPathList, type Duck } from '../lake/duckdb.js';
+import { liveRecords, numRecords, removalOf, type Action, type AddFile } from '../lake/delta/actions.js';
+import { commitVersion, listLog, liveRowsSelect, writeCheckpoint } from '../lake/delta/deltaTable.js';
+import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
+import type { Duck } from '../lake/duckdb.js';
 import { logger } from '../lake/logger.js';
 import { fileStats, writeDataFiles } from './dataFiles.js';
 import type { Job } from './jobSource.js';
@@ -20,11 +19,17 @@ export const CHECKPOINT_EVERY = 10;
 export async function maintainTable(duck: Duck, tableDir: string, job: Job, snapshot: Snapshot, sizes: FileSizes = DEFAULT_FILE_SIZES): Promise<Snapshot> {
   let current = snapshot;
   const groups = compactionGroups(tableShape(job.definition), current, sizes);
-  if (groups.reduce((sum, g) => sum + g.files.length, 0) >= COMPACT_AT_FILES) current = await compact(duck, tableDir, job, current, groups, sizes);
+  const due = groups.reduce((sum, g) => sum + g.files.length, 0) >= COMPACT_AT_FILES || groups.some((g) => g.files.some(mostlyDeleted));
+  if (due) current = await compact(duck, tableDir, job, current, groups, sizes);
   const listing = await listLog(tableDir);
   const lastCheckpoint = listing.checkpoints.at(-1)?.version ?? -1;
   if (current.version - lastCheckpoint >= CHECKPOINT_EVERY) await writeCheckpoint(tableDir, current);
   return current;
+}
+
+/** A file with a quarter of its rows marked deleted (deletion vectors): rewritten without them. */
+export function mostlyDeleted(add: AddFile): boolean {
+  return (add.deletionVector?.cardinality ?? 0) >= (numRecords(add) ?? Infinity) * SMALL_SHARE;
 }
 
 /** Small files that compaction merges into one, and how the merged rows are ordered. */
@@ -37,24 +42,26 @@ export interface CompactionGroup {
 /**
  * What to merge: every small file holding only final rows (appended facts, closed history rows)
  * into one group ordered by time; and runs of small neighbouring key-range files (mutable rows),
- * each run no larger than one file, so files keep disjoint key ranges.
+ * each run no larger than one file, so files keep disjoint key ranges. A file with a quarter of
+ * its rows marked deleted counts as small, so compaction rewrites it without them.
  */
 export function compactionGroups(shape: TableShape, snapshot: Snapshot, sizes: FileSizes): CompactionGroup[] {
   const files = [...snapshot.files.values()];
   const isMutable = (add: AddFile) => shape.mutable === 'all' || (shape.mutable === 'open' && (fileStats(add)?.nullCount?.[shape.open!] ?? 1) > 0);
-  const rows = (add: AddFile) => numRecords(add) ?? Number.MAX_SAFE_INTEGER;
+  const rows = (add: AddFile) => liveRecords(add) ?? Number.MAX_SAFE_INTEGER;
+  const purge = mostlyDeleted;
   const groups: CompactionGroup[] = [];
-  const appendSmall = files.filter((f) => !isMutable(f) && rows(f) < sizes.appendRows * SMALL_SHARE);
-  if (appendSmall.length >= 2) groups.push({ files: appendSmall, orderBy: shape.appendOrder, maxRows: sizes.appendRows });
+  const appendSmall = files.filter((f) => !isMutable(f) && (rows(f) < sizes.appendRows * SMALL_SHARE || purge(f)));
+  if (appendSmall.length >= 2 || appendSmall.some(purge)) groups.push({ files: appendSmall, orderBy: shape.appendOrder, maxRows: sizes.appendRows });
   const key = shape.key[0];
   const byRange = files.filter(isMutable).sort((a, b) => compareKeys(fileStats(a)?.minValues?.[key], fileStats(b)?.minValues?.[key]));
   let run: AddFile[] = [];
   const close = () => {
-    if (run.length >= 2) groups.push({ files: run, orderBy: shape.key, maxRows: sizes.mutableRows });
+    if (run.length >= 2 || run.some(purge)) groups.push({ files: run, orderBy: shape.key, maxRows: sizes.mutableRows });
     run = [];
   };
   for (const file of byRange) {
-    const small = rows(file) < sizes.mutableRows * SMALL_SHARE;
+    const small = rows(file) < sizes.mutableRows * SMALL_SHARE || purge(file);
     if (!small || run.reduce((sum, f) => sum + rows(f), rows(file)) > sizes.mutableRows) close();
     if (small) run.push(file);
   }
@@ -72,9 +79,10 @@ export async function compact(duck: Duck, tableDir: string, job: Job, snapshot: 
   const now = Date.now();
   const actions: Action[] = [{ commitInfo: { timestamp: now, operation: 'OPTIMIZE', operationParameters: { predicate: '[]', zOrderBy: '[]' }, engineInfo: 'eventlake/0.1.0', eventlake: { job: job.name } } }];
   for (const group of groups) {
-    const paths = await localFiles(group.files.map((add) => joinLocation(tableDir, dataFilePath(add.path))));
-    const adds = await writeDataFiles(duck, tableDir, job.definition.columns, { relation: `read_parquet(${sqlPathList(paths)})`, orderBy: group.orderBy, maxRows: group.maxRows });
-    actions.push(...group.files.map((file): Action => ({ remove: { path: file.path, deletionTimestamp: now, dataChange: false, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size } })));
+    // Live rows only: a deletion vector's rows are dropped for good (the table's rows stay the same).
+    const { sql } = await liveRowsSelect(duck, tableDir, snapshot, { files: group.files, deletedRowsTable: { name: '__compacted_deleted_rows' } });
+    const adds = await writeDataFiles(duck, tableDir, job.definition.columns, { relation: `(${sql})`, orderBy: group.orderBy, maxRows: group.maxRows });
+    actions.push(...group.files.map((file): Action => ({ remove: removalOf(file, { deletionTimestamp: now, dataChange: false }) })));
     actions.push(...adds.map((add): Action => ({ add: { ...add, dataChange: false } })));
   }
   await commitVersion(tableDir, snapshot.version + 1, actions);

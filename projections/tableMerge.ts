@@ -1,7 +1,7 @@
-import type { Action, AddFile } from '../lake/delta/actions.js';
-import { localFiles } from '../lake/delta/deltaTable.js';
+import { removalOf, type Action, type AddFile } from '../lake/delta/actions.js';
+import { deletionVectorsEnabled, liveRowsSelect, localFiles, markRowsDeleted, ROW_FILE_COLUMN, ROW_INDEX_COLUMN } from '../lake/delta/deltaTable.js';
 import { dataFilePath, type Snapshot } from '../lake/delta/snapshot.js';
-import { sqlIdent, sqlPathList, sqlString, type Duck } from '../lake/duckdb.js';
+import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { emptySelect, loadRows } from './batchTables.js';
 import { fileStats, writeDataFiles } from './dataFiles.js';
@@ -43,6 +43,11 @@ export class TableMerge {
     private readonly tableDir: string,
     private readonly shape: TableShape,
     private readonly sizes: FileSizes = DEFAULT_FILE_SIZES,
+    /**
+     * Deletion vectors (a lake or job opting in, on a table whose protocol has the feature): the
+     * batch writes only its new rows, and marks the rows it replaces deleted in their files.
+     */
+    private readonly deletionVectors = false,
   ) {
     this.keyColumns = shape.key.map((name) => shape.columns.find((c) => c.name === name)!);
   }
@@ -50,7 +55,7 @@ export class TableMerge {
   /** The table's mutable rows of these keys (single-column key), e.g. a state projection's current rows. */
   async currentRows(snapshot: Snapshot, keys: string[]): Promise<Row[]> {
     await loadRows(this.duck, '__keys', keys.map((k) => ({ [this.shape.key[0]]: k })), this.keyColumns);
-    await this.loadPrior(await this.tableFiles(snapshot));
+    await this.loadPrior(snapshot, await this.tableFiles(snapshot));
     const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
     const rows = await this.duck.rows(`SELECT to_json(t)::VARCHAR AS j FROM (SELECT ${columns} FROM __prior) t`);
     return rows.map((r) => JSON.parse(r.j as string) as Row);
@@ -64,15 +69,37 @@ export class TableMerge {
     await this.assertOneRowPerKey();
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM out`);
     const files = await this.tableFiles(snapshot);
-    await this.loadPrior(files);
+    await this.loadPrior(snapshot, files);
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
+    // A table opting in gets the feature with the batch's commit (jobCommits.ts); from then on DVs.
+    if (this.deletionVectors && deletionVectorsEnabled(snapshot)) return this.mergeWithDeletionVectors(snapshot, files);
     await this.placeMergedRows(files);
     const touched = await this.touchedFiles(files);
     const adds: AddFile[] = [];
-    if (touched.length > 0) adds.push(...(await this.rewrite(touched)));
+    if (touched.length > 0) adds.push(...(await this.rewrite(snapshot, touched)));
     adds.push(...(await this.write('(SELECT * FROM __placed WHERE __mutable AND __home IS NULL)', shape.key, sizes.mutableRows)));
     adds.push(...(await this.write('(SELECT * FROM __placed WHERE NOT __mutable)', shape.appendOrder, sizes.appendRows)));
     return this.outcome(touched.map((t) => t.add), adds);
+  }
+
+  /**
+   * Deletion vectors: the merged rows go to new files (mutable ones by key, final ones by time),
+   * and each replaced row is marked deleted in its file: no existing file is rewritten.
+   */
+  private async mergeWithDeletionVectors(snapshot: Snapshot, files: TableFile[]): Promise<MergeOutcome> {
+    const { shape, sizes } = this;
+    const open = shape.mutable === 'open' && shape.open ? `${sqlIdent(shape.open)} IS NULL` : 'true';
+    const adds = [
+      ...(await this.write(`(SELECT * FROM __merged WHERE ${open})`, shape.key, sizes.mutableRows)),
+      ...(await this.write(`(SELECT * FROM __merged WHERE NOT (${open}))`, shape.appendOrder, sizes.appendRows)),
+    ];
+    const replaced = await this.duck.rows('SELECT __file AS f, list(__row ORDER BY __row) AS rows FROM __prior GROUP BY __file');
+    const byLocal = new Map(files.map((f) => [f.local, f.add]));
+    const deletions = replaced.map((r) => ({ file: byLocal.get(r.f as string)!, rows: (r.rows as (string | number)[]).map(Number) }));
+    const marks = deletions.length === 0 ? [] : await markRowsDeleted(this.tableDir, snapshot, deletions);
+    const outcome = this.outcome([], adds);
+    const dvBytes = marks.reduce((sum, a) => sum + ('add' in a ? (a.add.deletionVector?.sizeInBytes ?? 0) : 0), 0);
+    return { actions: [...marks, ...outcome.actions], bytesWritten: outcome.bytesWritten + dvBytes, bytesRewritten: 0 };
   }
 
   /** A SQL upsert's batch must say one thing per key: two rows for a key would make the result depend on file order. */
@@ -100,22 +127,35 @@ export class TableMerge {
    * `__prior`: the current mutable rows of the keys in `__keys`, with the file and row they are
    * at. Only files whose key range (min/max stats) holds one of the keys are read.
    */
-  private async loadPrior(files: TableFile[]): Promise<void> {
+  private async loadPrior(snapshot: Snapshot, files: TableFile[]): Promise<void> {
     await this.loadRanges(this.mutableFiles(files));
-    const candidates = (await this.duck.rows(
+    const candidates = new Set((await this.duck.rows(
       `SELECT DISTINCT r.local FROM __ranges r WHERE r.kmin IS NULL OR EXISTS (SELECT 1 FROM __keys k WHERE k.${sqlIdent(this.shape.key[0])} BETWEEN r.kmin AND r.kmax)`,
-    )).map((r) => r.local as string);
-    if (candidates.length === 0) {
+    )).map((r) => r.local as string));
+    if (candidates.size === 0) {
       await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS SELECT *, NULL::VARCHAR AS __file, NULL::BIGINT AS __row FROM (${emptySelect(this.shape.columns)})`);
       return;
     }
+    const live = await this.liveRows(snapshot, files.filter((f) => candidates.has(f.local)));
     const open = this.shape.mutable === 'open' && this.shape.open ? `WHERE t.${sqlIdent(this.shape.open)} IS NULL` : '';
     await this.duck.run(
       `CREATE OR REPLACE TEMP TABLE __prior AS
-       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.filename AS __file, t.file_row_number AS __row
-       FROM read_parquet(${sqlPathList(candidates)}, filename = true, file_row_number = true) AS t
+       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.${sqlIdent(ROW_FILE_COLUMN)} AS __file, t.${sqlIdent(ROW_INDEX_COLUMN)} AS __row
+       FROM (${live}) AS t
        SEMI JOIN __keys AS k ON ${this.keyMatch('t', 'k')} ${open}`,
     );
+  }
+
+  /** The files' live rows (their deletion vectors applied) with each row's file and index. */
+  private async liveRows(snapshot: Snapshot, files: TableFile[]): Promise<string> {
+    const byAdd = new Map(files.map((f) => [f.add, f.local]));
+    const { sql } = await liveRowsSelect(this.duck, this.tableDir, snapshot, {
+      files: files.map((f) => f.add),
+      withRowAddress: true,
+      deletedRowsTable: { name: '__deleted_rows' },
+      readPaths: async (locations) => locations.map((_, i) => byAdd.get(files[i].add)!),
+    });
+    return sql;
   }
 
   /** `__ranges`: each mutable file's first-key-column range from its stats (NULL when it has none). */
@@ -156,13 +196,14 @@ export class TableMerge {
   }
 
   /** Copy-on-write: each touched file again, without its replaced rows and with the rows placed in it. */
-  private async rewrite(touched: TableFile[]): Promise<AddFile[]> {
+  private async rewrite(snapshot: Snapshot, touched: TableFile[]): Promise<AddFile[]> {
     const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    const live = await this.liveRows(snapshot, touched);
     await this.duck.run(
       `CREATE OR REPLACE TEMP TABLE __rewrite AS
-       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.filename AS __home
-       FROM read_parquet(${sqlPathList(touched.map((t) => t.local))}, filename = true, file_row_number = true) AS t
-       ANTI JOIN __prior AS p ON p.__file = t.filename AND p.__row = t.file_row_number
+       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.${sqlIdent(ROW_FILE_COLUMN)} AS __home
+       FROM (${live}) AS t
+       ANTI JOIN __prior AS p ON p.__file = t.${sqlIdent(ROW_FILE_COLUMN)} AND p.__row = t.${sqlIdent(ROW_INDEX_COLUMN)}
        UNION ALL SELECT ${columns}, __home FROM __placed WHERE __mutable AND __home IS NOT NULL`,
     );
     const adds: AddFile[] = [];
@@ -180,7 +221,7 @@ export class TableMerge {
   private outcome(removed: AddFile[], adds: AddFile[]): MergeOutcome {
     const now = Date.now();
     const actions: Action[] = [
-      ...removed.map((add): Action => ({ remove: { path: add.path, deletionTimestamp: now, dataChange: true, extendedFileMetadata: true, partitionValues: add.partitionValues, size: add.size } })),
+      ...removed.map((add): Action => ({ remove: removalOf(add, { deletionTimestamp: now, dataChange: true }) })),
       ...adds.map((add): Action => ({ add })),
     ];
     const size = (files: AddFile[]) => files.reduce((sum, f) => sum + f.size, 0);

@@ -2,22 +2,27 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * A preHandler that lets a request through only with the configured token, given either as
+ * An onRequest hook that lets a request through only with the configured token, given either as
  * `Authorization: Bearer <token>` or as `X-API-Key: <token>`. With no token configured it lets
  * everything through (the config refuses that on anything but loopback).
+ *
+ * It runs on the headers alone, before any of the body is read, and a refusal closes the
+ * connection: an unauthenticated client never gets the server to buffer or parse its body (100
+ * such clients each sending 7 MB once took the process from 144 MB to 845 MB RSS).
  *
  * Both sides are hashed before the constant-time compare, so neither the token's length nor its
  * prefix leaks through timing. The token is never logged or echoed.
  */
 export function requireToken(token: string | null) {
   const expected = token === null ? null : digest(token);
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (expected === null) return;
     const given = presentedToken(request);
     if (given !== null && timingSafeEqual(digest(given), expected)) return;
-    await reply
+    return reply
       .code(401)
       .header('www-authenticate', 'Bearer realm="eventlake"')
+      .header('connection', 'close')
       .send({ error: { code: 'unauthorized', message: 'this endpoint needs the API token: send "Authorization: Bearer <token>" or "X-API-Key: <token>"' } });
   };
 }

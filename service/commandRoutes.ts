@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import type { CommandRecord } from '../ingest/envelope.js';
 import type { EmittedEvent, Ingester, Outcome } from '../ingest/ingester.js';
+import type { WriterStatus } from '../ingest/ingestRecovery.js';
 import type { IngestActivity } from './ingestActivity.js';
 import type { ServiceMetrics } from './metrics.js';
 import { HttpError } from './httpError.js';
@@ -25,11 +26,13 @@ export interface CommandRoutesOptions {
   activity: IngestActivity;
   metrics: ServiceMetrics;
   maxBatch: number;
-  guard: preHandlerHookHandler;
+  guard: onRequestHookHandler;
   /** Durable outcomes were written: the live projections have work. */
   onCommitted: () => void;
-  /** The log could not be written: the service stops taking commands. */
+  /** The log could not be written: the writer recovers by itself meanwhile. */
   onWriteFailure: (error: Error) => void;
+  /** Null while the writer takes commands; else when to retry and why not now. */
+  unavailable: () => { retryAfterSeconds: number; status: WriterStatus } | null;
 }
 
 /**
@@ -48,7 +51,8 @@ export interface CommandRoutesOptions {
 export function commandRoutes(app: FastifyInstance, options: CommandRoutesOptions): void {
   const { ingester, activity, metrics } = options;
 
-  app.post('/commands', { preHandler: options.guard }, async (request, reply) => {
+  app.post('/commands', { onRequest: options.guard }, async (request, reply) => {
+    refuseWhileRecovering(options, reply);
     const body = request.body;
     const batch = Array.isArray(body);
     const commands = commandsOf(body, options.maxBatch);
@@ -68,7 +72,8 @@ export function commandRoutes(app: FastifyInstance, options: CommandRoutesOption
       await ingester.commit();
     } catch (error) {
       options.onWriteFailure(error as Error);
-      throw new HttpError(503, 'log_unavailable', `the lake log could not be written; nothing here is acknowledged: ${(error as Error).message}`);
+      reply.header('Retry-After', String(options.unavailable()?.retryAfterSeconds ?? 1));
+      throw new HttpError(503, 'log_unavailable', `the lake log could not be written; nothing here is acknowledged, retry with the same command ids: ${(error as Error).message}`);
     }
     metrics.ingestLatency.observe((performance.now() - started) / 1000);
     const at = new Date().toISOString();
@@ -89,11 +94,23 @@ export function commandRoutes(app: FastifyInstance, options: CommandRoutesOption
     return { accepted: count('accepted'), rejected: count('rejected'), duplicates: count('duplicate'), results } satisfies BatchResult;
   });
 
-  app.get<{ Params: { id: string } }>('/commands/:id', { preHandler: options.guard }, async (request) => {
+  app.get<{ Params: { id: string } }>('/commands/:id', { onRequest: options.guard }, async (request) => {
     const record = await ingester.commandRecord(request.params.id);
     if (!record) throw new HttpError(404, 'not_found', `no command with id ${JSON.stringify(request.params.id)} is recorded`);
     return record;
   });
+}
+
+/**
+ * While the writer recovers from a failed commit, commands are refused before anything is
+ * decided: 503 with Retry-After (the seconds until its next attempt) and what it is waiting on.
+ */
+function refuseWhileRecovering(options: CommandRoutesOptions, reply: FastifyReply): void {
+  const down = options.unavailable();
+  if (!down) return;
+  reply.header('Retry-After', String(down.retryAfterSeconds));
+  const why = down.status.state === 'recovering' ? `; last attempt: ${down.status.lastError}` : '';
+  throw new HttpError(503, 'log_unavailable', `the lake log writer is recovering from a failed write (retry in ${down.retryAfterSeconds} s with the same command ids)${why}`);
 }
 
 /** The body as a list of commands, or a 400/413 that writes nothing. */

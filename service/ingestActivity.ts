@@ -34,7 +34,13 @@ export class IngestActivity {
   private readonly commands: RecentCommand[] = [];
   private readonly rejections: RecentCommand[] = [];
 
-  constructor(private readonly metrics: ServiceMetrics) {}
+  /** `rejectionCodes` are counted from 0, so /status lists every code a command may get. */
+  constructor(
+    private readonly metrics: ServiceMetrics,
+    rejectionCodes: readonly string[] = [],
+  ) {
+    for (const code of rejectionCodes) this.counters.rejectedByCode[code] = 0;
+  }
 
   record(outcome: Outcome, commandName: string | null, at: string): void {
     const entry: RecentCommand = { at, commandId: outcome.commandId, commandName, status: outcome.status, code: null, message: null, events: 0 };

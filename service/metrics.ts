@@ -79,15 +79,27 @@ export class ServiceMetrics {
   });
   readonly queries = new Counter({
     name: 'eventlake_queries_total',
-    help: 'POST /query requests by result (ok, refused, invalid, timeout, error)',
+    help: 'POST /query requests by result (ok, refused, invalid, timeout, busy, too_large, error)',
     labelNames: ['result'],
     registers: [this.registry],
   });
+  readonly queriesRunning = new Gauge({
+    name: 'eventlake_queries_running',
+    help: 'Queries running in the query processes now',
+    registers: [this.registry],
+  });
+  readonly queriesWaiting = new Gauge({
+    name: 'eventlake_queries_waiting',
+    help: 'Queries waiting for a free query process now',
+    registers: [this.registry],
+  });
 
-  constructor(jobs: string[]) {
+  /** `rejectionCodes`: every code a command may get (built-in and the domains' own), listed from the start. */
+  constructor(jobs: string[], rejectionCodes: readonly string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'eventlake_' });
     // Series exist from the start at 0, so rate() and alerts work before the first event.
     this.commandsAccepted.inc(0);
+    for (const code of rejectionCodes) this.commandsRejected.inc({ code }, 0);
     this.commandsDuplicate.inc(0);
     this.eventsAppended.inc(0);
     for (const job of jobs) {

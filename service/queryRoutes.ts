@@ -1,15 +1,15 @@
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
-import { QueryRefusedError } from '../views/query.js';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { HttpError } from './httpError.js';
 import type { ServiceMetrics } from './metrics.js';
-import { QueryTimeoutError, ViewsNotReadyError, type ViewsReader } from './viewsReader.js';
+import type { QueryPool } from './queryPool.js';
+import { QueryFailure } from './queryProtocol.js';
 
 export interface QueryRoutesOptions {
-  views: ViewsReader;
+  queries: QueryPool;
   metrics: ServiceMetrics;
   /** Default and largest row count. */
   rowLimit: number;
-  guard: preHandlerHookHandler;
+  guard: onRequestHookHandler;
 }
 
 interface QueryBody {
@@ -20,8 +20,6 @@ interface QueryBody {
 // DuckDB errors that are the query's fault, by the error class DuckDB names first in the message.
 // The driver may put its own words first ("Failed to extract statements: Parser Error: ...").
 const INVALID_QUERY = /(^|: )(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Invalid) Error|^expected exactly one SQL statement/;
-// What the locked-down connection refuses at run time: reading files outside the lake's tables.
-const REFUSED = /(^|: )Permission Error/;
 // A write DuckDB could not even bind against the read-only views (INSERT INTO a view fails as a
 // catalog error before its kind is known): answer with what it is, a refused write.
 const WRITING = /^\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|CREATE|DROP|ALTER|COPY|ATTACH|DETACH|INSTALL|LOAD|SET|RESET|PRAGMA|CALL|EXPORT|IMPORT|VACUUM|CHECKPOINT|USE)\b/i;
@@ -32,10 +30,12 @@ const WRITING = /^\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|CREATE|DROP|ALTER|COPY
  *
  * Refusals are DuckDB's own (see openReadOnlyViews): anything but SELECT/EXPLAIN, ATTACH,
  * INSTALL/LOAD, SET, and file reads outside the lake's tables all answer 400 with the reason.
- * A query past the timeout is interrupted and answered 504.
+ * Queries run in query processes (see QueryPool): past the timeout (waiting included) a query is
+ * stopped and answered 504, a full queue answers 503 with Retry-After, and a query over the
+ * memory or result-size cap 422.
  */
 export function queryRoutes(app: FastifyInstance, options: QueryRoutesOptions): void {
-  const { views, metrics, rowLimit } = options;
+  const { queries, metrics, rowLimit } = options;
   const schema = {
     body: {
       type: 'object',
@@ -45,12 +45,14 @@ export function queryRoutes(app: FastifyInstance, options: QueryRoutesOptions): 
     },
   };
 
-  app.post<{ Body: QueryBody }>('/query', { schema, preHandler: options.guard }, async (request) => {
+  app.post<{ Body: QueryBody }>('/query', { schema, onRequest: options.guard }, async (request, reply) => {
     const limit = Math.min(request.body.limit ?? rowLimit, rowLimit);
     try {
-      const result = await views.query(request.body.sql, limit);
+      const result = await queries.run(request.body.sql, limit);
       metrics.queries.inc({ result: 'ok' });
-      return { columns: result.columns, rows: result.rows, rowCount: result.rows.length, limit, truncated: result.truncated ?? false };
+      // The rows are JSON already (serialized in the query process): splice them in, do not parse them.
+      reply.type('application/json; charset=utf-8');
+      return `{"columns":${JSON.stringify(result.columns)},"rows":${result.rowsJson},"rowCount":${result.rowCount},"limit":${limit},"truncated":${result.truncated}}`;
     } catch (error) {
       throw answerFor(error as Error, request.body.sql, metrics);
     }
@@ -58,27 +60,32 @@ export function queryRoutes(app: FastifyInstance, options: QueryRoutesOptions): 
 }
 
 function answerFor(error: Error, sql: string, metrics: ServiceMetrics): Error {
-  if (error instanceof QueryRefusedError || REFUSED.test(error.message)) {
-    metrics.queries.inc({ result: 'refused' });
-    return new HttpError(400, 'query_refused', error.message);
+  const kind = error instanceof QueryFailure ? error.kind : 'failed';
+  const answer = (result: string, status: number, code: string, message = error.message, headers?: Record<string, string>) => {
+    metrics.queries.inc({ result });
+    return new HttpError(status, code, message, headers);
+  };
+  switch (kind) {
+    case 'refused':
+      return answer('refused', 400, 'query_refused');
+    case 'timeout':
+      return answer('timeout', 504, 'query_timeout');
+    case 'busy':
+      return answer('busy', 503, 'queries_busy', error.message, { 'retry-after': '1' });
+    case 'stopping':
+      return answer('error', 503, 'unavailable');
+    case 'not_ready':
+      return answer('error', 503, 'views_not_ready');
+    case 'result_too_large':
+      return answer('too_large', 422, 'result_too_large');
+    case 'out_of_memory':
+      return answer('too_large', 422, 'query_out_of_memory', `the query needs more memory than one query may use (serve --query-memory): ${error.message.split('\n')[0]}; narrow it (filters, fewer or smaller columns, LIMIT)`);
   }
   const writing = WRITING.exec(sql);
   if (writing && INVALID_QUERY.test(error.message)) {
-    metrics.queries.inc({ result: 'refused' });
-    return new HttpError(400, 'query_refused', `only read-only queries are allowed here (SELECT, EXPLAIN); this is a ${writing[1].toUpperCase()} statement (${error.message})`);
+    return answer('refused', 400, 'query_refused', `only read-only queries are allowed here (SELECT, EXPLAIN); this is a ${writing[1].toUpperCase()} statement (${error.message})`);
   }
-  if (error instanceof QueryTimeoutError) {
-    metrics.queries.inc({ result: 'timeout' });
-    return new HttpError(504, 'query_timeout', error.message);
-  }
-  if (error instanceof ViewsNotReadyError) {
-    metrics.queries.inc({ result: 'error' });
-    return new HttpError(503, 'views_not_ready', error.message);
-  }
-  if (INVALID_QUERY.test(error.message)) {
-    metrics.queries.inc({ result: 'invalid' });
-    return new HttpError(400, 'invalid_query', error.message);
-  }
+  if (INVALID_QUERY.test(error.message)) return answer('invalid', 400, 'invalid_query');
   metrics.queries.inc({ result: 'error' });
   return error;
 }

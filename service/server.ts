@@ -1,10 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { IngestRecovery } from '../ingest/ingestRecovery.js';
 import { Ingester } from '../ingest/ingester.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { logger } from '../lake/logger.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { requireToken } from './auth.js';
+import { limitBodiesInFlight } from './bodyBudget.js';
 import { ChangeFeed } from './changeFeed.js';
+import { clientLimitOptions, limitConnections } from './clientLimits.js';
 import { commandRoutes } from './commandRoutes.js';
 import { drainOnClose } from './drain.js';
 import { HttpError } from './httpError.js';
@@ -12,13 +15,13 @@ import { IngestActivity } from './ingestActivity.js';
 import { runForwarder } from '../lake/stream/eventHubsForwarder.js';
 import { LiveProjections } from './liveProjections.js';
 import { ServiceMetrics } from './metrics.js';
+import { QueryPool } from './queryPool.js';
 import { queryRoutes } from './queryRoutes.js';
 import { Scheduler } from './scheduler.js';
 import type { ServiceConfig } from './serviceConfig.js';
 import { ServiceStatus } from './serviceStatus.js';
 import { statusPage } from './statusPage.js';
 import { statusRoutes } from './statusRoutes.js';
-import { ViewsReader } from './viewsReader.js';
 
 /** A running `eventlake serve`: the HTTP app plus the lake it owns. */
 export interface Service {
@@ -39,10 +42,13 @@ export interface Service {
  */
 export async function createService(config: EventlakeConfig, layout: LakeLayout, options: ServiceConfig): Promise<Service> {
   const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
-  let ingesterOpen = true;
+  // After a failed commit the writer comes back by itself; meanwhile commands get 503 + Retry-After.
+  const recovery = new IngestRecovery(ingester, { unhealthyAfterMs: options.unhealthyAfterMs });
+  let stopped = false;
+  const writerUp = () => !stopped && !ingester.failed && recovery.status.state === 'writing';
   try {
-    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name));
-    const activity = new IngestActivity(metrics);
+    const metrics = new ServiceMetrics(config.jobs.map((j) => j.name), config.registry.rejectionCodes);
+    const activity = new IngestActivity(metrics, config.registry.rejectionCodes);
     const feed = new ChangeFeed();
     const runner = new LiveProjections({
       config,
@@ -54,7 +60,18 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       onChange: (changes) => feed.publish(changes),
     });
     const scheduler = new Scheduler(options.scheduler ? config.jobs : [], runner);
-    const views = new ViewsReader(layout, options.queryTimeoutMs, config);
+    const queries = new QueryPool({
+      // A query process loads the same config and lake; a lake given as an object stays in the config.
+      setup: { configFile: config.file, lake: typeof config.lakeSpec === 'string' ? layout.root : null, memoryMb: options.queryMemoryMb },
+      concurrency: options.queryConcurrency,
+      queueLimit: options.queryQueue,
+      timeoutMs: options.queryTimeoutMs,
+      maxBytes: options.queryMaxBytes,
+      onLoad: ({ running, waiting }) => {
+        metrics.queriesRunning.set(running);
+        metrics.queriesWaiting.set(waiting);
+      },
+    });
     const status = new ServiceStatus({
       config,
       layout,
@@ -62,7 +79,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       scheduler,
       activity,
       logHead: () => ingester.head,
-      ready: () => ingesterOpen && runner.viewsBuiltAt !== null,
+      ready: () => writerUp() && runner.viewsBuiltAt !== null,
       flags: { live: options.live, liveIntervalMs: options.liveIntervalMs, auth: options.token !== null, changeSubscribers: () => feed.subscribers },
       historySamples: options.historySamples,
     });
@@ -71,12 +88,15 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     const app = Fastify({
       // Request lines carry no headers, and the redaction is a second line of defence: the token never reaches a log.
       loggerInstance: logger.child({ component: 'http' }, { redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }) as FastifyBaseLogger,
-      bodyLimit: options.bodyLimit,
+      ...clientLimitOptions(options),
       return503OnClosing: true,
     });
+    limitConnections(app.server, options.maxConnections);
+    limitBodiesInFlight(app, options.bodyBudget, options.bodyLimit);
     app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
       const statusCode = error.statusCode ?? 500;
       if (statusCode >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
+      if (error instanceof HttpError) reply.headers(error.headers);
       reply.code(statusCode).send({ error: { code: errorCode(error, statusCode), message: errorMessage(error, statusCode, options.bodyLimit) } });
     });
     app.setNotFoundHandler((request, reply) => {
@@ -85,7 +105,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     // JSON only: a text/plain body is answered 415, not parsed as a string and then refused as a bad shape.
     app.removeContentTypeParser('text/plain');
     // Event streams never end by themselves: end them when closing starts.
-    drainOnClose(app, () => feed.close());
+    drainOnClose(app, options.drainTimeoutMs, () => feed.close());
 
     commandRoutes(app, {
       ingester,
@@ -94,10 +114,11 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       maxBatch: options.maxBatch,
       guard,
       onCommitted: () => runner.notify(),
-      onWriteFailure: () => (ingesterOpen = false),
+      onWriteFailure: (error) => recovery.start(error),
+      unavailable: () => (writerUp() ? null : { retryAfterSeconds: recovery.retryAfterSeconds(), status: recovery.status }),
     });
-    queryRoutes(app, { views, metrics, rowLimit: options.queryRowLimit, guard });
-    statusRoutes(app, { status, metrics, ingesterOpen: () => ingesterOpen, viewsBuilt: () => runner.viewsBuiltAt !== null });
+    queryRoutes(app, { queries, metrics, rowLimit: options.queryRowLimit, guard });
+    statusRoutes(app, { status, metrics, ingesterOpen: writerUp, writer: () => recovery.status, viewsBuilt: () => runner.viewsBuiltAt !== null });
     app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
     statusPage(app);
 
@@ -127,10 +148,11 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
             status.stop();
             forwarding.abort();
             await forwarder;
+            queries.close();
             await runner.stop();
-            await views.close();
           } finally {
-            ingesterOpen = false;
+            stopped = true;
+            await recovery.stop();
             logger.info('closing the ingester');
             await ingester.close();
           }

@@ -15,14 +15,16 @@ export interface QueryResult {
  * file system access is off (the read models' rows are in the database itself, see
  * readModelData.ts), so no statement, whatever wraps it, can write, read or attach a file or
  * install an extension; the configuration is locked so a query cannot turn that back on.
+ * `settings` are DuckDB settings fixed before the lock (the service's query processes cap
+ * `memory_limit` and turn off spilling to a temp directory).
  */
-export async function openReadOnlyViews(layout: LakeLayout, _config?: EventlakeConfig): Promise<Duck> {
+export async function openReadOnlyViews(layout: LakeLayout, _config?: EventlakeConfig, settings: Record<string, string> = {}): Promise<Duck> {
   if (!fs.existsSync(layout.viewsDatabase)) {
     throw new Error(`no views database at ${layout.viewsDatabase}: run \`eventlake run\` on this lake first`);
   }
   let duck: Duck;
   try {
-    duck = await Duck.open(layout.viewsDatabase, { access_mode: 'READ_ONLY' });
+    duck = await Duck.open(layout.viewsDatabase, { ...settings, access_mode: 'READ_ONLY' });
   } catch (error) {
     throw explainOpenError(layout.viewsDatabase, error as Error);
   }

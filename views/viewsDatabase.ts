@@ -15,7 +15,7 @@ import { definitionHash } from '../projections/definitionHash.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import type { Column, Projection } from '../projections/projection.js';
 import { readLakeThroughAzureExtension } from './azureExtension.js';
-import { applySnapshot, createDataTable, DATA_SCHEMA, dataTable } from './readModelData.js';
+import { applySnapshot, createDataTable, DATA_SCHEMA, dataTable, fileKeys } from './readModelData.js';
 
 /** sql/ at the package root: this file runs from dist/views/, or from views/ under vitest. */
 export const SQL_DIR = [new URL('../../sql/', import.meta.url), new URL('../sql/', import.meta.url)]
@@ -121,7 +121,7 @@ async function viewsFingerprint(config: EventlakeConfig): Promise<string> {
  * TIMESTAMP analysts see by arithmetic (timezone('UTC', t) measured ~10x slower per row, the
  * largest cost of a full scan); `utc_instant` turns an analyst's UTC TIMESTAMP into the stored type.
  */
-const SHARED_SQL = `
+export const SHARED_SQL = `
 CREATE SCHEMA eventlake;
 CREATE TABLE eventlake.views_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE eventlake.read_models (name VARCHAR PRIMARY KEY, job VARCHAR, table_id VARCHAR, table_version BIGINT, files VARCHAR[], error VARCHAR);
@@ -175,10 +175,9 @@ async function refreshReadModels(duck: Duck, config: EventlakeConfig, layout: La
         await duck.run('COMMIT');
         continue;
       }
-      const heldFiles = sameTable ? new Set((held.files as string[] | undefined) ?? []) : null;
-      if (held && !sameTable) await duck.run(`DELETE FROM ${dataTable(projection)}`);
-      const files = await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldFiles ?? new Set(), direct);
-      await record(id, snapshot?.version, [...files], null);
+      const heldVersion = sameTable ? { version: Number(held.table_version), files: new Set((held.files as string[] | undefined) ?? []) } : null;
+      await applySnapshot(duck, projection, layout.tableDir(job.output), snapshot, heldVersion, direct);
+      await record(id, snapshot?.version, [...fileKeys(snapshot)], null);
       await duck.run('COMMIT');
     } catch (error) {
       await duck.run('ROLLBACK');
@@ -206,13 +205,15 @@ export function readsLakeDirectly(config: EventlakeConfig, layout: LakeLayout): 
   return config.views.remote === 'azure' && isRemote(layout.root);
 }
 
-function analystColumn(column: Column): string {
+export function analystColumn(column: Column): string {
   const name = sqlIdent(column.name);
   return column.type === 'TIMESTAMPTZ' ? `utc_timestamp(${name}) AS ${name}` : name;
 }
 
-async function domainSql(domain: Domain): Promise<string> {
-  const file = path.isAbsolute(domain.sqlFile!) ? domain.sqlFile! : path.join(SQL_DIR, domain.sqlFile!);
+/** A domain's view SQL: `sqlFile` as a URL or absolute path (a relative one names a file in eventlake's sql/). */
+export async function domainSql(domain: Domain): Promise<string> {
+  const { sqlFile } = domain;
+  const file = sqlFile instanceof URL ? fileURLToPath(sqlFile) : path.isAbsolute(sqlFile!) ? sqlFile! : path.join(SQL_DIR, sqlFile!);
   return fs.readFile(file, 'utf8');
 }
 

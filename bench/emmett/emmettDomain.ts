@@ -1,7 +1,8 @@
 import { CommandHandler, type Event } from '@event-driven-io/emmett';
 import type { PostgresEventStore } from '@event-driven-io/emmett-postgresql';
 import { isRejection, type CommandHandler as DomainCommandHandler } from '../../domains/domain.js';
-import { loadDomains, type DomainRegistry } from '../../domains/registry.js';
+import { loadDomains } from '../../domains/loadDomains.js';
+import type { DomainRegistry } from '../../domains/registry.js';
 import type { CommandInput } from '../../ingest/envelope.js';
 
 /**

@@ -5,6 +5,7 @@
  */
 
 export {
+  duckType,
   sparkSchema,
   sparkSchemaString,
   sparkType,
@@ -20,7 +21,8 @@ export {
 
 /**
  * The reader/writer versions a client must implement. eventlake writes 1 / 2 (no table features),
- * which every Delta reader since 2019 understands.
+ * which every Delta reader since 2019 understands, and 3 / 7 with the `deletionVectors` feature on
+ * tables that opt in to deletion vectors (see tableFeatures.ts).
  */
 export interface Protocol {
   minReaderVersion: number;
@@ -53,6 +55,25 @@ export interface Metadata {
   createdTime?: number;
 }
 
+/**
+ * Where the deletion vector (DV) of a logical file is and what it holds: the rows of the data file
+ * that are no longer in the table. PROTOCOL.md "Deletion Vector Descriptor Schema".
+ */
+export interface DeletionVectorDescriptor {
+  /** `u`: file `deletion_vector_<uuid>.bin` in the table folder; `i`: inline; `p`: absolute path. */
+  storageType: 'u' | 'i' | 'p' | (string & {});
+  /** `u`: optional random prefix + Z85 of the UUID (20 characters); `i`: Z85 of the DV bytes; `p`: a path URI. */
+  pathOrInlineDv: string;
+  /** Where the DV starts in its file (its size field); absent for inline DVs, read as 0 otherwise. */
+  offset?: number;
+  /** Bytes of the serialized DV (magic number + bitmap), before any Z85 encoding. */
+  sizeInBytes: number;
+  /** How many rows the DV deletes. */
+  cardinality: number;
+  /** Written by Spark (not in PROTOCOL.md); kept so a checkpoint carries what the commit said. */
+  maxRowIndex?: number;
+}
+
 /** A data file that is part of the table from this version on. */
 export interface AddFile {
   /** Relative to the table root (or absolute), URL-encoded as an RFC 2396 URI path. */
@@ -64,9 +85,14 @@ export interface AddFile {
   modificationTime: number;
   /** False when the file only rearranges rows already in the table (compaction). */
   dataChange: boolean;
-  /** Per-file statistics as a JSON string: `{"numRecords":..,"minValues":{..},"maxValues":{..},"nullCount":{..}}`. */
+  /**
+   * Per-file statistics as a JSON string: `{"numRecords":..,"minValues":{..},"maxValues":{..},"nullCount":{..}}`,
+   * plus `"tightBounds":false` once a deletion vector may have deleted the rows holding a min or max.
+   */
   stats?: string;
   tags?: Record<string, string | null>;
+  /** The rows of the data file this logical file leaves out; absent when every row is live. */
+  deletionVector?: DeletionVectorDescriptor;
 }
 
 /**
@@ -82,6 +108,13 @@ export interface RemoveFile {
   extendedFileMetadata?: boolean;
   partitionValues?: Record<string, string | null>;
   size?: number;
+  stats?: string;
+  tags?: Record<string, string | null>;
+  /**
+   * The deletion vector of the logical file being removed: a remove names (path, DV), so removing a
+   * file that has a DV must carry that DV, or it removes nothing (see `removeOf`).
+   */
+  deletionVector?: DeletionVectorDescriptor;
 }
 
 /**
@@ -136,6 +169,27 @@ export function formatActions(actions: Action[]): string {
   return actions.map((action) => JSON.stringify(action)).join('\n') + '\n';
 }
 
+/**
+ * The remove action for a live file: the same logical file (path and deletion vector), with the
+ * extended metadata (partition values, size, stats, tags) so that readers tailing the log and
+ * VACUUM know what left. Use this rather than `{ remove: { path } }`: on a table with deletion
+ * vectors a remove without the file's DV names another logical file and leaves this one live.
+ */
+export function removalOf(add: AddFile, options: { deletionTimestamp: number; dataChange: boolean }): RemoveFile {
+  const remove: RemoveFile = {
+    path: add.path,
+    deletionTimestamp: options.deletionTimestamp,
+    dataChange: options.dataChange,
+    extendedFileMetadata: true,
+    partitionValues: add.partitionValues,
+    size: add.size,
+  };
+  if (add.stats !== undefined) remove.stats = add.stats;
+  if (add.tags !== undefined) remove.tags = add.tags;
+  if (add.deletionVector) remove.deletionVector = add.deletionVector;
+  return remove;
+}
+
 /** The number of records a file holds according to its stats, if the writer recorded them. */
 export function numRecords(add: AddFile): number | undefined {
   if (!add.stats) return undefined;
@@ -146,4 +200,13 @@ export function numRecords(add: AddFile): number | undefined {
     // Stats are an optimisation; a malformed string just means we count the rows instead.
     return undefined;
   }
+}
+
+/**
+ * The rows of a logical file: the data file's records less those its deletion vector deletes.
+ * Undefined when the stats have no numRecords (the protocol requires it on files with a DV).
+ */
+export function liveRecords(add: AddFile): number | undefined {
+  const records = numRecords(add);
+  return records === undefined ? undefined : records - (add.deletionVector?.cardinality ?? 0);
 }

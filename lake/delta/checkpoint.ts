@@ -15,6 +15,7 @@ import { NotFoundError } from '../storage/lakeStorage.js';
 import { locate } from '../storage/locations.js';
 import { checkpointPath, lastCheckpointPath } from './logFiles.js';
 import type { Snapshot } from './snapshot.js';
+import { assertWritable } from './tableFeatures.js';
 
 /** Reading and writing Parquet checkpoints and `_last_checkpoint`, through DuckDB. */
 
@@ -69,7 +70,9 @@ export async function writeCheckpoint(
   snapshot: Snapshot,
   policy: TombstonePolicy = {},
 ): Promise<WrittenCheckpoint> {
-  assertCheckpointable(tableDir, snapshot);
+  // The checkpoint columns carry the state of the features eventlake implements (deletion vectors
+  // included); a table using others (row tracking, domain metadata, ...) would lose state.
+  assertWritable(tableDir, snapshot.protocol, 'checkpoint');
   const actions = checkpointActions(snapshot, policy);
   const target = checkpointPath(tableDir, snapshot.version);
   const parquetTemp = path.join(os.tmpdir(), `eventlake-checkpoint-${randomUUID()}.parquet`);
@@ -112,16 +115,4 @@ async function pointLastCheckpointAt(tableDir: string, last: LastCheckpoint): Pr
   if (current && current.version > last.version) return;
   const { storage, path: file } = locate(lastCheckpointPath(tableDir));
   await storage.replace(file, JSON.stringify(last));
-}
-
-// The checkpoint schema above has no columns for reader features (deletion vectors, column
-// mapping, ...) or writer-feature fields (row tracking), so checkpointing such a table would lose state.
-function assertCheckpointable(tableDir: string, snapshot: Snapshot): void {
-  const protocol = snapshot.protocol;
-  if (protocol && (protocol.minReaderVersion > 1 || protocol.minWriterVersion >= 7)) {
-    throw new Error(
-      `cannot checkpoint Delta table ${tableDir}: it uses protocol ${protocol.minReaderVersion}/${protocol.minWriterVersion}, ` +
-        'eventlake writes checkpoints for reader version 1 / writer versions up to 6 only',
-    );
-  }
 }

@@ -26,6 +26,16 @@ function struct(fields: Record<string, string>): string {
     .join(', ')})`;
 }
 
+// The DeletionVectorDescriptor struct as Spark checkpoints it (maxRowIndex is Spark's own field).
+const DELETION_VECTOR = struct({
+  storageType: 'VARCHAR',
+  pathOrInlineDv: 'VARCHAR',
+  offset: 'INTEGER',
+  sizeInBytes: 'INTEGER',
+  cardinality: 'BIGINT',
+  maxRowIndex: 'BIGINT',
+});
+
 /**
  * DuckDB types of the checkpoint columns, named and typed as Spark writes them (long = BIGINT,
  * int = INTEGER, map<string,string> = MAP) so Spark, delta-rs and Delta kernel read it unchanged.
@@ -40,9 +50,11 @@ export const CHECKPOINT_COLUMNS = {
     modificationTime: 'BIGINT',
     dataChange: 'BOOLEAN',
     tags: STRING_MAP,
+    deletionVector: DELETION_VECTOR,
     stats: 'VARCHAR',
   }),
   // Checkpointed removes are tombstones for VACUUM only: the protocol leaves out stats and tags.
+  // Their DV stays: a tombstone is keyed by (path, DV), and VACUUM keeps the DV file it names.
   remove: struct({
     path: 'VARCHAR',
     deletionTimestamp: 'BIGINT',
@@ -50,6 +62,7 @@ export const CHECKPOINT_COLUMNS = {
     extendedFileMetadata: 'BOOLEAN',
     partitionValues: STRING_MAP,
     size: 'BIGINT',
+    deletionVector: DELETION_VECTOR,
   }),
   metaData: struct({
     id: 'VARCHAR',
@@ -104,18 +117,25 @@ export function checkpointActions(snapshot: Snapshot, policy: TombstonePolicy = 
 
 /**
  * The actions in one checkpoint row (as a JSON object). Null fields are dropped so a checkpointed
- * action equals the one parsed from the commit JSON; derived `*_parsed` columns are ignored, and so
- * are action kinds eventlake does not model (domainMetadata, sidecar, ...).
+ * action equals the one parsed from the commit JSON (in a deletion vector too: an inline DV has no
+ * offset, and its uniqueId must not change); derived `*_parsed` columns are ignored, and so are
+ * action kinds eventlake does not model (domainMetadata, sidecar, ...).
  */
 export function actionsFromCheckpointRow(row: Record<string, unknown>): Action[] {
   const actions: Action[] = [];
   for (const kind of CHECKPOINT_KINDS) {
     const value = row[kind];
-    if (value !== null && typeof value === 'object') actions.push({ [kind]: withoutNulls(value as object) } as Action);
+    if (value === null || typeof value !== 'object') continue;
+    const action = withoutNulls(value as object);
+    if (action.deletionVector !== null && typeof action.deletionVector === 'object') {
+      action.deletionVector = withoutNulls(action.deletionVector as object);
+    }
+    actions.push({ [kind]: action } as Action);
   }
   return actions;
 }
 
+// Not recursive on purpose: a null in partitionValues is a null partition value, not an absent one.
 function withoutNulls(fields: object): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(fields).filter(([name, value]) => value !== null && !name.endsWith('_parsed')),

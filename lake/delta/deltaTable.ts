@@ -17,13 +17,34 @@ export { listLog, type LogListing, type CheckpointFiles } from './logFiles.js';
 export { loadSnapshot, localFiles, refreshSnapshot, snapshotFilePaths, snapshotLocalFiles, type AsOf } from './snapshotReader.js';
 export { NoVersionAtTimeError } from './timeTravel.js';
 export { vacuum, type VacuumOptions } from './vacuum.js';
+export {
+  DELETION_VECTOR_CONFIGURATION,
+  DELETION_VECTOR_PROTOCOL,
+  assertReadable,
+  assertWritable,
+  deletionVectorsEnabled,
+} from './tableFeatures.js';
+export { markRowsDeleted, type RowDeletion, type RowDeletionOptions } from './rowDeletion.js';
+export {
+  liveRowsSelect,
+  ROW_FILE_COLUMN,
+  ROW_INDEX_COLUMN,
+  type DeletedRowsTable,
+  type LiveRows,
+  type LiveRowsOptions,
+} from './liveRows.js';
+export { readDeletionVector, writeDeletionVectors, deletionVectorLocation } from './deletionVector.js';
+export { removalOf, liveRecords } from './actions.js';
 
 /** A table at one version, as a person or a test wants to see it. */
 export interface TableDescription {
   version: number;
   /** Data file paths relative to the table folder (decoded), sorted. */
   files: string[];
-  /** Rows in the snapshot: numRecords from stats, counted with DuckDB where a file has none. */
+  /**
+   * Rows in the snapshot: numRecords from stats (counted with DuckDB where a file has none), less
+   * the rows deletion vectors delete (their cardinality).
+   */
   rows: number;
   /** Columns with their Spark type names. */
   schema: { name: string; type: string }[];
@@ -54,6 +75,7 @@ async function countRows(tableDir: string, adds: AddFile[]): Promise<number> {
   const withoutStats: string[] = [];
   let rows = 0;
   for (const add of adds) {
+    rows -= add.deletionVector?.cardinality ?? 0;
     const count = numRecords(add);
     if (count === undefined) withoutStats.push(joinLocation(tableDir, dataFilePath(add.path)));
     else rows += count;

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Action, AddFile, CommitInfo, Metadata, Protocol, RemoveFile, Txn } from './actions.js';
+import { logicalFileKey, sameDeletionVector } from './logicalFile.js';
 
 /**
  * Log replay: actions in, table state out. Pure (no I/O), like the log replay of delta-rs and
@@ -12,11 +13,16 @@ export interface Snapshot {
   readonly version: number;
   readonly protocol?: Protocol;
   readonly metadata?: Metadata;
-  /** Live data files, keyed by the raw (possibly URL-encoded) path of their `add`. */
+  /**
+   * Live (logical) files, keyed by the raw (possibly URL-encoded) path of their `add`: a path is
+   * live with at most one deletion vector at a time.
+   */
   readonly files: ReadonlyMap<string, AddFile>;
   /**
-   * Removed files not re-added since, keyed by raw path. The protocol keeps them in the snapshot
-   * (and in checkpoints) until they expire, so VACUUM spares files a recent version still needs.
+   * Removed logical files not re-added since, keyed by `logicalFileKey(path, deletionVector)`:
+   * the raw path for a file without a DV. The protocol keeps them in the snapshot (and in
+   * checkpoints) until they expire, so VACUUM spares files a recent version still needs. A path
+   * may be live with one DV and a tombstone with an older one.
    */
   readonly tombstones: ReadonlyMap<string, RemoveFile>;
   /** The latest transaction marker per application id. */
@@ -105,16 +111,22 @@ function draftOf(snapshot: Snapshot): Draft {
   };
 }
 
-// Reconciliation rules of the protocol: the newest action for a path wins (add and remove cancel
-// each other), the latest txn per appId wins, metaData and protocol are replaced whole.
+// Reconciliation rules of the protocol: a logical file is (path, deletion vector uniqueId) and
+// the newest action for it wins (add and remove cancel each other); an add replaces whatever DV
+// its path had. Changing a file's DV is a remove of (path, old DV) and an add of (path, new DV)
+// in one commit, in either order: the remove only takes the path out of the live files when the
+// live DV is the one it names. The latest txn per appId wins, metaData and protocol are replaced.
 function applyActions(draft: Draft, actions: Action[]): void {
   for (const action of actions) {
     if ('add' in action) {
-      draft.files.set(action.add.path, action.add);
-      draft.tombstones.delete(action.add.path);
+      const { add } = action;
+      draft.files.set(add.path, add);
+      draft.tombstones.delete(logicalFileKey(add.path, add.deletionVector));
     } else if ('remove' in action) {
-      draft.files.delete(action.remove.path);
-      draft.tombstones.set(action.remove.path, action.remove);
+      const { remove } = action;
+      const live = draft.files.get(remove.path);
+      if (live && sameDeletionVector(live, remove)) draft.files.delete(remove.path);
+      draft.tombstones.set(logicalFileKey(remove.path, remove.deletionVector), remove);
     } else if ('txn' in action) {
       draft.txns.set(action.txn.appId, action.txn);
     } else if ('metaData' in action) {

@@ -14,6 +14,7 @@ import {
   type Commit,
   type Snapshot,
 } from './snapshot.js';
+import { assertReadable } from './tableFeatures.js';
 import { versionAsOf, versionTimestamp } from './timeTravel.js';
 
 /** Loading a snapshot from a table folder: the I/O around the pure log replay. */
@@ -73,14 +74,17 @@ export async function refreshSnapshot(tableDir: string, snapshot: Snapshot): Pro
   }
 }
 
-/** Absolute local paths of a snapshot's data files, e.g. for DuckDB's read_parquet. */
+/**
+ * Absolute local paths of a snapshot's data files, e.g. for DuckDB's read_parquet. These are the
+ * whole files: rows deleted by deletion vectors are in them; `liveRowsSelect` reads live rows only.
+ */
 export function snapshotFilePaths(tableDir: string, snapshot: Snapshot): string[] {
   return [...snapshot.files.values()].map((add) => joinLocation(tableDir, dataFilePath(add.path)));
 }
 
 /**
  * Local paths DuckDB can read for the snapshot's data files: the files themselves on a local lake,
- * cached downloads on ADLS (the views' local cache mode).
+ * cached downloads on ADLS (the views' local cache mode). Whole files, as `snapshotFilePaths`.
  */
 export async function snapshotLocalFiles(tableDir: string, snapshot: Snapshot): Promise<string[]> {
   return localFiles(snapshotFilePaths(tableDir, snapshot));
@@ -104,19 +108,4 @@ async function readCommits(tableDir: string, versions: number[]): Promise<Commit
     commits.push(...(await Promise.all(read)));
   }
   return commits;
-}
-
-// Reading a reader-v2/v3 table as if it were v1 would silently return wrong rows (column mapping,
-// deletion vectors), so refuse loudly instead.
-function assertReadable(tableDir: string, snapshot: Snapshot): void {
-  if (!snapshot.protocol || !snapshot.metadata) {
-    throw new Error(`Delta table ${tableDir} has no protocol or metaData action at version ${snapshot.version}`);
-  }
-  if (snapshot.protocol.minReaderVersion > 1) {
-    const features = snapshot.protocol.readerFeatures?.join(', ') ?? 'none listed';
-    throw new Error(
-      `Delta table ${tableDir} needs Delta reader version ${snapshot.protocol.minReaderVersion} (features: ${features}); ` +
-        'eventlake reads reader version 1 tables only',
-    );
-  }
 }

@@ -130,3 +130,40 @@ export function sparkTypeName(type: SparkDataType): string {
       return `struct<${type.fields.map((f) => `${f.name}:${sparkTypeName(f.type)}`).join(',')}>`;
   }
 }
+
+const DUCK_PRIMITIVES: Record<string, string> = {
+  string: 'VARCHAR',
+  long: 'BIGINT',
+  integer: 'INTEGER',
+  short: 'SMALLINT',
+  byte: 'TINYINT',
+  double: 'DOUBLE',
+  float: 'FLOAT',
+  boolean: 'BOOLEAN',
+  date: 'DATE',
+  timestamp: 'TIMESTAMPTZ',
+  timestamp_ntz: 'TIMESTAMP',
+  binary: 'BLOB',
+};
+
+/**
+ * The DuckDB type DuckDB's Parquet reader gives a column of this Spark type (the reverse of
+ * `sparkType`), e.g. to type an empty result with the table's columns.
+ */
+export function duckType(type: SparkDataType): string {
+  if (typeof type === 'string') {
+    const primitive = DUCK_PRIMITIVES[type];
+    if (primitive) return primitive;
+    const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(type);
+    if (decimal) return `DECIMAL(${decimal[1]},${decimal[2]})`;
+    throw new Error(`Spark type ${type} has no DuckDB equivalent that eventlake supports`);
+  }
+  switch (type.type) {
+    case 'array':
+      return `${duckType(type.elementType)}[]`;
+    case 'map':
+      return `MAP(${duckType(type.keyType)}, ${duckType(type.valueType)})`;
+    case 'struct':
+      return `STRUCT(${type.fields.map((f) => `"${f.name.replaceAll('"', '""')}" ${duckType(f.type)}`).join(', ')})`;
+  }
+}

@@ -1,11 +1,14 @@
 import { joinLocation, locate, relativeLocation } from '../storage/locations.js';
+import type { AddFile, RemoveFile } from './actions.js';
+import { deletionVectorLocation } from './deletionVector.js';
 import { dataFilePath, type Snapshot } from './snapshot.js';
 import { loadSnapshot } from './snapshotReader.js';
 
 /**
- * VACUUM: deleting data files that no version a reader may still be using refers to.
+ * VACUUM: deleting data files (and deletion vector files) that no version a reader may still be
+ * using refers to.
  *
- * Only data files are vacuumed. The log (old commits and checkpoints) is left alone: deleting it
+ * Only data and DV files are vacuumed. The log (old commits and checkpoints) is left alone: deleting it
  * safely needs a checkpoint at the cut-off and care for time travel, and on a local folder the
  * log is small next to the data.
  */
@@ -21,8 +24,9 @@ export interface VacuumOptions {
 }
 
 /**
- * Deletes the data files in the table folder that the latest snapshot does not reference, that
- * were not removed within the retention window, and that are older (mtime) than it. Returns the
+ * Deletes the data and DV files in the table folder that the latest snapshot does not reference,
+ * that were not removed within the retention window, and that are older (mtime) than it (a DV
+ * file written for a commit that never happened is one). Returns the
  * deleted paths, relative to the table folder, sorted.
  */
 export async function vacuum(tableDir: string, options: VacuumOptions): Promise<string[]> {
@@ -45,12 +49,18 @@ export async function vacuum(tableDir: string, options: VacuumOptions): Promise<
 }
 
 // Live files, plus files removed after the cut-off: a reader that started on the version before
-// the removal may still be reading them, however old the file itself is.
+// the removal may still be reading them, however old the file itself is. The same for the DV
+// files of both: a file whose DV changed is a tombstone with the old DV and live with the new one.
 function filesToKeep(tableDir: string, snapshot: Snapshot, cutoff: number): Set<string> {
   const keep = new Set<string>();
-  for (const add of snapshot.files.values()) keep.add(joinLocation(tableDir, dataFilePath(add.path)));
+  const keepFilesOf = (file: AddFile | RemoveFile) => {
+    keep.add(joinLocation(tableDir, dataFilePath(file.path)));
+    const dv = file.deletionVector && deletionVectorLocation(tableDir, file.deletionVector);
+    if (dv) keep.add(dv);
+  };
+  for (const add of snapshot.files.values()) keepFilesOf(add);
   for (const remove of snapshot.tombstones.values()) {
-    if ((remove.deletionTimestamp ?? 0) >= cutoff) keep.add(joinLocation(tableDir, dataFilePath(remove.path)));
+    if ((remove.deletionTimestamp ?? 0) >= cutoff) keepFilesOf(remove);
   }
   return keep;
 }

@@ -1,5 +1,6 @@
 import { failpoint } from '../failpoints.js';
 import type { LakeLayout } from '../layout.js';
+import type { LeaseTiming } from '../lakeLease.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../logger.js';
 import { emptyHead, openHeadWriter, readHead, type HeadWriter, type LogHead, type StreamHead } from './logHead.js';
@@ -13,6 +14,8 @@ export interface LogWriterOptions {
   partitions?: number;
   /** Start a new segment once the current one would pass this size. */
   segmentBytes?: number;
+  /** The writer's lease on a remote lake (default 60 s, renewed every 20 s). */
+  lease?: LeaseTiming;
 }
 
 /** Staged bytes go into a small first chunk (most HTTP commits are small), then 1 MiB ones. */
@@ -76,17 +79,18 @@ export class LogWriter {
     for (const [stream, head] of Object.entries(committed.streams)) this.nextSequence.set(stream, head.sequence + 1);
   }
 
-  static async open(layout: LakeLayout, options: LogWriterOptions = {}): Promise<LogWriter> {
-    const [meta, lock] = await Promise.all([
-      openLogMeta(layout, options.partitions),
-      acquireLock(layout.lockFile('log-writer'), 'the lake log writer'),
-    ]).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'EROFS' || error.code === 'EACCES' || error.code === 'EPERM') {
-        throw new Error(`cannot write to the lake at ${layout.root}: ${error.message}`);
-      }
-      throw error;
-    });
+  /**
+   * Takes the writer's lock (and, on a remote lake, its lease), recovers every stream to the
+   * committed head and opens for writing. `heldLock` reopens with a lock this process still holds
+   * (recovery after a failed commit), so no other machine can slip in between; it stays the
+   * caller's if opening fails.
+   */
+  static async open(layout: LakeLayout, options: LogWriterOptions = {}, heldLock?: Lock): Promise<LogWriter> {
+    const lock = heldLock ?? (await acquireLock(layout.lockFile('log-writer'), 'the lake log writer', options.lease).catch((error: NodeJS.ErrnoException) => {
+      throw readOnlyLake(layout, error);
+    }));
     try {
+      const meta = await openLogMeta(layout, options.partitions);
       const head = (await readHead(layout.headFile)) ?? emptyHead(meta.streams);
       for (const stream of meta.streams) {
         head.streams[stream] ??= emptyHead([stream]).streams[stream];
@@ -95,8 +99,8 @@ export class LogWriter {
       const headWriter = await openHeadWriter(layout.headFile);
       return new LogWriter(layout, meta, head, headWriter, lock, options.segmentBytes ?? 128 * 1024 * 1024);
     } catch (error) {
-      await lock.release();
-      throw error;
+      if (!heldLock) await lock.release();
+      throw readOnlyLake(layout, error as NodeJS.ErrnoException);
     }
   }
 
@@ -122,7 +126,12 @@ export class LogWriter {
     staged.lastTimestamp = timestamp;
   }
 
-  /** Makes everything staged durable and visible. After a failure the writer refuses all work. */
+  /**
+   * Makes everything staged durable and visible. After a failure the writer refuses all work.
+   * On a remote lake the writer's lease must be ours before the commit starts and still ours
+   * when the head is written: a commit that cannot prove it wrote as the only writer is not
+   * acknowledged (a new writer elsewhere may have read the head already).
+   */
   async commit(): Promise<LogHead> {
     if (this.failure) throw new Error(`the log writer stopped after an earlier failure: ${this.failure.message}`);
     if (this.staged.size === 0) return this.committed;
@@ -130,9 +139,11 @@ export class LogWriter {
     this.staged = new Map();
     const next: LogHead = { ...this.committed, commit: this.committed.commit + 1, streams: { ...this.committed.streams } };
     try {
+      await this.lock.ensureHeld();
       await Promise.all([...staged].map(([stream, s]) => this.appendStream(stream, s, next)));
       next.committedAt = new Date().toISOString();
       await this.headWriter.write(next);
+      this.lock.assertHeld();
     } catch (error) {
       this.failure = error as Error;
       throw error;
@@ -168,11 +179,16 @@ export class LogWriter {
     return appender;
   }
 
-  async close(): Promise<void> {
+  /** Closes the files and releases the lock; with `keepLock`, hands the lock back instead (to reopen with it). */
+  async close(options: { keepLock?: boolean } = {}): Promise<Lock | null> {
     for (const { appender } of this.appenders.values()) await appender.close().catch(() => undefined);
     this.appenders.clear();
-    await this.headWriter.close();
+    await this.headWriter.close().catch((error: Error) => {
+      if (!options.keepLock) throw error;
+    });
+    if (options.keepLock) return this.lock;
     await this.lock.release();
+    return null;
   }
 }
 
@@ -203,4 +219,12 @@ async function recoverStream(dir: string, stream: string, head: StreamHead): Pro
       throw new Error(`lake log stream ${stream} is damaged: ${segmentPath(dir, head.segment)} holds ${size} bytes, ${head.offset} were committed`);
     }
   }
+}
+
+/** A lake that cannot be written at all gets one clear sentence; anything else passes through. */
+function readOnlyLake(layout: LakeLayout, error: NodeJS.ErrnoException): Error {
+  if (error.code === 'EROFS' || error.code === 'EACCES' || error.code === 'EPERM') {
+    return new Error(`cannot write to the lake at ${layout.root}: ${error.message}`);
+  }
+  return error;
 }

@@ -11,7 +11,10 @@ export function statusOf(error: unknown): number | undefined {
 
 export function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+  if (typeof code === 'string') return code;
+  // An answer to HEAD has no body, so the SDK leaves `code` unset: the header still says it.
+  const header = (error as { response?: { headers?: { get?: (name: string) => string | undefined } } } | null)?.response?.headers?.get?.('x-ms-error-code');
+  return typeof header === 'string' ? header : undefined;
 }
 
 const MISSING_FILESYSTEM = new Set(['FilesystemNotFound', 'ContainerNotFound']);

@@ -4,8 +4,10 @@ import path from 'node:path';
 import type { DataLakeFileClient, DataLakeFileSystemClient, DataLakeServiceClient } from '@azure/storage-file-datalake';
 import { AdlsAppender } from './adlsAppender.js';
 import { AdlsFileCache } from './adlsFileCache.js';
-import { adlsFailure, isAlreadyExists, isPathNotFound, statusOf } from './adlsErrors.js';
-import { AlreadyExistsError, NotFoundError, type Appender, type LakeStorage, type StorageEntry } from './lakeStorage.js';
+import { AdlsLease } from './adlsLease.js';
+import { redact } from '../redact.js';
+import { AdlsError, adlsFailure, codeOf, isAlreadyExists, isPathNotFound, statusOf } from './adlsErrors.js';
+import { AlreadyExistsError, NotFoundError, type Appender, type LakeStorage, type StorageEntry, type StorageLease } from './lakeStorage.js';
 
 export interface AdlsStorageOptions {
   /** An authenticated service client (shared key, connection string or a token credential). */
@@ -61,6 +63,41 @@ export class AdlsStorage implements LakeStorage {
     } catch (error) {
       throw this.failure('create filesystem', '', error);
     }
+  }
+
+  /**
+   * Both service endpoints answer with these credentials. The SDK sends reads, properties and
+   * leases to the account's `blob` endpoint and writes (create, append, flush, rename, delete,
+   * list) to its `dfs` endpoint, so a firewall rule or private endpoint for only one of them lets
+   * some calls through and fails the rest, mid-run. One cheap call to each, at start, names the
+   * endpoint that failed instead. A missing lake folder is fine (404 PathNotFound: dfs answered).
+   */
+  async checkEndpoints(): Promise<void> {
+    const blobUrl = blobEndpointOf(this.fs.url);
+    const checks = [
+      { endpoint: `blob endpoint (${blobUrl})`, call: () => this.fs.getProperties() },
+      { endpoint: `dfs endpoint (${this.fs.url})`, call: () => this.fs.listPaths({ path: this.prefix || undefined }).byPage({ maxPageSize: 1 }).next() },
+    ];
+    const failures = await Promise.all(checks.map(async ({ endpoint, call }) => {
+      try {
+        await call();
+        return null;
+      } catch (error) {
+        if (isPathNotFound(error)) return null;
+        return { endpoint, error };
+      }
+    }));
+    const failed = failures.filter((f): f is { endpoint: string; error: unknown } => f !== null);
+    if (failed.length === 0) return;
+    const missingFilesystem = failed.find((f) => statusOf(f.error) === 404);
+    if (missingFilesystem) throw this.failure('open', '', missingFilesystem.error);
+    const details = failed.map(({ endpoint, error }) => `the ${endpoint} failed: ${endpointProblem(error)}`).join('; ');
+    throw new AdlsError(
+      redact(`${this.location}: ${details}. Reads and properties go to the blob endpoint, writes to the dfs endpoint: both must be reachable ` +
+        'from this machine and accept its credentials (firewall rules and private endpoints for both "blob" and "dfs", DNS; see docs/azure.md)', this.#secrets),
+      statusOf(failed[0].error),
+      codeOf(failed[0].error),
+    );
   }
 
   /** Removes a folder and everything below it (tests and operators; not part of LakeStorage). */
@@ -202,13 +239,22 @@ export class AdlsStorage implements LakeStorage {
     }
   }
 
-  /** A new file beside the target, whole and flushed, named so that it is recognisably temporary. */
+  lease(file: string, id: string): StorageLease {
+    return new AdlsLease(this.file(file), id, (op, error) => this.failure(op, file, error));
+  }
+
+  /**
+   * A new file beside the target, whole and flushed, named so that it is recognisably temporary.
+   * No If-None-Match on its create: the name is unique, so a condition guards nothing, and when
+   * the create's answer is lost the SDK's retry would meet the file its first try made (409).
+   * Every step of the upload (create, append at 0, flush to the length) repeats harmlessly.
+   */
   private async writeTemp(file: string, data: Buffer | string): Promise<string> {
     const full = this.full(file);
     const slash = full.lastIndexOf('/');
     const temp = `${full.slice(0, slash + 1)}.${full.slice(slash + 1)}.${randomUUID()}.tmp`;
     try {
-      await this.fs.getFileClient(temp).upload(typeof data === 'string' ? Buffer.from(data) : data, { conditions: { ifNoneMatch: '*' } });
+      await this.fs.getFileClient(temp).upload(typeof data === 'string' ? Buffer.from(data) : data);
     } catch (error) {
       await this.deleteQuietly(temp);
       throw this.failure('write', file, error);
@@ -278,6 +324,24 @@ function describeLocation(service: DataLakeServiceClient, filesystem: string, pr
     return `abfss://${filesystem}@${url.hostname.replace('.blob.', '.dfs.')}${tail}`;
   }
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}/${filesystem}${tail}`;
+}
+
+/** The blob endpoint the SDK derives from a dfs URL (`account.dfs.core...` -> `account.blob.core...`; emulators: the same URL). */
+function blobEndpointOf(dfsUrl: string): string {
+  const url = new URL(dfsUrl);
+  url.hostname = url.hostname.replace('.dfs.', '.blob.');
+  return url.toString().replace(/\/$/, '');
+}
+
+/** Why an endpoint check failed, in words an operator can act on. */
+function endpointProblem(error: unknown): string {
+  const status = statusOf(error);
+  const code = codeOf(error);
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
+  if (status === 403 && code === 'AuthenticationFailed') return `HTTP 403 AuthenticationFailed: the credentials were refused (a wrong account key, or an expired SAS)`;
+  if (status === 403 && code === 'AuthorizationFailure') return `HTTP 403 AuthorizationFailure: the account's network rules block this machine, or the identity lacks a data role (${message})`;
+  if (status) return `HTTP ${status}${code ? ` ${code}` : ''}: ${message}`;
+  return `no answer (${message})`;
 }
 
 async function collect(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {

@@ -49,6 +49,42 @@ export interface LakeStorage {
    * see no file or the whole file (local: temp + fsync + rename; ADLS: temp path + rename).
    */
   upload(localFile: string, path: string): Promise<void>;
+
+  /**
+   * A lease on `path` under the id `id` (remote storages shared by machines: ADLS). Local
+   * storage has none: one machine's file locks already exclude its other processes.
+   */
+  lease?(path: string, id: string): StorageLease;
+}
+
+/**
+ * A timed exclusive claim on one file, kept by renewing it before its duration runs out (ADLS:
+ * Lease Blob on a marker file). Every call is safe to repeat after a lost answer.
+ */
+export interface StorageLease {
+  readonly id: string;
+  /** Takes the lease for `seconds` (15-60), creating the file if needed, and records `holder` on it. LeaseTakenError when another id holds it. */
+  acquire(seconds: number, holder: Record<string, string>): Promise<void>;
+  /** Extends it by its duration from now. LeaseTakenError when it is no longer ours (taken over, or broken). */
+  renew(): Promise<void>;
+  /** Lets it go (best effort: an expired or already released lease is fine). */
+  release(): Promise<void>;
+  /** The lease's state now, who took it last, and the file's version (for breakIfUnchanged). */
+  inspect(): Promise<LeaseInfo>;
+  /** Ends the current lease at once, unless the file changed since `etag` (a new holder recorded itself). */
+  breakIfUnchanged(etag: string): Promise<boolean>;
+}
+
+export interface LeaseInfo {
+  state: 'available' | 'leased' | 'expired' | 'breaking' | 'broken';
+  /** What the last holder recorded when it took the lease; null when nothing readable is there. */
+  holder: Record<string, string> | null;
+  etag: string;
+}
+
+/** The lease is held by someone else (or was taken from us). */
+export class LeaseTakenError extends Error {
+  readonly code = 'ELEASED';
 }
 
 export interface StorageEntry {

@@ -1,4 +1,5 @@
 import { redact } from '../redact.js';
+import { AdlsError } from './adlsErrors.js';
 import type { LakeStorage } from './lakeStorage.js';
 import { LocalStorage } from './localStorage.js';
 
@@ -35,11 +36,16 @@ export type LakeStorageConfig = string | LocalStorageConfig | AdlsStorageConfig;
  * EVENTLAKE_ADLS_CONNECTION_STRING, EVENTLAKE_ADLS_ACCOUNT_KEY, EVENTLAKE_ADLS_SAS_TOKEN.
  * Without any of them, DefaultAzureCredential (managed identity, workload identity, az login...).
  */
-export async function openLakeStorage(config: LakeStorageConfig, env: NodeJS.ProcessEnv = process.env): Promise<LakeStorage> {
+export async function openLakeStorage(config: LakeStorageConfig, env: NodeJS.ProcessEnv = process.env, options: OpenOptions = {}): Promise<LakeStorage> {
   const resolved = typeof config === 'string' ? parseLakeLocation(config) : config;
   if (resolved.type === 'local') return new LocalStorage(resolved.path);
   if (resolved.type !== 'adls') throw new Error(`lake storage: unknown type ${JSON.stringify((resolved as { type: unknown }).type)} (local or adls)`);
-  return openAdls(resolved, env);
+  return openAdls(resolved, env, options.checkEndpoints ?? true);
+}
+
+export interface OpenOptions {
+  /** Check at once that the account's blob and dfs endpoints answer (default true; false opens offline). */
+  checkEndpoints?: boolean;
 }
 
 /** Plain paths are local folders; abfss:// and https://<account>.dfs.core.windows.net/... are ADLS Gen2. */
@@ -68,7 +74,7 @@ export function adlsCredentials(config: AdlsStorageConfig, env: NodeJS.ProcessEn
   return { connectionString: env.EVENTLAKE_ADLS_CONNECTION_STRING, accountKey: env.EVENTLAKE_ADLS_ACCOUNT_KEY, sasToken: env.EVENTLAKE_ADLS_SAS_TOKEN };
 }
 
-async function openAdls(config: AdlsStorageConfig, env: NodeJS.ProcessEnv): Promise<LakeStorage> {
+async function openAdls(config: AdlsStorageConfig, env: NodeJS.ProcessEnv, checkEndpoints: boolean): Promise<LakeStorage> {
   const { connectionString, accountKey, sasToken } = adlsCredentials(config, env);
   validate(config, !!connectionString);
   const secrets = [connectionString, accountKey, sasToken].filter((s): s is string => !!s);
@@ -90,8 +96,10 @@ async function openAdls(config: AdlsStorageConfig, env: NodeJS.ProcessEnv): Prom
     }
     const storage = new AdlsStorage({ service, filesystem: config.filesystem, directory: config.directory, cacheDir: config.cacheDir, secrets });
     if (config.createFilesystem) await storage.ensureFilesystem();
+    if (checkEndpoints) await storage.checkEndpoints();
     return storage;
   } catch (error) {
+    if (error instanceof AdlsError) throw error; // already names the lake and what failed, without secrets
     throw new Error(`lake storage ${config.filesystem} at ${redact(config.accountUrl ?? 'the connection string\'s account', secrets)}: ${redact((error as Error).message, secrets)}`);
   }
 }

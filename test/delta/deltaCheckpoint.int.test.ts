@@ -77,9 +77,15 @@ describe('Parquet checkpoints', () => {
     const columns = Object.fromEntries(described.map((c) => [c.column_name, c.column_type]));
     expect(Object.keys(columns)).toEqual(['txn', 'add', 'remove', 'metaData', 'protocol']);
     // The same names and types Spark writes (see the golden checkpoints), minus features we never use.
+    const deletionVector =
+      'STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT, maxRowIndex BIGINT)';
     expect(columns.add).toBe(
       'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, ' +
-        'dataChange BOOLEAN, tags MAP(VARCHAR, VARCHAR), stats VARCHAR)',
+        `dataChange BOOLEAN, tags MAP(VARCHAR, VARCHAR), deletionVector ${deletionVector}, stats VARCHAR)`,
+    );
+    expect(columns.remove).toBe(
+      'STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, ' +
+        `partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, deletionVector ${deletionVector})`,
     );
     expect(columns.txn).toBe('STRUCT(appId VARCHAR, "version" BIGINT, lastUpdated BIGINT)');
     expect(columns.protocol).toBe(
@@ -117,11 +123,17 @@ describe('Parquet checkpoints', () => {
     expect((await loadSnapshot(table, { version: 2 })).metadata?.description).toBeUndefined();
   });
 
-  it('refuses to checkpoint a table whose features it cannot represent', async () => {
+  it('refuses to checkpoint a table whose features it cannot represent, naming them', async () => {
     const table = await tableWithHistory();
     const snapshot = await loadSnapshot(table);
-    const featured = { ...snapshot, protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'] } };
-    await expect(writeCheckpoint(table, featured)).rejects.toThrow(/uses protocol 3\/7/);
+    const rowTracking = {
+      ...snapshot,
+      protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors', 'rowTracking'] },
+    };
+    await expect(writeCheckpoint(table, rowTracking)).rejects.toThrow(/uses protocol 3\/7 with features eventlake does not implement \(rowTracking\)/);
+    const columnMapping = { ...snapshot, protocol: { minReaderVersion: 2, minWriterVersion: 5 } };
+    await expect(writeCheckpoint(table, columnMapping)).rejects.toThrow(/uses protocol 2\/5 .*\(reader version 2\)/);
+    expect((await listLog(table)).checkpoints).toEqual([]);
   });
 });
 

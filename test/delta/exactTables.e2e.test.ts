@@ -34,14 +34,17 @@ interface LakeMode {
 
 const COPY_ON_WRITE: LakeMode[] = [{ name: 'copy-on-write (default)', config: {}, protocol: { minReaderVersion: 1, minWriterVersion: 2 } }];
 /**
- * DELETION-VECTOR LAKES: once the opt-in setting exists, add the mode here and the whole scenario
- * runs again on such a lake, e.g.
- *   { name: 'deletion vectors', config: { <the lake setting>: ... } (or job: { <the table setting>: ... }),
- *     protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] },
- *     deletionVectors: true }
- * (the reader applies deletion vectors; it is proved on the Spark-written delta-golden-dv tables).
+ * A lake opting in to deletion vectors (`"deletionVectors": true`): the whole scenario again (the
+ * reader applies deletion vectors; it is proved on the Spark-written delta-golden-dv tables).
  */
-const DELETION_VECTORS: LakeMode[] = [];
+const DELETION_VECTORS: LakeMode[] = [
+  {
+    name: 'deletion vectors',
+    config: { deletionVectors: true },
+    protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] },
+    deletionVectors: true,
+  },
+];
 
 /** Records per commit: small, so that four files make dozens of commits, compaction and checkpoints. */
 const BATCH_SIZE = 40;

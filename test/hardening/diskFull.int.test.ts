@@ -11,8 +11,12 @@ import type { CommandRecord } from '../../ingest/envelope.js';
 import { Ingester } from '../../ingest/ingester.js';
 import { armFailpoint } from '../../lake/failpoints.js';
 import { LakeLayout } from '../../lake/layout.js';
+import { loadConfig } from '../../projections/jobsConfig.js';
+import { createService } from '../../service/server.js';
+import { SERVICE_DEFAULTS } from '../../service/serviceConfig.js';
 import { tempDir } from '../support/cli.js';
 import { readLogStream } from '../support/lakeLog.js';
+import { get, post, registerCharger, waitFor } from '../support/server.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 
@@ -67,6 +71,22 @@ async function expectRecoveryAfter(layout: LakeLayout, ingester: Ingester, comma
   expect(ids.length).toBe(commands.length);
 }
 
+/** Fills the disk to the last byte (files in a folder, so freeing it is one rm). */
+function fillDisk(disk: string): string {
+  const folder = path.join(disk, 'filler');
+  fs.mkdirSync(folder, { recursive: true });
+  for (const size of [256 * 1024, 4096, 1]) {
+    for (let i = 0; ; i++) {
+      try {
+        fs.writeFileSync(path.join(folder, `${size}-${i}`), Buffer.alloc(size));
+      } catch {
+        break;
+      }
+    }
+  }
+  return folder;
+}
+
 const mounts: string[] = [];
 afterAll(() => {
   for (const dir of mounts) execFileSync('umount', ['-l', dir]);
@@ -100,6 +120,38 @@ describe('a full disk or a failing write', () => {
     commands.forEach((c) => ingester.decide(c, 'test'));
     await ingester.close();
     expect(commandLog(layout).length).toBe(50);
+  });
+
+  it.skipIf(!disk)('serve on a really full disk: 503 + Retry-After while full, /healthz fails while it stays full, accepts again once space returns', async () => {
+    const lake = path.join(disk!, 'served-lake');
+    const service = await createService(await loadConfig({ lake }), new LakeLayout(lake), { ...SERVICE_DEFAULTS, port: 0, live: false, scheduler: false, unhealthyAfterMs: 200 });
+    try {
+      const url = await service.listen();
+      const send = (id: string) => post(`${url}/commands`, registerCharger(`DF-${id}`, id));
+      expect((await send('df-1')).status).toBe(202);
+      const filler = fillDisk(disk!);
+
+      const failed = await send('df-2');
+      expect(failed.status).toBe(503);
+      expect(failed.body.error.message).toMatch(/ENOSPC/);
+      expect(Number(failed.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Still full: reopening may succeed, the next commit fails again; it is one outage, and it lasts.
+      const unhealthy = await waitFor(async () => {
+        await send('df-2');
+        const health = await get(`${url}/healthz`);
+        return health.status === 503 ? health.body : undefined;
+      }, '/healthz to fail while the disk stays full');
+      expect(unhealthy).toMatchObject({ status: 'unhealthy', writer: { state: 'recovering' } });
+
+      fs.rmSync(filler, { recursive: true });
+      const accepted = await waitFor(async () => ((await send('df-2')).status === 202 ? true : undefined), 'a command to be accepted once space returns');
+      expect(accepted).toBe(true);
+      expect((await send('df-3')).status).toBe(202);
+      expect((await get(`${url}/healthz`)).body).toEqual({ status: 'ok' });
+      expect(commandLog(new LakeLayout(lake)).map((r) => r.commandId)).toEqual(['df-1', 'df-2', 'df-3']);
+    } finally {
+      await service.close();
+    }
   });
 
   it('on an injected write error: the same promises', async () => {

@@ -2,6 +2,7 @@
  * The ADLS Gen2 test server against the REAL @azure/storage-file-datalake SDK (and, for the
  * Blob calls it shares, @azure/storage-blob) over HTTP on loopback.
  */
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   DataLakeServiceClient, StorageSharedKeyCredential, type DataLakeFileSystemClient,
@@ -9,6 +10,22 @@ import {
 import { BlobServiceClient, StorageSharedKeyCredential as BlobKeyCredential } from '@azure/storage-blob';
 import { startDfsServer, type DfsServer } from './dfsServer.js';
 import { devAccountKey, devAccountName } from './azurite.js';
+
+/**
+ * A request signed by hand from the "Authorize with Shared Key" spec (not by the SDK, and not by
+ * the server's own code): the twelve standard fields empty, x-ms-* headers sorted, then
+ * `/{account}{path}` and the query parameters sorted by name, one per line.
+ */
+async function signedFetch(method: string, path: string, query = '', options: { sendTo?: string; date?: Date } = {}): Promise<Response> {
+  const headers: Record<string, string> = { 'x-ms-date': (options.date ?? new Date()).toUTCString(), 'x-ms-version': '2025-01-05' };
+  const params = query ? query.split('&').map((p) => p.split('=')).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
+  const toSign = [method, '', '', '', '', '', '', '', '', '', '', '', ''].join('\n')
+    + Object.keys(headers).sort().map((h) => `${h}:${headers[h]}\n`).join('')
+    + `/${devAccountName}${path}` + params.map(([k, v]) => `\n${k}:${decodeURIComponent(v)}`).join('');
+  const signature = createHmac('sha256', Buffer.from(devAccountKey, 'base64')).update(toSign, 'utf8').digest('base64');
+  const url = `${new URL(server.url).origin}${options.sendTo ?? path}${query ? `?${query}` : ''}`;
+  return fetch(url, { method, headers: { ...headers, Authorization: `SharedKey ${devAccountName}:${signature}` } });
+}
 
 /** The SDK's error for a failed call: HTTP status and the service's error code. */
 async function failure(promise: Promise<unknown>): Promise<{ statusCode?: number; code?: string }> {
@@ -21,8 +38,9 @@ async function failure(promise: Promise<unknown>): Promise<{ statusCode?: number
   throw new Error('expected the call to fail');
 }
 
+let server: DfsServer;
+
 describe('ADLS Gen2 test server with the real SDK', () => {
-  let server: DfsServer;
   let lake: DataLakeFileSystemClient;
 
   beforeAll(async () => {
@@ -165,17 +183,86 @@ describe('ADLS Gen2 test server with the real SDK', () => {
   });
 
   test('errors come in the service shape: JSON for DFS calls, XML for Blob calls, code in x-ms-error-code', async () => {
-    const url = `${server.url}/lake/missing.txt`;
-    const auth = { Authorization: `SharedKey ${devAccountName}:c2lnbmF0dXJl`, 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2025-01-05' };
-    const dfs = await fetch(`${url}?action=flush&position=0`, { method: 'PATCH', headers: auth });
+    const path = `/${devAccountName}/lake/missing.txt`;
+    const dfs = await signedFetch('PATCH', path, 'action=flush&position=0');
     expect(dfs.status).toBe(404);
     expect(dfs.headers.get('x-ms-error-code')).toBe('PathNotFound');
     expect((await dfs.json()).error.code).toBe('PathNotFound');
-    const blob = await fetch(url, { headers: auth });
+    const blob = await signedFetch('GET', path);
     expect(blob.headers.get('x-ms-error-code')).toBe('BlobNotFound');
     expect(await blob.text()).toMatch(/^<\?xml.*<Error><Code>BlobNotFound<\/Code><Message>The specified blob does not exist\./s);
-    const anonymous = await fetch(url);
+    const anonymous = await fetch(`${server.url}/lake/missing.txt`);
     expect(anonymous.status).toBe(401);
+  });
+
+  test('Shared Key signatures are verified: a wrong key, a forged signature or a changed request is 403 AuthenticationFailed', async () => {
+    const wrongKey = Buffer.from('not the account key').toString('base64');
+    const intruder = new DataLakeServiceClient(server.url, new StorageSharedKeyCredential(devAccountName, wrongKey)).getFileSystemClient('lake');
+    expect(await failure(intruder.getFileClient('x.txt').upload(Buffer.from('x')))).toEqual({ statusCode: 403, code: 'AuthenticationFailed' });
+    expect(await failure(intruder.exists())).toEqual({ statusCode: 403, code: 'AuthenticationFailed' });
+    expect(await lake.getFileClient('x.txt').exists()).toBe(false); // nothing was written
+
+    // Signed for one path, sent to another: the Blob API explains what the server signed.
+    const path = `/${devAccountName}/lake/missing.txt`;
+    const moved = await signedFetch('GET', path, '', { sendTo: `/${devAccountName}/lake/other.txt` });
+    expect(moved.status).toBe(403);
+    const text = await moved.text();
+    expect(text).toContain('<Code>AuthenticationFailed</Code>');
+    expect(text).toContain(`Server used following string to sign: 'GET\n`);
+    expect(text).toContain(`/${devAccountName}/${devAccountName}/lake/other.txt'`);
+    const forged = await fetch(`${server.url}/lake/missing.txt`, {
+      headers: { Authorization: `SharedKey ${devAccountName}:c2lnbmF0dXJl`, 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2025-01-05' },
+    });
+    expect(forged.status).toBe(403);
+    const stale = await signedFetch('GET', path, '', { date: new Date(Date.now() - 16 * 60_000) });
+    expect(stale.status).toBe(403);
+    expect(await stale.text()).toContain('Request date header too old');
+  });
+
+  test('leases: one holder at a time, writes need its id, it expires with the service clock, break and release free it', async () => {
+    const file = lake.getFileClient('locks/writer.lease');
+    await file.create();
+    const first = file.getDataLakeLeaseClient('11111111-1111-4111-8111-111111111111');
+    const second = file.getDataLakeLeaseClient('22222222-2222-4222-8222-222222222222');
+    expect(await failure(first.acquireLease(10))).toEqual({ statusCode: 400, code: 'InvalidHeaderValue' });
+    expect((await first.acquireLease(15)).leaseId).toBe('11111111-1111-4111-8111-111111111111');
+    await first.acquireLease(15); // again with the holder's own id: a retry is harmless
+    expect(await failure(second.acquireLease(15))).toEqual({ statusCode: 409, code: 'LeaseAlreadyPresent' });
+    expect(await failure(second.renewLease())).toEqual({ statusCode: 409, code: 'LeaseIdMismatchWithLeaseOperation' });
+    expect(await file.getProperties()).toMatchObject({ leaseState: 'leased', leaseStatus: 'locked', leaseDuration: 'fixed' });
+
+    // Writes: without the id (DFS and Blob), with another id, then with the holder's.
+    expect(await failure(file.append(Buffer.from('x'), 0, 1))).toEqual({ statusCode: 412, code: 'LeaseIdMissing' });
+    expect(await failure(file.setMetadata({ holder: 'b' }))).toEqual({ statusCode: 412, code: 'LeaseIdMissing' });
+    expect(await failure(file.setMetadata({ holder: 'b' }, { conditions: { leaseId: second.leaseId } }))).toEqual({ statusCode: 412, code: 'LeaseIdMismatchWithBlobOperation' });
+    expect(await failure(file.delete())).toEqual({ statusCode: 412, code: 'LeaseIdMissing' });
+    const before = (await file.getProperties()).etag;
+    await file.setMetadata({ holder: 'a' }, { conditions: { leaseId: first.leaseId } });
+    expect((await file.getProperties()).metadata).toEqual({ holder: 'a' });
+    expect((await file.getProperties()).etag).not.toBe(before);
+
+    // The duration passes on the service's clock: expired, anyone may take it, the old holder's id is refused.
+    server.store.clockOffsetMs += 16_000;
+    expect(await file.getProperties()).toMatchObject({ leaseState: 'expired', leaseStatus: 'unlocked' });
+    expect(await failure(file.setMetadata({ holder: 'a' }, { conditions: { leaseId: first.leaseId } }))).toEqual({ statusCode: 412, code: 'LeaseLost' });
+    await second.acquireLease(60);
+    expect(await failure(first.renewLease())).toEqual({ statusCode: 409, code: 'LeaseIdMismatchWithLeaseOperation' });
+
+    // Break: conditional on the ETag it was judged by, then immediate; a broken lease cannot be renewed.
+    const { etag } = await file.getProperties();
+    expect(await failure(first.breakLease(0, { conditions: { ifMatch: '"0x8DD0000000000"' } }))).toEqual({ statusCode: 412, code: 'ConditionNotMet' });
+    expect((await first.breakLease(0, { conditions: { ifMatch: etag } })).leaseTime).toBe(0);
+    expect(await file.getProperties()).toMatchObject({ leaseState: 'broken', leaseStatus: 'unlocked' });
+    expect(await failure(second.renewLease())).toEqual({ statusCode: 409, code: 'LeaseIsBrokenAndCannotBeRenewed' });
+    await first.acquireLease(15);
+    await first.breakLease(10); // a break with a period: breaking, still locked
+    expect(await file.getProperties()).toMatchObject({ leaseState: 'breaking', leaseStatus: 'locked' });
+    expect(await failure(second.acquireLease(15))).toEqual({ statusCode: 409, code: 'LeaseIsBreakingAndCannotBeAcquired' });
+    await first.releaseLease();
+    expect(await file.getProperties()).toMatchObject({ leaseState: 'available', leaseStatus: 'unlocked' });
+    expect(await failure(first.releaseLease())).toEqual({ statusCode: 409, code: 'LeaseIdMismatchWithLeaseOperation' });
+    expect(await failure(first.breakLease(0))).toEqual({ statusCode: 409, code: 'LeaseNotPresentWithLeaseOperation' });
+    await file.delete();
   });
 
   test('the Blob SDK on the same endpoint: a block blob upload is a file to the DFS API', async () => {

@@ -22,17 +22,24 @@
  * - GET (Range or x-ms-range: 206 with Content-Range; 416 InvalidRange past the end) and HEAD:
  *   content and properties (ETag, Last-Modified, Content-Length, x-ms-resource-type,
  *   x-ms-blob-type, x-ms-meta-*), with If-Match (412) and If-None-Match (304);
- * - PUT with `x-ms-blob-type: BlockBlob`: Put Blob (single-shot upload from the Blob SDK).
+ * - PUT with `x-ms-blob-type: BlockBlob`: Put Blob (single-shot upload from the Blob SDK);
+ * - PUT `?comp=lease` (Lease Blob: acquire, renew, change, release, break; dfsLeases.ts) and
+ *   PUT `?comp=metadata` (Set Blob Metadata); every write and delete honours an active lease
+ *   (`x-ms-lease-id`, `x-ms-source-lease-id` for a rename's source), HEAD reports its state.
  * Errors are the service's: JSON `{"error":{"code","message"}}` for DFS calls, XML
  * `<Error><Code/><Message/></Error>` for Blob calls, no body for HEAD, always `x-ms-error-code`.
- * Authorization must be present and shaped `SharedKey {account}:{base64}` (or a SAS `sig`);
- * the signature itself is not checked. Not served: blob listing, block staging (Put Block /
- * Put Block List), leases, ACLs, setProperties/setMetadata, soft delete, SAS validation.
+ * Authorization must be present: `SharedKey {account}:{signature}` is verified against the
+ * account key as the service does (sharedKey.ts; 403 AuthenticationFailed with the string the
+ * server signed), a Bearer token or a SAS `sig` is accepted as is. Not served: blob listing,
+ * block staging (Put Block / Put Block List), ACLs, setProperties, soft delete, SAS validation.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { devAccountKey } from './azurite.js';
+import { applyLeaseAction, leaseHeaders } from './dfsLeases.js';
 import { DfsStore, StorageError, check, type Conditions, type PathEntry } from './dfsStore.js';
+import { stringToSign, verifySharedKey } from './sharedKey.js';
 
 export interface DfsServer {
   /** The account URL to give the SDK: `http://127.0.0.1:PORT/{account}`. */
@@ -46,9 +53,17 @@ export interface DfsServer {
   close(): Promise<void>;
 }
 
-export async function startDfsServer(options: { accountName?: string } = {}): Promise<DfsServer> {
+export interface DfsServerOptions {
+  accountName?: string;
+  /** The account key SharedKey signatures are verified with (base64; default: the emulator's well-known key). */
+  accountKey?: string;
+}
+
+export async function startDfsServer(options: DfsServerOptions = {}): Promise<DfsServer> {
   const accountName = options.accountName ?? 'devstoreaccount1';
+  const accountKey = options.accountKey ?? devAccountKey;
   const store = new DfsStore();
+  const entryHeaders = (entry: PathEntry) => ({ ...pathHeaders(entry), ...leaseHeaders(entry.lease, store.now()) });
   const requests: string[] = [];
   const server = createServer((req, res) => {
     readBody(req)
@@ -62,7 +77,7 @@ export async function startDfsServer(options: { accountName?: string } = {}): Pr
     const [fsName = '', ...rest] = withoutAccount(url.pathname, accountName);
     const path = rest.join('/');
     const q = url.searchParams;
-    authorize(req, url, accountName);
+    authorize(req, url, accountName, accountKey, store.now());
     const method = req.method ?? 'GET';
     const conditions = conditionsOf(req, '');
 
@@ -82,6 +97,25 @@ export async function startDfsServer(options: { accountName?: string } = {}): Pr
       throw unsupported(method, url);
     }
 
+    if (method === 'PUT' && q.get('comp') === 'lease') {
+      const entry = store.path(fsName, path);
+      check(entry, conditions);
+      const action = header(req, 'x-ms-lease-action');
+      const result = applyLeaseAction(entry.lease, {
+        action,
+        leaseId: header(req, 'x-ms-lease-id'),
+        proposedLeaseId: header(req, 'x-ms-proposed-lease-id'),
+        duration: header(req, 'x-ms-lease-duration'),
+        breakPeriod: header(req, 'x-ms-lease-break-period'),
+      }, store.now());
+      const status = action === 'acquire' ? 201 : action === 'break' ? 202 : 200;
+      // A lease action does not modify the path: the ETag and Last-Modified stay.
+      return send(res, status, { ETag: entry.etag, 'Last-Modified': entry.lastModified.toUTCString(), ...result });
+    }
+    if (method === 'PUT' && q.get('comp') === 'metadata') {
+      const entry = store.setMetadata(fsName, path, metadataHeaders(req), conditions);
+      return send(res, 200, { ETag: entry.etag, 'Last-Modified': entry.lastModified.toUTCString(), 'x-ms-request-server-encrypted': 'true' });
+    }
     if (method === 'PUT' && req.headers['x-ms-rename-source']) {
       const source = new URL(String(req.headers['x-ms-rename-source']), 'http://127.0.0.1').pathname;
       const [sourceFs = '', ...sourcePath] = withoutAccount(source, accountName);
@@ -104,7 +138,7 @@ export async function startDfsServer(options: { accountName?: string } = {}): Pr
     }
     if (method === 'PATCH' && q.get('action') === 'append') {
       const position = integer(q, 'position');
-      store.append(fsName, path, position, body);
+      store.append(fsName, path, position, body, header(req, 'x-ms-lease-id'));
       const extra = q.get('flush') === 'true'
         ? entryHeaders(store.flush(fsName, path, position + body.length, conditions))
         : {};
@@ -181,7 +215,7 @@ export async function startDfsServer(options: { accountName?: string } = {}): Pr
 }
 
 /** DFS calls carry DFS-only parameters; everything else is the Blob API (XML errors). */
-function isDfs(req: IncomingMessage): boolean {
+export function isDfs(req: IncomingMessage): boolean {
   const q = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams;
   return req.method === 'PATCH' || q.has('resource') || q.has('action') || q.has('recursive')
     || q.has('mode') || req.headers['x-ms-rename-source'] !== undefined
@@ -199,18 +233,29 @@ function withoutAccount(pathname: string, accountName: string): string[] {
   return segments[0] === accountName ? segments.slice(1) : segments;
 }
 
-function authorize(req: IncomingMessage, url: URL, accountName: string): void {
+/** Requests older than this (by x-ms-date, else Date) are refused, as the service does. */
+const MAX_REQUEST_AGE_MS = 15 * 60 * 1000;
+
+function authorize(req: IncomingMessage, url: URL, accountName: string, accountKey: string, now: number): void {
   const authorization = header(req, 'authorization');
   if (!authorization) {
     if (url.searchParams.has('sig')) return;
     throw new StorageError(401, 'NoAuthenticationInformation', 'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.');
   }
-  const sharedKey = /^SharedKey(?:Lite)? ([^:\s]+):([A-Za-z0-9+/]+={0,2})$/.exec(authorization);
+  const sharedKey = /^SharedKey ([^:\s]+):([A-Za-z0-9+/]+={0,2})$/.exec(authorization);
   if (!sharedKey && !/^Bearer \S+$/.test(authorization)) {
     throw new StorageError(400, 'InvalidAuthenticationInfo', 'Authentication information is not given in the correct format. Check the value of Authorization header.');
   }
-  if (sharedKey && (sharedKey[1] !== accountName || !(header(req, 'x-ms-date') ?? header(req, 'date')))) {
-    throw new StorageError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.');
+  if (!sharedKey) return;
+  const failed = (detail: string) => Object.assign(
+    new StorageError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.'),
+    { detail },
+  );
+  const date = Date.parse(header(req, 'x-ms-date') ?? header(req, 'date') ?? '');
+  if (Number.isNaN(date)) throw failed('The Date header in the request is incorrect.');
+  if (now - date > MAX_REQUEST_AGE_MS) throw failed(`Request date header too old: '${header(req, 'x-ms-date') ?? header(req, 'date')}'`);
+  if (sharedKey[1] !== accountName || !verifySharedKey(req, accountName, accountKey, sharedKey[2])) {
+    throw failed(`The MAC signature found in the HTTP request '${sharedKey[2]}' is not the same as any computed signature. Server used following string to sign: '${stringToSign(req, accountName)}'.`);
   }
 }
 
@@ -231,14 +276,18 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-function sendError(req: IncomingMessage, res: ServerResponse, err: unknown) {
+/** Answers with an error in the service's shape for this kind of call (also used by the fault proxy). */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: unknown) {
   const e = err instanceof StorageError ? err : new StorageError(500, 'InternalError', String((err as Error)?.stack ?? err));
   const dfs = isDfs(req);
   const { code, message: text } = dfs ? { code: e.code, message: e.message } : e.blob;
   const message = `${text}\nRequestId:${randomUUID()}\nTime:${new Date().toISOString()}`;
+  // The Blob API explains a refused signature in AuthenticationErrorDetail.
+  const detail = (e as { detail?: string }).detail;
+  const extra = detail ? `<AuthenticationErrorDetail>${escapeXml(detail)}</AuthenticationErrorDetail>` : '';
   const body = dfs
     ? Buffer.from(JSON.stringify({ error: { code, message } }))
-    : Buffer.from(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`);
+    : Buffer.from(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}</Error>`);
   const headers = {
     'x-ms-error-code': code,
     'Content-Type': dfs ? 'application/json;charset=utf-8' : 'application/xml',
@@ -250,15 +299,13 @@ function fsHeaders(fs: { etag: string; lastModified: Date }): Record<string, str
   return { ETag: fs.etag, 'Last-Modified': fs.lastModified.toUTCString() };
 }
 
-function entryHeaders(entry: PathEntry): Record<string, string> {
+function pathHeaders(entry: PathEntry): Record<string, string> {
   const headers: Record<string, string> = {
     ETag: entry.etag,
     'Last-Modified': entry.lastModified.toUTCString(),
     'x-ms-creation-time': entry.created.toUTCString(),
     'x-ms-resource-type': entry.kind,
     'x-ms-blob-type': 'BlockBlob',
-    'x-ms-lease-state': 'available',
-    'x-ms-lease-status': 'unlocked',
     'x-ms-server-encrypted': 'true',
     'Content-Type': entry.contentType ?? 'application/octet-stream',
   };
@@ -276,6 +323,7 @@ function conditionsOf(req: IncomingMessage, prefix: '' | 'x-ms-source-'): Condit
     ifNoneMatch: header(req, `${prefix}if-none-match`),
     ifModifiedSince: date('if-modified-since'),
     ifUnmodifiedSince: date('if-unmodified-since'),
+    leaseId: header(req, prefix ? `${prefix}lease-id` : 'x-ms-lease-id'),
   };
 }
 

@@ -2,8 +2,10 @@
  * The ADLS Gen2 test server's state: filesystems holding a hierarchical namespace of files
  * and directories in memory, with the semantics of the DFS REST API that the product relies
  * on (create with conditions, append then flush at positions, atomic rename, recursive
- * delete, ETags that change on every committed write). HTTP lives in dfsServer.ts.
+ * delete, ETags that change on every committed write, leases that guard writes). HTTP lives
+ * in dfsServer.ts, lease rules in dfsLeases.ts.
  */
+import { checkWriteLease, newLease, type LeaseRecord } from './dfsLeases.js';
 
 /** An error as the service reports it; `blob` is how the Blob endpoint words the same error. */
 export class StorageError extends Error {
@@ -44,6 +46,7 @@ export interface PathEntry {
   created: Date;
   contentType?: string;
   metadata: Record<string, string>;
+  lease: LeaseRecord;
 }
 
 /** What a create or upload sets besides the content. */
@@ -61,11 +64,20 @@ export interface Conditions {
   ifNoneMatch?: string;
   ifModifiedSince?: Date;
   ifUnmodifiedSince?: Date;
+  /** x-ms-lease-id (or x-ms-source-lease-id): required by a path under an active lease. */
+  leaseId?: string;
 }
 
 export class DfsStore {
   readonly filesystems = new Map<string, FileSystem>();
   private version = 0;
+  /** Added to the real clock: lets a test move the service's time on (leases expire by it). */
+  clockOffsetMs = 0;
+
+  /** The service's time, in ms. */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
 
   /** ETags in Azure's shape: a quoted, increasing hex number. */
   private nextEtag(): string {
@@ -104,6 +116,7 @@ export class DfsStore {
     const existing = fs.paths.get(key);
     if (existing && conditions.ifNoneMatch === '*') throw errors.pathExists();
     check(existing, conditions);
+    if (existing) checkWriteLease(existing.lease, conditions.leaseId, this.now());
     if (existing?.kind === 'directory' && kind === 'directory') return this.touch(existing);
     if (existing && existing.kind !== kind) {
       throw new StorageError(409, 'PathConflict', 'The specified path, or an element of the path, exists and its resource type is invalid for this operation.');
@@ -115,6 +128,8 @@ export class DfsStore {
       lastModified: now, created: existing?.created ?? now, contentType: props.contentType,
       // Through the Blob API a directory is an empty blob marked hdi_isfolder.
       metadata: { ...props.metadata, ...(kind === 'directory' ? { hdi_isfolder: 'true' } : {}) },
+      // Overwriting a leased path (with its lease id) keeps the lease, as Put Blob does.
+      lease: existing?.lease ?? newLease(),
     };
     fs.paths.set(key, entry);
     return entry;
@@ -132,8 +147,9 @@ export class DfsStore {
    * (the SDKs append chunks in parallel); only flush checks they are contiguous. Appending
    * below the committed length can never flush, and is refused at once.
    */
-  append(fsName: string, path: string, position: number, data: Buffer): void {
+  append(fsName: string, path: string, position: number, data: Buffer, leaseId?: string): void {
     const entry = this.file(fsName, path);
+    checkWriteLease(entry.lease, leaseId, this.now());
     if (position < entry.data.length) throw errors.flushPosition();
     entry.uncommitted.set(position, data);
   }
@@ -145,6 +161,7 @@ export class DfsStore {
   flush(fsName: string, path: string, position: number, conditions: Conditions, retainUncommitted = false): PathEntry {
     const entry = this.file(fsName, path);
     check(entry, conditions);
+    checkWriteLease(entry.lease, conditions.leaseId, this.now());
     const parts: Buffer[] = [entry.data];
     let end = entry.data.length;
     while (end < position) {
@@ -170,9 +187,11 @@ export class DfsStore {
     const moving = fromFs.paths.get(from);
     if (!moving) throw new StorageError(404, 'SourcePathNotFound', 'The source path for a rename operation does not exist.');
     check(moving, sourceConditions);
+    checkWriteLease(moving.lease, sourceConditions.leaseId, this.now());
     const existing = toFs.paths.get(to);
     if (existing && conditions.ifNoneMatch === '*') throw errors.pathExists();
     check(existing, conditions);
+    if (existing) checkWriteLease(existing.lease, conditions.leaseId, this.now());
     const parent = parentOf(to);
     if (parent && toFs.paths.get(parent)?.kind !== 'directory') {
       throw new StorageError(404, 'RenameDestinationParentPathNotFound', 'The parent directory of the destination path does not exist.');
@@ -199,11 +218,21 @@ export class DfsStore {
     const key = normalize(path);
     const entry = this.path(fsName, key);
     check(entry, conditions);
+    checkWriteLease(entry.lease, conditions.leaseId, this.now());
     const below = [...fs.paths.keys()].filter((k) => k.startsWith(`${key}/`));
     if (below.length && !recursive) {
       throw new StorageError(409, 'DirectoryNotEmpty', 'The recursive query parameter value must be true to delete a non-empty directory.');
     }
     for (const k of [key, ...below]) fs.paths.delete(k);
+  }
+
+  /** Set Blob Metadata: replaces the user metadata of a path (a new ETag, as every write). */
+  setMetadata(fsName: string, path: string, metadata: Record<string, string>, conditions: Conditions): PathEntry {
+    const entry = this.path(fsName, path);
+    check(entry, conditions);
+    checkWriteLease(entry.lease, conditions.leaseId, this.now());
+    entry.metadata = { ...metadata, ...(entry.kind === 'directory' ? { hdi_isfolder: 'true' } : {}) };
+    return this.touch(entry);
   }
 
   /** Path - List: the paths under `directory` (all depths when recursive), in name order. */
@@ -239,7 +268,10 @@ export class DfsStore {
         throw new StorageError(409, 'PathConflict', 'The specified path, or an element of the path, exists and its resource type is invalid for this operation.');
       }
       const now = new Date();
-      fs.paths.set(parent, { kind: 'directory', data: Buffer.alloc(0), uncommitted: new Map(), etag: this.nextEtag(), lastModified: now, created: now, metadata: { hdi_isfolder: 'true' } });
+      fs.paths.set(parent, {
+        kind: 'directory', data: Buffer.alloc(0), uncommitted: new Map(), etag: this.nextEtag(),
+        lastModified: now, created: now, metadata: { hdi_isfolder: 'true' }, lease: newLease(),
+      });
     }
   }
 }

@@ -67,3 +67,35 @@ describe('eventlake serve: auth off', () => {
     expect(result.stderr).toContain('EVENTLAKE_API_TOKEN');
   });
 });
+
+// Issue 12, item 16: a token read from a secret file keeps its trailing newline.
+describe('eventlake serve: the token as deployments hand it over', () => {
+  it('trims surrounding whitespace, so a token from a file with a trailing newline works', async () => {
+    const server = await startServer({ env: { EVENTLAKE_API_TOKEN: `${TOKEN}\r\n` } });
+    try {
+      expect((await post(`${server.url}/commands`, registerCharger('TRIM-1'), { authorization: `Bearer ${TOKEN}` })).status).toBe(202);
+      expect((await post(`${server.url}/commands`, registerCharger('TRIM-2'))).status).toBe(401);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it.each([
+    ['whitespace inside', 'two words', 'has whitespace (" ") at position 4'],
+    ['a second line', 'line-one\nline-two', 'has whitespace ("\\n") at position 9'],
+    ['a control character', 'tok\u0007en', 'has a control character ("\\u0007") at position 4'],
+    ['nothing but whitespace', ' \n', 'is empty once surrounding whitespace is trimmed'],
+  ])('refuses at start a token with %s, saying why', async (_what, token, reason) => {
+    const result = await eventlake(['--lake', `${tempDir()}/lake`, 'serve', '--port', '0'], { env: { EVENTLAKE_API_TOKEN: token } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`the API token (EVENTLAKE_API_TOKEN) ${reason}`);
+    if (token.trim()) expect(result.stderr).not.toContain(token.trim()); // the token is never echoed
+  });
+
+  it('refuses an empty --token rather than running without one', async () => {
+    const result = await eventlake(['--lake', `${tempDir()}/lake`, 'serve', '--port', '0', '--token', ''], { env: { EVENTLAKE_API_TOKEN: '' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('the API token (--token) is empty');
+  });
+});

@@ -62,7 +62,8 @@ describe('eventlake serve: live projections, change feed and queries', () => {
       const registered = await feed.next((e) => e.event === 'change' && e.data.job === 'superchargers', seen, 'a superchargers change');
       expect(registered.data).toMatchObject({ table: 'superchargers', trigger: 'live', mode: 'incremental', applied: 1, commits: 1 });
       const sql = "SELECT status, version FROM superchargers WHERE supercharger_serial = 'LIVE-1'";
-      expect((await query({ sql })).body.rows).toEqual([{ status: 'notinuse', version: 1 }]);
+      const first = await query({ sql });
+      expect(first.body.rows, JSON.stringify(first.body)).toEqual([{ status: 'notinuse', version: 1 }]);
 
       seen = feed.events.length;
       expect((await post(`${server.url}/commands`, changeStatus('LIVE-1', 'inuse'))).status).toBe(202);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rawRequest, within } from '../support/rawClient.js';
 import { get, logEvents, post, registerCharger, startServer, waitReady, type RunningServer } from '../support/server.js';
 
 const CLIENTS = 8;
@@ -16,6 +17,30 @@ describe('eventlake serve: graceful shutdown', () => {
       await sendUntilStopped(first);
     } finally {
       first.child.kill('SIGKILL'); // a no-op once it exited; a failed test must not leave it running
+    }
+    // Two servers, hundreds of commands, and the second server's first query starts a query
+    // process: at a load average of 30 the whole took over the default 60 s.
+  }, 180_000);
+
+  // Issue 12, item 11: a client trickling its body kept a stopping server alive 35 s+.
+  it('stops within the drain timeout while a client trickles a request body, cutting that request off', { timeout: 120_000 }, async () => {
+    const server = await startServer({ args: ['--no-live'] });
+    const trickle = rawRequest(server.url, ['POST /commands HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Content-Length: 100000']);
+    const drip = setInterval(() => trickle.write(' '), 200); // the whole body would take 5.5 hours
+    try {
+      await waitReady(server);
+      expect(trickle.write('[')).toBe(true);
+      server.child.kill('SIGTERM');
+      // The default drain timeout (10 s) is shorter than the default request timeout (30 s): the drain cuts it off.
+      expect(await within(server.exited, 45_000, 'still running')).toBe(0);
+      expect(await within(trickle.closed.then(() => 'closed'), 5_000, 'open')).toBe('closed');
+      expect(server.output().stderr).toContain('eventlake: stopped');
+      expect(server.output().stderr).toContain('cutting off requests still unfinished at the drain timeout');
+      expect(logEvents(server.lake)).toEqual([]); // nothing of the cut-off request was decided
+    } finally {
+      clearInterval(drip);
+      trickle.socket.destroy();
+      server.child.kill('SIGKILL');
     }
   });
 });

@@ -2,22 +2,20 @@
  * The LakeStorage contract against ADLS Gen2: the DFS test server on loopback with the real SDK,
  * and a real account when EVENTLAKE_TEST_ADLS names one. Then what only ADLS needs proving: the
  * target name of an atomic write is only ever renamed into place, appenders refuse a second
- * writer, a flush whose answer was lost is recognised as ours, the download cache is reused.
+ * writer, the download cache is reused. (Lost answers: adlsLostAnswers.int.test.ts.)
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DataLakeServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-datalake';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AppendConflictError } from '../../lake/storage/adlsAppender.js';
 import { AdlsStorage } from '../../lake/storage/adlsStorage.js';
-import { AlreadyExistsError } from '../../lake/storage/lakeStorage.js';
 import { openLakeStorage, parseLakeLocation, type AdlsStorageConfig } from '../../lake/storage/openLakeStorage.js';
 import { devAccountKey, devAccountName } from '../servers/azurite.js';
 import { startDfsServer, type DfsServer } from '../servers/dfsServer.js';
+import { startFaultProxy, type FaultProxy } from '../servers/faultProxy.js';
 import { describeLakeStorageContract } from './lakeStorage.contract.js';
 import { rejection } from '../support/rejection.js';
 
@@ -99,38 +97,6 @@ describe('ADLS Gen2 on the DFS test server', () => {
     expect((await storage.read('log/p0/00000000000000000001.ndjson')).toString()).toBe('x\ny\n');
   });
 
-  test('a write that went through but whose answer was lost is recognised as ours when the SDK retries it', async () => {
-    const proxy = await dropFirstAnswers(dfs.port, [
-      (method, url) => method === 'PATCH' && url.includes('action=flush') && url.includes('lost-answer.ndjson'),
-      (method, url) => method === 'PUT' && url.includes('mode=legacy') && url.includes('lost-commit.json'),
-      (method, url) => method === 'PUT' && url.includes('mode=legacy') && url.includes('lost-replace.json'),
-    ]);
-    try {
-      const service = new DataLakeServiceClient(
-        dfs.url.replace(`:${dfs.port}/`, `:${proxy.port}/`),
-        new StorageSharedKeyCredential(devAccountName, devAccountKey),
-        { retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 5 } },
-      );
-      const storage = new AdlsStorage({ service, filesystem: 'lake', directory: `contract-${++folders}`, cacheDir: cacheFolder });
-      const appender = await storage.openAppender('lost-answer.ndjson');
-      await appender.append(Buffer.from('{"n":1}\n'));
-      await appender.append(Buffer.from('{"n":2}\n'));
-      expect(appender.length).toBe(16);
-      expect((await storage.read('lost-answer.ndjson')).toString()).toBe('{"n":1}\n{"n":2}\n');
-
-      // The retried rename meets its own result (destination exists / source gone): still a success.
-      await storage.createIfAbsent('lost-commit.json', 'mine');
-      await expect(storage.createIfAbsent('lost-commit.json', 'other')).rejects.toBeInstanceOf(AlreadyExistsError);
-      await storage.replace('lost-replace.json', 'new');
-      expect(proxy.dropped).toBe(3);
-      expect((await storage.read('lost-commit.json')).toString()).toBe('mine');
-      expect((await storage.read('lost-replace.json')).toString()).toBe('new');
-      expect((await storage.list('')).map((e) => e.name)).toEqual(['lost-answer.ndjson', 'lost-commit.json', 'lost-replace.json']);
-    } finally {
-      await proxy.close();
-    }
-  });
-
   test('localPath downloads once per version: an unchanged file is served from the cache', async () => {
     const storage = await fresh();
     await storage.replace('tables/t/part-0.parquet', 'PAR1 one');
@@ -149,12 +115,64 @@ describe('ADLS Gen2 on the DFS test server', () => {
   });
 
   test('errors name the lake, the operation and the file, and never carry the key', async () => {
-    const missing = await openLakeStorage({ ...config('x'), filesystem: 'no-such-fs' });
+    const service = new DataLakeServiceClient(dfs.url, new StorageSharedKeyCredential(devAccountName, devAccountKey));
+    const missing = new AdlsStorage({ service, filesystem: 'no-such-fs', directory: 'x', secrets: [devAccountKey] });
     const error = await rejection(missing.read('log/HEAD'));
     expect(error.message).toBe(`${dfs.url}/no-such-fs/x: read log/HEAD failed: the filesystem does not exist (create it, or set createFilesystem)`);
     const listed = await rejection(missing.list('log'));
     expect(String(listed)).toMatch(/no-such-fs\/x: list log failed/);
-    for (const message of [error.message, String(listed), JSON.stringify(error)]) expect(message).not.toContain(devAccountKey);
+    // Opened from config, a missing filesystem is refused at once.
+    const opened = await rejection(openLakeStorage({ ...config('x'), filesystem: 'no-such-fs' }));
+    expect(opened.message).toBe(`${dfs.url}/no-such-fs/x: open / failed: the filesystem does not exist (create it, or set createFilesystem)`);
+    for (const message of [error.message, String(listed), JSON.stringify(error), opened.message]) expect(message).not.toContain(devAccountKey);
+  });
+
+  test('a wrong account key is refused when the lake is opened, naming both endpoints and not the key', async () => {
+    const wrongKey = Buffer.from('a key of another account, 64 bytes long, like a real one is ....').toString('base64');
+    const error = await rejection(openLakeStorage({ ...config('wrong-key'), accountKey: wrongKey }));
+    expect(error.message).toContain(`${dfs.url}/lake/wrong-key: the blob endpoint (${dfs.url}/lake) failed: HTTP 403 AuthenticationFailed: the credentials were refused`);
+    expect(error.message).toContain(`the dfs endpoint (${dfs.url}/lake) failed: HTTP 403 AuthenticationFailed`);
+    expect(error.message).not.toContain(wrongKey);
+  });
+
+  describe('the blob and dfs endpoints are checked when the lake is opened', () => {
+    // Host-style names as on Azure, reached through the fault proxy as an HTTP forward proxy; the
+    // SDK sends reads and properties to <account>.blob..., writes to <account>.dfs...
+    const accountUrl = `http://${devAccountName}.dfs.core.windows.net`;
+    let proxy: FaultProxy;
+    let saved: string | undefined;
+    beforeAll(async () => {
+      proxy = await startFaultProxy(dfs.port);
+      saved = process.env.HTTP_PROXY;
+      process.env.HTTP_PROXY = `http://127.0.0.1:${proxy.port}`; // read when a client is made
+    });
+    afterAll(async () => {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      await proxy?.close();
+    });
+    const open = () => openLakeStorage({ type: 'adls', accountUrl, filesystem: 'lake', directory: 'endpoints', accountKey: devAccountKey, cacheDir: path.join(cacheFolder, 'endpoints') });
+
+    test('both reachable: the lake opens and works', async () => {
+      const storage = await open();
+      await storage.replace('x.json', 'x');
+      expect((await storage.read('x.json')).toString()).toBe('x');
+      expect(proxy.log.some((l) => l.includes(`${devAccountName}.blob.core.windows.net/lake?restype=container`))).toBe(true);
+      expect(proxy.log.some((l) => l.includes(`${devAccountName}.dfs.core.windows.net/lake?`))).toBe(true);
+    });
+
+    test.each(['blob', 'dfs'])('a firewall in front of the %s endpoint is named at open', async (blocked) => {
+      const rule = proxy.inject({ fault: 'firewall', match: (r) => r.host.startsWith(`${devAccountName}.${blocked}.`) });
+      try {
+        const error = await rejection(open());
+        const other = blocked === 'blob' ? 'dfs' : 'blob';
+        expect(error.message).toContain(`the ${blocked} endpoint (http://${devAccountName}.${blocked}.core.windows.net/lake) failed: HTTP 403 AuthorizationFailure: the account's network rules block this machine`);
+        expect(error.message).not.toContain(`the ${other} endpoint (`);
+        expect(error.message).toContain('Reads and properties go to the blob endpoint, writes to the dfs endpoint');
+      } finally {
+        rule.remove();
+      }
+    });
   });
 
   test('a lake folder can be removed whole', async () => {
@@ -198,40 +216,3 @@ function realConfig(value: string): AdlsStorageConfig {
   if (parsed.type !== 'adls') throw new Error('EVENTLAKE_TEST_ADLS must name an ADLS Gen2 account (JSON or abfss:// URL)');
   return parsed;
 }
-
-/** A loopback proxy that forwards everything, except that for the first request each matcher matches, the server acts but the answer is dropped. */
-async function dropFirstAnswers(targetPort: number, matchers: ((method: string, url: string) => boolean)[]): Promise<{ port: number; dropped: number; close(): Promise<void> }> {
-  const pending = new Set(matchers);
-  let dropped = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const forward = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        const matcher = [...pending].find((m) => m(req.method ?? '', req.url ?? ''));
-        if (matcher) {
-          pending.delete(matcher);
-          dropped += 1;
-          answer.resume();
-          answer.on('end', () => req.socket.destroy());
-          return;
-        }
-        res.writeHead(answer.statusCode ?? 500, answer.headers);
-        answer.pipe(res);
-      });
-      forward.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    get dropped() {
-      return dropped;
-    },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
-}
-

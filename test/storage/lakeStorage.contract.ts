@@ -111,6 +111,40 @@ export function describeLakeStorageContract(name: string, makeStorage: () => Pro
       expect(await storage.size(odd)).toBeNull();
     });
 
+    test("names with + ' ( ) \\ % and unicode work for every operation", async () => {
+      const storage = await makeStorage();
+      const folder = "odd+names/(v1) it's";
+      const name = 'a+b=c (1) back\\slash 100% é ü 日本 🚀.json';
+      const file = `${folder}/${name}`;
+      await storage.replace(file, 'one');
+      await expect(storage.createIfAbsent(file, 'two')).rejects.toBeInstanceOf(AlreadyExistsError);
+      await storage.createIfAbsent(`${folder}/new ${name}`, 'created');
+      expect((await storage.read(file)).toString()).toBe('one');
+      expect((await storage.read(file, { offset: 1, length: 2 })).toString()).toBe('ne');
+      expect(await storage.size(file)).toBe(3);
+      expect((await storage.list(folder)).map((e) => e.name)).toEqual([name, `new ${name}`]);
+      expect((await storage.list('odd+names')).map((e) => ({ name: e.name, dir: e.isDirectory }))).toEqual([{ name: "(v1) it's", dir: true }]);
+      expect(await fs.readFile(await storage.localPath(file), 'utf8')).toBe('one');
+      const appender = await storage.openAppender(`${folder}/log ${name}`);
+      await appender.append(Buffer.from('é\n'));
+      await appender.append(Buffer.from('日本\n'));
+      await appender.close();
+      expect((await storage.read(`${folder}/log ${name}`)).toString()).toBe('é\n日本\n');
+      await storage.truncate(`${folder}/log ${name}`, 3);
+      expect((await storage.read(`${folder}/log ${name}`)).toString()).toBe('é\n');
+      const local = await fs.mkdtemp(path.join(os.tmpdir(), 'eventlake-odd-'));
+      try {
+        await fs.writeFile(path.join(local, 'part'), 'uploaded');
+        await storage.upload(path.join(local, 'part'), `${folder}/up ${name}`);
+      } finally {
+        await fs.rm(local, { recursive: true, force: true });
+      }
+      expect((await storage.read(`${folder}/up ${name}`)).toString()).toBe('uploaded');
+      await storage.delete(file);
+      expect(await storage.size(file)).toBeNull();
+      expect((await storage.list(folder)).map((e) => e.name)).toEqual([`log ${name}`, `new ${name}`, `up ${name}`]);
+    });
+
     test('delete removes a file; deleting it again, or a file never written, is fine', async () => {
       const storage = await makeStorage();
       await storage.replace('trash/x.txt', 'x');

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
@@ -14,7 +15,7 @@ describe('eventlake query', () => {
   it.each([
     ['CREATE TABLE t AS SELECT 1', /CREATE statement/],
     ["COPY (SELECT 1) TO 'x.csv'", /COPY statement|Permission Error/],
-    ["COPY (SELECT 1) TO '" + path.join(lake, 'tables', 'x.csv') + "'", /COPY statement/],
+    ["COPY (SELECT 1) TO '" + path.join(lake, 'tables', 'x.csv') + "'", /COPY statement|Permission Error/],
     ["ATTACH 'other.duckdb'", /ATTACH statement/],
     ['INSTALL httpfs', /EXTENSION|LOAD|statement/],
     ['SET enable_external_access = true', /SET statement/],
@@ -26,6 +27,46 @@ describe('eventlake query', () => {
     const result = await eventlake(['--lake', lake, 'query', sql]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('cannot write anything anywhere, whatever wraps the statement: data files, commits and files elsewhere stay as they were', async () => {
+    const tableDir = path.join(lake, 'tables', 'superchargers');
+    const dataFile = path.join(tableDir, fs.readdirSync(tableDir).find((f) => f.endsWith('.parquet'))!);
+    const forged = path.join(tableDir, '_delta_log', '00000000000000000099.json');
+    const outside = path.join(dir, 'outside.parquet');
+    const before = fs.readFileSync(dataFile);
+    const payload = "SELECT 'PWNED' AS supercharger_serial";
+    for (const sql of [
+      `EXPLAIN ANALYZE COPY (${payload}) TO '${dataFile}' (FORMAT parquet)`,
+      `EXPLAIN COPY (${payload}) TO '${dataFile}' (FORMAT parquet)`,
+      `EXPLAIN ANALYZE COPY (SELECT '{}' AS j) TO '${forged}' (FORMAT csv, HEADER false)`,
+      `EXPLAIN ANALYZE COPY (SELECT 1) TO '${outside}' (FORMAT parquet)`,
+      `EXPLAIN ANALYZE CREATE TABLE pwned AS SELECT 1`,
+      `EXPLAIN ANALYZE INSERT INTO read_model_data.superchargers (supercharger_serial) VALUES ('PWNED')`,
+    ]) {
+      const result = await eventlake(['--lake', lake, 'query', sql]);
+      expect(result.code, sql).toBe(1);
+    }
+    expect(fs.readFileSync(dataFile).equals(before)).toBe(true);
+    expect(fs.existsSync(forged)).toBe(false);
+    expect(fs.existsSync(outside)).toBe(false);
+    const pwned = await eventlakeJson<{ n: number }[]>(['--lake', lake, 'query', "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'PWNED'"]);
+    expect(pwned[0].n).toBe(0);
+  });
+
+  it('a lake copied elsewhere answers without a run and never reads the original', async () => {
+    const copy = path.join(tempDir(), 'copied-lake');
+    fs.cpSync(lake, copy, { recursive: true });
+    const sql = 'SELECT count(*) AS n FROM vw_order_summary';
+    const expected = await eventlakeJson<{ n: number }[]>(['--lake', lake, 'query', sql]);
+    // With the original gone, a copy that read the original's files would fail or answer nothing.
+    const moved = `${lake}-moved-away`;
+    fs.renameSync(lake, moved);
+    try {
+      expect(await eventlakeJson(['--lake', copy, 'query', sql])).toEqual(expected);
+    } finally {
+      fs.renameSync(moved, lake);
+    }
   });
 
   it('prints JSON rows, CSV and an aligned table', async () => {

@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { commandWorkflowDomain } from './commandWorkflow.js';
+import type { Domain } from './domain.js';
+import { ordersDomain } from './orders.js';
+import { registryOf, type DomainRegistry } from './registry.js';
+import { superchargersDomain } from './superchargers.js';
+
+/** The domains shipped with eventlake, by name. */
+export const BUILT_IN_DOMAINS: Record<string, Domain> = {
+  superchargers: superchargersDomain,
+  orders: ordersDomain,
+};
+
+/** Module files loaded through tsx: a domain in TypeScript runs as it is, with no compile step. */
+const TYPESCRIPT = /\.(c|m)?tsx?$/;
+
+/**
+ * Resolves config entries: a built-in name, or a path (relative to the config file) to a module
+ * whose default export is a Domain (JavaScript, or TypeScript loaded by tsx). The command
+ * workflow domain is always present.
+ */
+export async function loadDomains(names: string[], configDir: string): Promise<DomainRegistry> {
+  const domains = [commandWorkflowDomain];
+  for (const name of names) domains.push(BUILT_IN_DOMAINS[name] ?? (await importDomain(name, configDir)));
+  return registryOf(domains);
+}
+
+async function importDomain(specifier: string, configDir: string): Promise<Domain> {
+  if (!specifier.startsWith('.') && !path.isAbsolute(specifier)) {
+    throw new Error(`unknown domain "${specifier}": built-in domains are ${Object.keys(BUILT_IN_DOMAINS).join(', ')}; a custom domain is a path to a module`);
+  }
+  const file = path.resolve(configDir, specifier);
+  const url = pathToFileURL(file).href;
+  let module: { default?: Domain };
+  try {
+    module = TYPESCRIPT.test(file) ? await importTypeScript(url) : await import(url);
+  } catch (error) {
+    throw new Error(`cannot load domain module ${specifier} (${file}): ${(error as Error).message}`, { cause: error });
+  }
+  const domain = module.default;
+  if (!domain?.name || !Array.isArray(domain.commands) || !Array.isArray(domain.projections)) {
+    throw new Error(`domain module ${specifier} has no default export of a Domain (name, aggregates, commands, projections): export default domainOf<Events>().define({...})`);
+  }
+  return withSqlFileFrom(domain, path.dirname(file));
+}
+
+async function importTypeScript(url: string): Promise<{ default?: Domain }> {
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport(url, import.meta.url) as Promise<{ default?: Domain }>;
+}
+
+/** A relative `sqlFile` of a domain module is relative to that module's folder. */
+function withSqlFileFrom(domain: Domain, moduleDir: string): Domain {
+  const { sqlFile } = domain;
+  if (sqlFile === undefined) return domain;
+  const file = sqlFile instanceof URL ? fileURLToPath(sqlFile) : path.resolve(moduleDir, sqlFile);
+  return { ...domain, sqlFile: file };
+}

@@ -1,0 +1,68 @@
+/**
+ * What the service and its query processes say to each other (over the IPC channel of
+ * `child_process.fork`, structured-clone serialization): one request at a time per process, and
+ * one reply naming the request it answers.
+ */
+
+/** How a query process finds the lake and its views, and what it may use. */
+export interface QueryProcessSetup {
+  /** The jobs config file the service loaded (null: none, the built-in defaults). */
+  configFile: string | null;
+  /** The lake as given (a folder or URL); null: the config's own `lake` entry. */
+  lake: string | null;
+  /** All the process may use (MiB, its RSS): half for DuckDB's memory_limit, half for its JS heap. */
+  memoryMb: number;
+}
+
+/** The JS heap's share of a query process's memory: turning rows into JS values and JSON. */
+export function heapMb(setup: QueryProcessSetup): number {
+  return Math.floor(setup.memoryMb / 2);
+}
+
+/** DuckDB's share (its memory_limit): scans, joins, aggregates, the result before conversion. */
+export function duckdbMb(setup: QueryProcessSetup): number {
+  return setup.memoryMb - heapMb(setup);
+}
+
+export interface QueryRequest {
+  id: number;
+  sql: string;
+  /** Most rows to answer with. */
+  limit: number;
+  /** Interrupt the query after this long (ms): what is left of its time after waiting. */
+  timeoutMs: number;
+  /** Most bytes of JSON rows to answer with. */
+  maxBytes: number;
+}
+
+/** Rows arrive as JSON text, serialized once in the query process and sent on to the client as is. */
+export interface QueryRows {
+  columns: { name: string; type: string }[];
+  rowsJson: string;
+  rowCount: number;
+  truncated: boolean;
+}
+
+/** The process's first message: it has loaded the config and opened the views (when built). */
+export interface QueryProcessReady {
+  ready: true;
+}
+
+export type QueryReply = ({ id: number; ok: true } & QueryRows) | { id: number; ok: false; kind: QueryFailureKind; message: string };
+
+/**
+ * Why a query got no rows: `refused` (not read-only, or a file outside the lake), `timeout`,
+ * `busy` (the queue is full), `stopping` (the service is closing), `not_ready` (no views yet),
+ * `result_too_large` (over the byte cap), `out_of_memory` (over the memory cap), `failed`
+ * (anything else, DuckDB's message says what).
+ */
+export type QueryFailureKind = 'refused' | 'timeout' | 'busy' | 'stopping' | 'not_ready' | 'result_too_large' | 'out_of_memory' | 'failed';
+
+export class QueryFailure extends Error {
+  constructor(
+    readonly kind: QueryFailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
