@@ -176,6 +176,10 @@ program
     }));
     const types: Record<string, string> = { table_version: 'BIGINT', checkpoint: 'BIGINT', lag_events: 'BIGINT', lag_seconds: 'DOUBLE', dead_letters: 'BIGINT' };
     print(formatTable({ columns: Object.keys(rows[0] ?? { job: '' }).map((name) => ({ name, type: types[name] ?? 'VARCHAR' })), rows }));
+    const oversized = new Map(statuses.flatMap((s) => s.hubOversized ?? []).map((o) => [`${o.stream}/${o.sequence}`, o]));
+    for (const o of oversized.values()) {
+      print(`oversized: lake event ${o.stream}/${o.sequence} (${o.eventType} ${o.aggregateId}, ${o.bytes} bytes > ${o.limit}) went to the hub as a claim check; hub jobs read it from the lake`);
+    }
   });
 
 program

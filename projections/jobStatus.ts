@@ -11,6 +11,8 @@ import { readCommittedHead } from '../lake/log/committedHead.js';
 import type { LogHead } from '../lake/log/logHead.js';
 import { aheadMessage, jobPositions, positionsAhead } from './logConsumers.js';
 import { readLogMeta } from '../lake/log/logMeta.js';
+import type { OversizedEvent } from '../lake/stream/claimCheck.js';
+import { readCheckpoint } from '../lake/stream/forwarderCheckpoint.js';
 import { checkpointAppId, sourceStreams, type Job } from './jobSource.js';
 
 /** Where a job stands against the log, as `eventlake status` shows it. */
@@ -46,6 +48,11 @@ export interface JobStatus {
   error: string | null;
   /** A job reading Event Hubs: the last hub sequence applied per hub partition. */
   hub?: Record<string, number>;
+  /**
+   * A job reading Event Hubs: events the forwarder sent to its hub as claim checks (larger than a
+   * hub message; the job takes them from the lake, other hub readers must too), the newest.
+   */
+  hubOversized?: OversizedEvent[];
   /**
    * The last commit that changed rows: bytes of the files (and deletion vectors) it wrote, and of
    * the files it replaced by rewritten copies (copy-on-write), so the cost of a batch shows.
@@ -95,6 +102,7 @@ export async function jobStatus(layout: LakeLayout, job: Job): Promise<JobStatus
   const applied = await lastApplied(tableDir, snapshot).catch(() => ({}) as Awaited<ReturnType<typeof lastApplied>>);
   const fromHub = hubProgress(snapshot, job);
   if (fromHub) status.hub = fromHub.partitions;
+  if (job.source === 'eventhubs') status.hubOversized = await oversizedOnHubs(layout, snapshot, job);
   let lagEvents = 0;
   let lagSeconds = 0;
   for (const stream of sourceStreams(job, meta.partitions)) {
@@ -155,6 +163,13 @@ function hubProgress(snapshot: Snapshot, job: Job): { partitions: Record<string,
     else partitions[partitionId] = version;
   }
   return Object.keys(partitions).length > 0 ? { partitions, watermarks } : null;
+}
+
+/** What the forwarder recorded as sent by claim check to the hubs the job reads. */
+async function oversizedOnHubs(layout: LakeLayout, snapshot: Snapshot, job: Job): Promise<OversizedEvent[]> {
+  const hubs = [...new Set(hubTxns(snapshot, job).map((t) => t.hub))];
+  const recorded = await Promise.all(hubs.map(async (hub) => (await readCheckpoint(layout, hub)).oversized ?? []));
+  return recorded.flat();
 }
 
 /** With nothing applied yet, lag counts from the oldest stream's last record (a lower bound). */
