@@ -1,8 +1,7 @@
 import { removalOf, type Action, type AddFile } from '../lake/delta/actions.js';
 import { sameDeletionVector } from '../lake/delta/logicalFile.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
-import { commitVersion, loadSnapshot as loadTableSnapshot, readCommit, snapshotFilePaths } from '../lake/delta/deltaTable.js';
-import { locate } from '../lake/storage/locations.js';
+import { commitVersion, loadSnapshot as loadTableSnapshot, readCommit, vacuumedFiles } from '../lake/delta/deltaTable.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
 import type { Job } from './jobSource.js';
@@ -28,8 +27,7 @@ export async function rollbackJob(layout: LakeLayout, job: Job): Promise<Rollbac
     const rebuiltAt = await lastRebuild(tableDir, current.version);
     if (rebuiltAt === null || rebuiltAt === 0) throw new Error(`job ${job.name} has no earlier version to roll back to (no rebuild replaced one)`);
     const previous = await loadTableSnapshot(tableDir, { version: rebuiltAt - 1 });
-    const sizes = await Promise.all(snapshotFilePaths(tableDir, previous).map(async (f) => [f, await locate(f).storage.size(locate(f).path)] as const));
-    const missing = sizes.filter(([, size]) => size === null).map(([f]) => f);
+    const missing = await vacuumedFiles(tableDir, previous);
     if (missing.length > 0) throw new Error(`cannot roll back job ${job.name} to version ${rebuiltAt - 1}: ${missing.length} of its files were vacuumed (first: ${missing[0]})`);
     const now = Date.now();
     const actions: Action[] = [

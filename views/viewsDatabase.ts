@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Domain } from '../domains/domain.js';
-import { loadSnapshot as loadTableSnapshot, NoVersionAtTimeError, type AsOf } from '../lake/delta/deltaTable.js';
+import { loadSnapshot as loadTableSnapshot, NoVersionAtTimeError, vacuumedFiles, type AsOf } from '../lake/delta/deltaTable.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { Duck, sqlIdent, sqlPathList, sqlString } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
@@ -193,7 +193,13 @@ async function refreshReadModels(duck: Duck, config: EventlakeConfig, layout: La
 async function snapshotAt(tableDir: string, at: AsOf): Promise<Snapshot | null> {
   try {
     const snapshot = await loadTableSnapshot(tableDir, at);
-    return snapshot.version < 0 ? null : snapshot;
+    if (snapshot.version < 0) return null;
+    // An older version whose files vacuum deleted: say so (the reader would only say "No files found").
+    const gone = at.version !== undefined || at.timestamp !== undefined ? await vacuumedFiles(tableDir, snapshot) : [];
+    if (gone.length > 0) {
+      throw new Error(`version ${snapshot.version} of ${tableDir} cannot be read: ${gone.length} of its files were vacuumed (first: ${gone[0]}); time travel reaches back as far as vacuum's retention (vacuumRetentionHours)`);
+    }
+    return snapshot;
   } catch (error) {
     if (error instanceof NoVersionAtTimeError) return null;
     throw error;

@@ -14,7 +14,7 @@ import { loadSnapshot, localFiles, type AsOf } from './snapshotReader.js';
 export { commitVersion, ConcurrentCommitError, readCommit } from './commit.js';
 export { writeCheckpoint, readCheckpoint, type WrittenCheckpoint } from './checkpoint.js';
 export { listLog, type LogListing, type CheckpointFiles } from './logFiles.js';
-export { loadSnapshot, localFiles, refreshSnapshot, snapshotFilePaths, snapshotLocalFiles, type AsOf } from './snapshotReader.js';
+export { loadSnapshot, localFiles, refreshSnapshot, snapshotFilePaths, snapshotLocalFiles, vacuumedFiles, type AsOf } from './snapshotReader.js';
 export { NoVersionAtTimeError } from './timeTravel.js';
 export { vacuum, type VacuumOptions } from './vacuum.js';
 export {

@@ -82,6 +82,13 @@ export function snapshotFilePaths(tableDir: string, snapshot: Snapshot): string[
   return [...snapshot.files.values()].map((add) => joinLocation(tableDir, dataFilePath(add.path)));
 }
 
+/** The snapshot's data files that are gone (vacuum deleted them): an old version cannot be read then. */
+export async function vacuumedFiles(tableDir: string, snapshot: Snapshot): Promise<string[]> {
+  const paths = snapshotFilePaths(tableDir, snapshot);
+  const sizes = await Promise.all(paths.map((file) => locate(file).storage.size(locate(file).path)));
+  return paths.filter((_, i) => sizes[i] === null);
+}
+
 /**
  * Local paths DuckDB can read for the snapshot's data files: the files themselves on a local lake,
  * cached downloads on ADLS (the views' local cache mode). Whole files, as `snapshotFilePaths`.

@@ -125,8 +125,13 @@ describe('Delta tables: compaction, time travel, rollback, vacuum', () => {
     const vacuumed = await cli('vacuum', '--retention-hours', '0');
     expect(vacuumed.superchargers.length).toBe(2);
     expect(await count()).toBe(2);
+    // Time travel to a version whose files are gone says so, as rollback does (not DuckDB's "No files found").
+    const gone = await eventlake(['--lake', lake, 'query', 'SELECT count(*) FROM superchargers', '--table-version', 'superchargers=0']);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/version 0 of .*superchargers cannot be read: 1 of its files were vacuumed .*vacuumRetentionHours/);
+    expect(gone.stderr).not.toMatch(/No files found|read_parquet/);
     await cli('ingest', writeNdjson(path.join(dir, 'c.ndjson'), [register('C', 'Tromso', 3)]));
     await cli('run', 'superchargers');
     expect(await count()).toBe(3);
-  });
+  }, 240_000);
 });
