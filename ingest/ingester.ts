@@ -10,8 +10,8 @@ import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import { businessTime } from './businessTime.js';
 import { CommandValidator } from './commandValidator.js';
-import type { CommandInput, CommandRecord, EventEnvelope, Rejection } from './envelope.js';
-import { commandRecordLine, eventLine } from './logLines.js';
+import type { CommandInput, CommandRecord, Rejection } from './envelope.js';
+import { commandRecordLine, eventLineOf, metadataJson, type EventContext } from './logLines.js';
 import { replayLog } from './logReplay.js';
 import { firstUnstorable, wellFormed } from './storableValue.js';
 import { WriteModel, type CommandMemo } from './writeModel.js';
@@ -128,31 +128,18 @@ export class Ingester {
     if (unstorable) return this.reject(commandId, input, unstorable, source);
     const partition = partitionOf(aggregateId, this.writer.meta.partitions);
     const stream = partitionStream(partition);
-    const ingestedAt = nowIso();
+    const context: EventContext = { aggregateId, aggregateType: handler.aggregateType, timestamp, correlationId: input.correlation_id ?? commandId, causationId: commandId, partition, ingestedAt: nowIso() };
+    const metadata = metadataJson(input.metadata, source);
     const events: EmittedEvent[] = [];
     let { version, state } = current ?? { version: 0, state: undefined };
     for (const event of decision) {
       version += 1;
       const sequence = this.writer.assignSequence(stream);
-      const envelope: EventEnvelope = {
-        eventId: randomUUID(),
-        eventType: event.eventType,
-        aggregateId,
-        aggregateType: handler.aggregateType,
-        version,
-        timestamp,
-        correlationId: input.correlation_id ?? commandId,
-        causationId: commandId,
-        data: event.data,
-        schemaVersion: this.registry.schemaVersion(event.eventType),
-        metadata: input.metadata ? { ...input.metadata, source } : { source },
-        partition,
-        sequence,
-        ingestedAt,
-      };
-      this.writer.stage(stream, sequence, eventLine(envelope), timestamp);
+      const eventId = randomUUID();
+      const schemaVersion = this.registry.schemaVersion(event.eventType);
+      this.writer.stage(stream, sequence, eventLineOf(context, { eventId, eventType: event.eventType, version, data: event.data, schemaVersion, sequence }, metadata), timestamp);
       state = aggregate.evolve(state, event);
-      events.push({ eventId: envelope.eventId, eventType: event.eventType, aggregateId, version, partition, sequence });
+      events.push({ eventId, eventType: event.eventType, aggregateId, version, partition, sequence });
     }
     this.model.setAggregate(handler.aggregateType, aggregateId, version, state);
     this.record(commandId, input, { status: 'completed', eventIds: events.map((e) => e.eventId), aggregateType: handler.aggregateType, aggregateId, received: timestamp }, source);
