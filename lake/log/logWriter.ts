@@ -172,6 +172,13 @@ export class LogWriter {
     return this.committed;
   }
 
+  /** The sequence the next record staged in `stream` gets. */
+  nextSequenceOf(stream: string): number {
+    const sequence = this.nextSequence.get(stream);
+    if (sequence === undefined) throw new Error(`unknown log stream ${stream}`);
+    return sequence;
+  }
+
   /** Reserves the next sequence of `stream` for a record about to be staged. */
   assignSequence(stream: string): number {
     const sequence = this.nextSequence.get(stream);
