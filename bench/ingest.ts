@@ -80,7 +80,7 @@ export async function measureIngest(options: { lake: string; config: string; fil
   const nodeArgs = [...ingestHeap(options.expectedEvents), ...(options.nodeArgs ?? [])];
   const ingestInto = async (lake: string, deciders: number) => {
     const outcome = await runChild<IngestTimes>('ingest', { lake, config: options.config, file: options.file, deciders }, { nodeArgs });
-    const { times } = outcome;
+    const times = outcome.result;
     if (times.events !== options.expectedEvents || times.rejected !== 0) {
       throw new Error(`the workload should make ${options.expectedEvents} events with no refusals; ${deciders} decider(s) made ${times.events} events and ${times.rejected} refusals`);
     }
