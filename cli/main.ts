@@ -62,7 +62,7 @@ program
   .description('ingest commands from an NDJSON file (or - for stdin)')
   .argument('<file>', 'NDJSON file, or - for standard input')
   .option('--json', 'print the summary as JSON')
-  .option('--deciders <n>', `threads deciding commands, each owning a set of log partitions (default ${DEFAULT_DECIDERS})`, (value) => Number(value), DEFAULT_DECIDERS)
+  .option('--deciders <n>', `threads deciding commands, each owning a set of log partitions (default ${DEFAULT_DECIDERS})`, (value) => Number(value), Number(process.env.EVENTLAKE_INGEST_DECIDERS ?? DEFAULT_DECIDERS))
   .action(async (file: string, options: { json?: boolean; deciders: number }) => {
     const { config, layout } = await context({ create: true });
     if (!Number.isInteger(options.deciders) || options.deciders < 1) throw new Error(`--deciders: a whole number from 1, not ${options.deciders}`);
