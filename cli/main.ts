@@ -5,6 +5,7 @@ import { describeTable } from '../lake/delta/deltaTable.js';
 import { LakeLayout } from '../lake/layout.js';
 import { readLogMeta } from '../lake/log/logMeta.js';
 import { ingestNdjson } from '../ingest/fileIngest.js';
+import { DEFAULT_DECIDERS } from '../ingest/deciderPool.js';
 import { Ingester } from '../ingest/ingester.js';
 import { jobStatus } from '../projections/jobStatus.js';
 import { consumersWithinHead } from '../projections/logConsumers.js';
@@ -61,15 +62,17 @@ program
   .description('ingest commands from an NDJSON file (or - for stdin)')
   .argument('<file>', 'NDJSON file, or - for standard input')
   .option('--json', 'print the summary as JSON')
-  .action(async (file: string, options: { json?: boolean }) => {
+  .option('--deciders <n>', `threads deciding commands, each owning a set of log partitions (default ${DEFAULT_DECIDERS})`, (value) => Number(value), Number(process.env.EVENTLAKE_INGEST_DECIDERS ?? DEFAULT_DECIDERS))
+  .action(async (file: string, options: { json?: boolean; deciders: number }) => {
     const { config, layout } = await context({ create: true });
+    if (!Number.isInteger(options.deciders) || options.deciders < 1) throw new Error(`--deciders: a whole number from 1, not ${options.deciders}`);
     const fromStdin = file === '-';
     if (!fromStdin && !fs.existsSync(file)) throw new Error(`no such file: ${file}`);
     const ingester = await Ingester.open(layout, config.registry, writerOptions(config, layout));
     const bar = ingestProgress(fromStdin ? 0 : fs.statSync(file).size);
     try {
       const input = fromStdin ? process.stdin : fs.createReadStream(file);
-      const summary = await ingestNdjson(ingester, input, fromStdin ? 'stdin' : path.basename(file), { onProgress: (bytes, commands) => bar.update(bytes, commands) });
+      const summary = await ingestNdjson(ingester, input, fromStdin ? 'stdin' : path.basename(file), { deciders: options.deciders, onProgress: (bytes, commands) => bar.update(bytes, commands) });
       bar.stop();
       if (options.json) print(JSON.stringify(summary));
       else {

@@ -33,7 +33,7 @@ export async function loadDomains(names: string[], configDir: string): Promise<D
   // The registry keeps one definition per name: a second one would silently replace the first.
   const conflict = domainConflict(domains);
   if (conflict) throw new DomainLoadError(conflict.index - 1, names[conflict.index - 1], conflict.message);
-  return registryOf(domains);
+  return { ...registryOf(domains), loadedFrom: { names, configDir } };
 }
 
 /** A configured domain (the `index`th entry of the config's `domains`) that cannot be used, and why. */

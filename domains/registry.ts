@@ -14,6 +14,8 @@ export interface DomainRegistry {
   upcast: (<E extends { eventType: string; schemaVersion?: number; data: Record<string, unknown> }>(event: E) => E) | null;
   /** Every rejection code a command may get: the built-in ones, then those the domains declare. */
   rejectionCodes: string[];
+  /** The config entries it was loaded from (by `loadDomains`), so a decider thread can load the same. */
+  loadedFrom?: { names: string[]; configDir: string };
 }
 
 /** The registry of these domains (loading them from the config: domains/loadDomains.ts). */

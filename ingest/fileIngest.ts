@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Ingester, Outcome } from './ingester.js';
+import { DEFAULT_DECIDERS, DeciderPool, type MergedBatch } from './deciderPool.js';
 import { lineBatches } from './ndjsonLines.js';
 
 /** One refused line, as `eventlake ingest --json` reports it. */
@@ -24,6 +25,11 @@ export interface FileIngestOptions {
   groupSize?: number;
   /** After each group commit: bytes and commands (lines) read and durable so far. */
   onProgress?: (bytesRead: number, commands: number) => void;
+  /**
+   * Threads that decide commands, each owning a set of log partitions (default DEFAULT_DECIDERS).
+   * 1 decides on this thread; more need the ingester's domains loaded from a config.
+   */
+  deciders?: number;
 }
 
 /**
@@ -31,6 +37,12 @@ export interface FileIngestOptions {
  * counted in the summary is durable when this resolves. Blank lines are skipped.
  */
 export async function ingestNdjson(ingester: Ingester, input: Readable, sourceName: string, options: FileIngestOptions = {}): Promise<IngestSummary> {
+  const deciders = options.deciders ?? DEFAULT_DECIDERS;
+  if (!Number.isInteger(deciders) || deciders < 1) throw new Error(`deciders must be a whole number from 1, not ${deciders}`);
+  return deciders === 1 ? ingestOnThisThread(ingester, input, sourceName, options) : ingestWithDeciders(ingester, input, sourceName, deciders, options);
+}
+
+async function ingestOnThisThread(ingester: Ingester, input: Readable, sourceName: string, options: FileIngestOptions): Promise<IngestSummary> {
   const summary: IngestSummary = { accepted: 0, rejected: 0, duplicates: 0, events: 0, errors: [] };
   const groupSize = options.groupSize ?? 10_000;
   const commits = new OverlappedCommits(ingester, sourceName);
@@ -54,6 +66,67 @@ export async function ingestNdjson(ingester: Ingester, input: Readable, sourceNa
   await commits.start(lineNumber, () => options.onProgress?.(bytes, lineNumber));
   await commits.settle();
   return summary;
+}
+
+/**
+ * The same with decider threads (`DeciderPool`): this thread reads, parses and routes lines, and
+ * stages each batch the deciders answer, in order; a group commit starts once `groupSize` lines
+ * are staged, with the next batches decided meanwhile.
+ */
+async function ingestWithDeciders(ingester: Ingester, input: Readable, sourceName: string, deciders: number, options: FileIngestOptions): Promise<IngestSummary> {
+  const summary: IngestSummary = { accepted: 0, rejected: 0, duplicates: 0, events: 0, errors: [] };
+  const groupSize = options.groupSize ?? 10_000;
+  const commits = new OverlappedCommits(ingester, sourceName);
+  const pool = await DeciderPool.start(ingester.decidingFor(), deciders);
+  let completed = false;
+  let bytes = 0;
+  let stagedThrough = 0;
+  let committedThrough = 0;
+  const mergeOne = async () => {
+    const merged = await pool.mergeNext();
+    add(summary, merged);
+    stagedThrough = merged.throughLine;
+    if (stagedThrough - committedThrough >= groupSize) {
+      const [durableBytes, durableLines] = [bytes, stagedThrough];
+      await commits.start(stagedThrough, () => options.onProgress?.(durableBytes, durableLines));
+      committedThrough = stagedThrough;
+    }
+  };
+  try {
+    let lineNumber = 0;
+    for await (const batch of lineBatches(input)) {
+      bytes += batch.bytes;
+      for (const text of batch.lines) {
+        lineNumber += 1;
+        if (text.trim() === '') continue;
+        if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
+        pool.route(text, `file:${sourceName}:${lineNumber}`, lineNumber);
+        // Two batches per decider in flight: each has the next while this thread merges.
+        while (pool.inFlight > 2 * deciders) await mergeOne();
+      }
+    }
+    pool.dispatch();
+    while (pool.inFlight > 0) await mergeOne();
+    await commits.start(lineNumber, () => options.onProgress?.(bytes, lineNumber));
+    await commits.settle();
+    completed = true;
+  } catch (error) {
+    // The deciders' states may be ahead of what was staged: nothing more is written from this
+    // ingester (no commit, no snapshot) until recover() rebuilds its write model from the log.
+    ingester.abandon(error as Error);
+    throw error;
+  } finally {
+    await pool.close({ keepAggregates: completed });
+  }
+  return summary;
+}
+
+function add(summary: IngestSummary, merged: MergedBatch): void {
+  summary.accepted += merged.accepted;
+  summary.rejected += merged.rejected;
+  summary.duplicates += merged.duplicates;
+  summary.events += merged.events;
+  for (const error of merged.errors) summary.errors.push(error);
 }
 
 /**

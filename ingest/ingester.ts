@@ -1,36 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import type { CommandHandler, NewEvent } from '../domains/domain.js';
-import { isRejection } from '../domains/domain.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import type { LakeLayout } from '../lake/layout.js';
-import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMeta.js';
+import { COMMAND_STREAM } from '../lake/log/logMeta.js';
 import { parseLogLine } from '../lake/log/logDamage.js';
 import type { Lock } from '../lake/lock.js';
 import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
-import { businessTime } from './businessTime.js';
-import { CommandValidator } from './commandValidator.js';
-import type { CommandInput, CommandRecord, EventEnvelope, Rejection } from './envelope.js';
-import { commandRecordLine, eventLine } from './logLines.js';
+import { CommandDecider, type DecisionLog, type Outcome } from './commandDecider.js';
+import { commandIdOf, DEFAULT_MAX_COMMAND_BYTES, parseCommandLine } from './commandTriage.js';
+import type { DecidingFor } from './deciderPool.js';
+import type { CommandInput, CommandRecord } from './envelope.js';
 import { replayLog } from './logReplay.js';
-import { firstUnstorable, wellFormed } from './storableValue.js';
 import { WriteModel, type CommandMemo } from './writeModel.js';
 import { saveSnapshot } from './writeModelSnapshot.js';
 
-/** Where an emitted event landed. */
-export interface EmittedEvent {
-  eventId: string;
-  eventType: string;
-  aggregateId: string;
-  version: number;
-  partition: number;
-  sequence: number;
-}
-
-export type Outcome =
-  | { status: 'accepted'; commandId: string; events: EmittedEvent[] }
-  | ({ status: 'rejected'; commandId: string | null } & Rejection)
-  | { status: 'duplicate'; commandId: string; first: CommandMemo };
+export type { EmittedEvent, Outcome } from './commandDecider.js';
 
 export interface IngesterOptions extends LogWriterOptions {
   /** Longest command accepted, in bytes of JSON (default 1 MiB). */
@@ -48,7 +31,7 @@ export interface IngesterOptions extends LogWriterOptions {
  * commit. Nothing is acknowledged before `commit()` resolves.
  */
 export class Ingester {
-  private readonly validator: CommandValidator;
+  private decider: CommandDecider;
   private decided = 0;
   private durable = 0;
   private inflight: Promise<void> | null = null;
@@ -68,7 +51,18 @@ export class Ingester {
     private readonly options: IngesterOptions,
   ) {
     this.replayedAtStart = recordsSinceSnapshot;
-    this.validator = new CommandValidator(registry, options.maxDepth);
+    this.decider = this.deciderFor(model);
+  }
+
+  /** The decider of this thread: sequences and staging straight from the log writer. */
+  private deciderFor(model: WriteModel): CommandDecider {
+    const log: DecisionLog = {
+      commandSequence: () => this.writer.assignSequence(COMMAND_STREAM),
+      eventSequence: (stream) => this.writer.assignSequence(stream),
+      stage: (stream, sequence, line, timestamp) => this.writer.stage(stream, sequence, line, timestamp),
+      recorded: (commandId, memo, events) => this.recorded(commandId, memo, events),
+    };
+    return new CommandDecider(this.registry, model, this.writer.meta.partitions, log, this.options.maxDepth);
   }
 
   /** Opens the log for writing (lock, recovery) and rebuilds the write model (snapshot + tail). */
@@ -86,111 +80,19 @@ export class Ingester {
 
   /** Decides one NDJSON line. */
   decideLine(text: string, source: string): Outcome {
-    const limit = this.options.maxCommandBytes ?? 1024 * 1024;
-    if (text.length > limit && Buffer.byteLength(text) > limit) {
-      return this.reject(null, null, { code: 'schema', message: `command is ${Buffer.byteLength(text)} bytes, over the limit of ${limit}`, path: '/' }, source);
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      return this.reject(null, null, { code: 'schema', message: `not valid JSON: ${(error as Error).message}`, path: '/' }, source);
-    }
-    return this.decide(value, source);
+    const parsed = parseCommandLine(text, this.options.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES);
+    if (!parsed.ok) return this.decider.reject(null, null, parsed.rejection, source);
+    return this.decide(parsed.value, source);
   }
 
   /** Decides one command (already parsed JSON); the outcome is durable after the next `commit()`. */
   decide(value: unknown, source: string): Outcome {
     if (this.failure) throw new Error(`the ingester stopped after a write failure: ${this.failure.message}`);
-    const commandId = typeof (value as CommandInput | null)?.command_id === 'string' ? (value as CommandInput).command_id! : null;
-    // An id that is not valid Unicode cannot be logged as sent (its record would halt
-    // command_status), so it is no id: the command is refused like any malformed one.
-    if (commandId !== null && !commandId.isWellFormed()) {
-      return this.reject(null, value as CommandInput, { code: 'schema', message: 'command_id: holds a lone UTF-16 surrogate (not valid Unicode)', path: '/command_id' }, source);
-    }
-    const first = commandId === null ? undefined : this.model.commands.get(commandId);
-    if (first) return { status: 'duplicate', commandId: commandId!, first };
-    const validated = this.validator.validate(value);
-    if (!validated.ok) return this.reject(commandId, value as CommandInput, validated.rejection, source);
-    return this.decideValid(validated.input, validated.handler, commandId ?? randomUUID(), source);
-  }
-
-  private decideValid(input: CommandInput, handler: CommandHandler, commandId: string, source: string): Outcome {
-    const aggregateId = handler.aggregateId(input.command);
-    const current = this.model.aggregate(handler.aggregateType, aggregateId);
-    const decision = handler.decide(current?.state, input.command);
-    if (isRejection(decision)) return this.reject(commandId, input, decision, source);
-    const timestamp = businessTime(input.received);
-    if (!timestamp) return this.reject(commandId, input, { code: 'schema', message: 'received: is not a valid date-time', path: '/received' }, source);
-    const aggregate = this.registry.aggregate(handler.aggregateType);
-    if (!aggregate) throw new Error(`command ${handler.commandName} targets aggregate type ${handler.aggregateType}, which no domain defines`);
-    const unstorable = unstorableEvent(decision);
-    if (unstorable) return this.reject(commandId, input, unstorable, source);
-    const partition = partitionOf(aggregateId, this.writer.meta.partitions);
-    const stream = partitionStream(partition);
-    const ingestedAt = nowIso();
-    const events: EmittedEvent[] = [];
-    let { version, state } = current ?? { version: 0, state: undefined };
-    for (const event of decision) {
-      version += 1;
-      const sequence = this.writer.assignSequence(stream);
-      const envelope: EventEnvelope = {
-        eventId: randomUUID(),
-        eventType: event.eventType,
-        aggregateId,
-        aggregateType: handler.aggregateType,
-        version,
-        timestamp,
-        correlationId: input.correlation_id ?? commandId,
-        causationId: commandId,
-        data: event.data,
-        schemaVersion: this.registry.schemaVersion(event.eventType),
-        metadata: input.metadata ? { ...input.metadata, source } : { source },
-        partition,
-        sequence,
-        ingestedAt,
-      };
-      this.writer.stage(stream, sequence, eventLine(envelope), timestamp);
-      state = aggregate.evolve(state, event);
-      events.push({ eventId: envelope.eventId, eventType: event.eventType, aggregateId, version, partition, sequence });
-    }
-    this.model.setAggregate(handler.aggregateType, aggregateId, version, state);
-    this.record(commandId, input, { status: 'completed', eventIds: events.map((e) => e.eventId), aggregateType: handler.aggregateType, aggregateId, received: timestamp }, source);
-    return { status: 'accepted', commandId, events };
-  }
-
-  private reject(commandId: string | null, input: CommandInput | null, refused: Rejection, source: string): Outcome {
-    // A domain's message may quote what it was sent; logged and answered as valid Unicode.
-    const rejection: Rejection = { ...refused, message: wellFormed(refused.message), ...(refused.path === undefined ? {} : { path: wellFormed(refused.path) }) };
-    this.record(commandId ?? randomUUID(), input, { status: 'rejected', ...rejection }, source);
-    return { status: 'rejected', commandId, ...rejection };
-  }
-
-  /** Stages the command's outcome in the workflow log, in arrival order. */
-  private record(commandId: string, input: CommandInput | null, outcome: Partial<CommandRecord> & Pick<CommandRecord, 'status'>, source: string): void {
-    const sequence = this.writer.assignSequence(COMMAND_STREAM);
-    const received = outcome.received !== undefined ? outcome.received : typeof input?.received === 'string' ? businessTime(input.received) : null;
-    const record: CommandRecord = {
-      sequence,
-      commandId,
-      // A refused command's own strings may be what it was refused for: logged as valid Unicode.
-      commandName: typeof input?.command_name === 'string' ? wellFormed(input.command_name) : null,
-      status: outcome.status,
-      code: outcome.code ?? null,
-      message: outcome.message ?? null,
-      path: outcome.path ?? null,
-      eventIds: outcome.eventIds ?? [],
-      aggregateType: outcome.aggregateType ?? null,
-      aggregateId: outcome.aggregateId ?? null,
-      received,
-      correlationId: typeof input?.correlation_id === 'string' ? wellFormed(input.correlation_id) : null,
-      source,
-      recordedAt: nowIso(),
-    };
-    this.writer.stage(COMMAND_STREAM, sequence, commandRecordLine(record), received);
-    this.model.commands.set(commandId, { sequence, status: record.status, code: record.code });
-    this.decided += 1;
-    this.recordsSinceSnapshot += 1 + record.eventIds.length;
+    const id = commandIdOf(value);
+    if (!id.ok) return this.decider.reject(null, value as CommandInput, id.rejection, source);
+    const first = id.commandId === null ? undefined : this.model.commands.get(id.commandId);
+    if (first) return { status: 'duplicate', commandId: id.commandId!, first };
+    return this.decider.decideNew(value, id.commandId, source);
   }
 
   /**
@@ -256,6 +158,7 @@ export class Ingester {
       const model = new WriteModel(this.registry);
       await replayLog(this.layout, model, writer.head);
       this.model = model;
+      this.decider = this.deciderFor(model);
     } catch (error) {
       this.spareLock = await writer.close({ keepLock: true });
       throw error;
@@ -265,6 +168,43 @@ export class Ingester {
     this.decided = 0;
     this.durable = 0;
     this.failure = null;
+  }
+
+  /**
+   * This ingester as decider threads need it (`DeciderPool`): its write model to start them
+   * from and take their changes back, and its writer to stage what they decided. Only while
+   * nothing else decides on this ingester (a file ingest).
+   */
+  decidingFor(): DecidingFor {
+    if (this.failure) throw new Error(`the ingester stopped after a write failure: ${this.failure.message}`);
+    return {
+      registry: this.registry,
+      partitions: this.writer.meta.partitions,
+      maxCommandBytes: this.options.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES,
+      maxDepth: this.options.maxDepth,
+      nextSequenceOf: (stream) => this.writer.nextSequenceOf(stream),
+      knownCommand: (commandId) => this.model.commands.get(commandId) !== undefined,
+      aggregates: () => this.model.aggregates(),
+      restoreAggregate: (key, version, state) => this.model.restoreAggregate(key, version, state),
+      stageEncoded: (stream, first, count, bytes, lastTimestamp) => this.writer.stageEncoded(stream, first, count, bytes, lastTimestamp),
+      recorded: (commandId, memo, events) => this.recorded(commandId, memo, events),
+    };
+  }
+
+  /** A command's record is staged: its id is known from now on, and it waits for the next commit. */
+  private recorded(commandId: string, memo: CommandMemo, events: number): void {
+    this.model.commands.set(commandId, memo);
+    this.decided += 1;
+    this.recordsSinceSnapshot += 1 + events;
+  }
+
+  /**
+   * Stops this ingester as a failed write does: what is decided but not committed is never
+   * written (nor snapshotted) and further work is refused until `recover()`. For decider
+   * threads that stopped part way, whose states may be ahead of what was staged.
+   */
+  abandon(cause: Error): void {
+    this.failure ??= cause;
   }
 
   get head() {
@@ -308,29 +248,4 @@ export class IngestWriteError extends Error {
   constructor(readonly cause: Error) {
     super(`lake log write failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}): ${cause.message}; nothing after the last commit was acknowledged`);
   }
-}
-
-/**
- * The first event data a sink could not store as the domain emitted it (a decide that computed
- * NaN or a huge integer): the command is refused rather than logged with altered data.
- */
-function unstorableEvent(events: NewEvent[]): Rejection | null {
-  for (const [i, event] of events.entries()) {
-    const problem = firstUnstorable(event.data, `/events/${i}/data`);
-    if (problem) return { code: 'schema', message: `the ${event.eventType} event it would emit cannot be stored: ${problem.path.slice(1).replaceAll('/', '.')} ${problem.message}`, path: '/command' };
-  }
-  return null;
-}
-
-let clockMs = 0;
-let clockIso = '';
-
-/** The current time as ISO-8601, formatted once per millisecond rather than once per record. */
-function nowIso(): string {
-  const now = Date.now();
-  if (now !== clockMs) {
-    clockMs = now;
-    clockIso = new Date(now).toISOString();
-  }
-  return clockIso;
 }

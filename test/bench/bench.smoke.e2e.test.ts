@@ -40,6 +40,7 @@ describe('the benchmark harness', () => {
     const names = report.results.map((r) => r.name);
     expect(names).toEqual([
       'ingest',
+      'ingest, 2 deciders',
       'rebuild, TypeScript projections',
       'rebuild, SQL projections',
       'rebuild peak RSS',

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CommandRecord, EventEnvelope } from '../../ingest/envelope.js';
-import { commandRecordLine, eventLine } from '../../ingest/logLines.js';
+import { commandRecordLine, eventLine, metadataJson } from '../../ingest/logLines.js';
 
 const text = fc.string({ unit: 'binary' });
 const iso = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString());
@@ -55,6 +55,15 @@ describe('log lines', () => {
   it('a command record line is exactly what JSON.stringify writes for the record', () => {
     fc.assert(fc.property(record, (r) => {
         expect(commandRecordLine(r)).toBe(JSON.stringify(r));
+      }));
+  });
+});
+
+describe('event metadata', () => {
+  it('is exactly what JSON.stringify writes for the metadata with the source added', () => {
+    const metadata = fc.option(fc.dictionary(fc.oneof(text, fc.constantFrom('source', '__proto__', '0', '7', 'toJSON')), fc.oneof(fc.jsonValue(), fc.constant(undefined))), { nil: undefined });
+    fc.assert(fc.property(metadata, text, (m, source) => {
+        expect(metadataJson(m, source)).toBe(JSON.stringify({ ...m, source }));
       }));
   });
 });

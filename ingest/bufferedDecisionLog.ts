@@ -1,0 +1,135 @@
+import { COMMAND_STREAM } from '../lake/log/logMeta.js';
+import type { CommandMemo } from './commandIdStore.js';
+import type { DecisionLog } from './commandDecider.js';
+
+/** NDJSON records encoded into one buffer of their own (its memory can be handed to another thread). */
+export class NdjsonBytes {
+  private buffer: Buffer;
+  private used = 0;
+  /** End offset of each record, for cutting the buffer back into records. */
+  readonly ends: number[] = [];
+
+  constructor(expectedBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafeSlow(expectedBytes);
+  }
+
+  add(line: string): void {
+    const most = line.length * 3 + 1; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    if (this.used + most > this.buffer.length) {
+      const larger = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.used + most));
+      this.buffer.copy(larger, 0, 0, this.used);
+      this.buffer = larger;
+    }
+    this.used += this.buffer.write(line, this.used, 'utf8');
+    this.buffer[this.used++] = 0x0a;
+    this.ends.push(this.used);
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** The records' bytes: a view of a buffer that owns its ArrayBuffer (transferable). */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buffer.buffer, 0, this.used);
+  }
+}
+
+/** One event stream's records of a batch, with the sequence of the first. */
+export interface EncodedStream {
+  stream: string;
+  first: number;
+  count: number;
+  bytes: Uint8Array;
+  lastTimestamp: string | null;
+}
+
+/**
+ * A decision log that keeps a batch's records in buffers instead of staging them: a decider
+ * thread's (its events, in the partitions it owns, and its commands' records, whose command log
+ * sequences the ingester's thread assigned in arrival order), or the ingester thread's own for
+ * the commands it refuses before routing. The writer stages them later, in arrival order.
+ */
+export class BufferedDecisionLog implements DecisionLog {
+  private readonly nextEvent = new Map<string, number>();
+  private events = new Map<string, { first: number; lines: NdjsonBytes; lastTimestamp: string | null }>();
+  private records = new NdjsonBytes();
+  private sequence = 0;
+  ids: string[] = [];
+  memos: CommandMemo[] = [];
+  eventCounts: number[] = [];
+  lastReceived: string | null = null;
+
+  /** `nextSequences`: the next sequence of each event stream this log may write. */
+  constructor(nextSequences: Record<string, number> = {}) {
+    for (const [stream, next] of Object.entries(nextSequences)) this.nextEvent.set(stream, next);
+  }
+
+  /** The command about to be decided gets command log record `sequence`. */
+  setCommandSequence(sequence: number): void {
+    this.sequence = sequence;
+  }
+
+  commandSequence(): number {
+    return this.sequence;
+  }
+
+  eventSequence(stream: string): number {
+    const next = this.nextEvent.get(stream);
+    if (next === undefined) throw new Error(`log stream ${stream} is not this decider's`);
+    this.nextEvent.set(stream, next + 1);
+    return next;
+  }
+
+  stage(stream: string, sequence: number, line: string, timestamp: string | null): void {
+    if (stream === COMMAND_STREAM) {
+      this.records.add(line);
+      this.lastReceived = timestamp;
+      return;
+    }
+    let staged = this.events.get(stream);
+    if (!staged) this.events.set(stream, (staged = { first: sequence, lines: new NdjsonBytes(), lastTimestamp: null }));
+    staged.lines.add(line);
+    staged.lastTimestamp = timestamp;
+  }
+
+  recorded(commandId: string, memo: CommandMemo, events: number): void {
+    this.ids.push(commandId);
+    this.memos.push(memo);
+    this.eventCounts.push(events);
+  }
+
+  /** Everything buffered since the last call, and a fresh start. */
+  take(): DecidedRecords {
+    const taken: DecidedRecords = {
+      events: [...this.events].map(([stream, s]) => ({ stream, first: s.first, count: s.lines.count, bytes: s.lines.bytes(), lastTimestamp: s.lastTimestamp })),
+      records: this.records.bytes(),
+      recordEnds: Int32Array.from(this.records.ends),
+      ids: this.ids,
+      memos: this.memos,
+      eventCounts: Int32Array.from(this.eventCounts),
+      lastReceived: this.lastReceived,
+    };
+    this.events = new Map();
+    this.records = new NdjsonBytes();
+    this.ids = [];
+    this.memos = [];
+    this.eventCounts = [];
+    this.lastReceived = null;
+    return taken;
+  }
+}
+
+/** A batch's records as a decider made them, in its arrival order (sent between threads as is). */
+export interface DecidedRecords {
+  events: EncodedStream[];
+  /** The command log records, one per decided command, newline-terminated. */
+  records: Uint8Array;
+  recordEnds: Int32Array;
+  /** Per record: the id it is recorded under, its first outcome and how many events it made. */
+  ids: string[];
+  memos: CommandMemo[];
+  eventCounts: Int32Array;
+  /** The last record's `received` (the command stream's timestamp if it is the group's last). */
+  lastReceived: string | null;
+}
