@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import { print } from './stdout.js';
 import type { LakeLayout } from '../lake/layout.js';
-import { forwardOnce, runForwarder } from '../lake/stream/eventHubsForwarder.js';
-import { openOwnershipStore } from '../projections/hubOwnership.js';
-import { runHubJobs } from '../projections/hubRunner.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { selectJobs } from '../projections/runJobs.js';
 import { buildViews } from '../views/viewsDatabase.js';
@@ -21,12 +18,14 @@ export function registerStreamCommands(program: Command, context: Context): void
     .action(async (options: { follow?: boolean; interval: number; json?: boolean }) => {
       const { config, layout } = await context();
       if (!options.follow) {
+        const { forwardOnce } = await import('../lake/stream/eventHubsForwarder.js');
         const result = await forwardOnce({ layout, eventHubs: config.eventHubs });
         print(options.json ? JSON.stringify(result) : `forwarded ${result.sent} events to ${result.hub} in ${result.batches} batches`);
         return;
       }
       const stop = new AbortController();
       for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
+      const { runForwarder } = await import('../lake/stream/eventHubsForwarder.js');
       const totals = await runForwarder(
         { layout, eventHubs: config.eventHubs, intervalMs: options.interval, onError: (error) => process.stderr.write(`eventlake forward: ${error.message}\n`) },
         stop.signal,
@@ -63,6 +62,9 @@ export function registerConsumeCommand(program: Command, context: Context): void
         void refreshViews();
       }, VIEWS_EVERY_MS);
       try {
+        // The Event Hubs SDK loads only for the commands that talk to a hub (start-up of the others).
+        const { openOwnershipStore } = await import('../projections/hubOwnership.js');
+        const { runHubJobs } = await import('../projections/hubRunner.js');
         const ownership = await openOwnershipStore(config.eventHubs?.ownership);
         const results = await runHubJobs(layout, jobs, {
           eventHubs: config.eventHubs,

@@ -2,7 +2,7 @@ import type { LakeLayout } from '../lake/layout.js';
 import { loadSnapshot } from '../lake/delta/deltaTable.js';
 import { buildViews } from '../views/viewsDatabase.js';
 import { openOwnershipStore } from './hubOwnership.js';
-import { runHubJobsToEnd, type HubRunResult } from './hubRunner.js';
+import type { HubRunResult } from './hubRunner.js';
 import { runJobsTogether, type Job, type JobRunResult, type RunOptions } from './jobRunner.js';
 import type { EventlakeConfig } from './jobsConfig.js';
 
@@ -47,6 +47,8 @@ export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, jo
 export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, jobs: Job | Job[]): Promise<JobRunResult | JobRunResult[]> {
   const list = Array.isArray(jobs) ? jobs : [jobs];
   const ownership = await openOwnershipStore(config.eventHubs?.ownership);
+  // Loaded only when a job reads the hub: the Event Hubs SDK costs ~0.3 s of start-up to every command.
+  const { runHubJobsToEnd } = await import('./hubRunner.js');
   const results = await runHubJobsToEnd(layout, list, { eventHubs: config.eventHubs, ownership });
   const reported = await Promise.all(list.map((job, i) => asJobRun(layout, job, results[i])));
   return Array.isArray(jobs) ? reported : reported[0];
