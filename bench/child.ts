@@ -7,6 +7,7 @@ import { RESULT_MARKER } from './childProcess.js';
 const PHASES: Record<string, (input: never) => Promise<unknown>> = {
   ingest: async (input) => (await import('./ingest.js')).ingestFile(input),
   rebuild: async (input) => (await import('./rebuild.js')).runJobsTimed(input),
+  liveBatch: async (input) => (await import('./liveBatch.js')).runLiveBatch(input),
   duckdbRebuild: async (input) => (await import('./baselines/duckdbRebuild.js')).duckdbRebuild(input),
   emmettIngest: async (input) => (await import('./emmett/emmettIngest.js')).emmettIngest(input),
   emmettProject: async (input) => (await import('./emmett/emmettProjections.js')).emmettProject(input),

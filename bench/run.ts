@@ -9,13 +9,14 @@ import { measurePeer } from './emmett/peer.js';
 import { measureFreshness } from './freshness.js';
 import { measureIncremental } from './incremental.js';
 import { measureIngest } from './ingest.js';
+import { LIVE_BATCH, measureLiveBatch } from './liveBatch.js';
 import { measureQueries } from './queries.js';
 import { measureRebuild } from './rebuild.js';
 import { machine, notMeasured, writeReport, type BenchResult } from './report.js';
 import { writeBenchConfig, writeWorkload } from './workload.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const OPTIONAL = ['queries', 'incremental', 'freshness', 'peer'] as const;
+const OPTIONAL = ['queries', 'incremental', 'live-batch', 'freshness', 'peer'] as const;
 type Optional = (typeof OPTIONAL)[number];
 
 /** "1000000", "1e6", "1_000_000" and "1,000,000" alike. */
@@ -108,6 +109,12 @@ async function main(): Promise<void> {
       log(`incremental: +${workload.extraCommands.toLocaleString('en-US')} events, then one run of every job ...`);
       results.push(...(await measureIncremental({ lake, config, extraFile: workload.extraFile, extraCommands: workload.extraCommands, events: options.events, fullRebuildMs: rebuild.fullMs })).results);
     } else results.push(notMeasured('incremental run, +1% events', 's', 'skipped (--skip incremental)'));
+
+    if (wanted('live-batch')) {
+      log(`live batch: ${LIVE_BATCH} commands committed copy-on-write and with deletion vectors ...`);
+      const after = options.events + (wanted('incremental') ? workload.extraCommands : 0);
+      results.push(...(await measureLiveBatch({ lake, config, scratch: work, after })).results);
+    } else results.push(notMeasured(`live batch (${LIVE_BATCH} commands): bytes written`, 'KiB', 'skipped (--skip live-batch)'), notMeasured(`live batch (${LIVE_BATCH} commands): time to commit`, 'ms', 'skipped (--skip live-batch)'));
 
     if (wanted('freshness')) {
       log(`freshness: eventlake serve, ${options.freshnessCommands} commands ...`);

@@ -16,7 +16,8 @@ export interface Workload {
 }
 
 export const WORKLOAD_START = '2026-01-01T00:00:00Z';
-const SEED = 7;
+/** The seed of the workload's command stream (the live-batch figure continues the same stream). */
+export const WORKLOAD_SEED = 7;
 
 /**
  * Writes the example domains' seeded command stream with no refusals. Every such command is
@@ -41,7 +42,7 @@ export function writeWorkload(dir: string, events: number): Workload {
     chunk = [];
   };
   try {
-    for (const line of sampleNdjson({ count: events + extraCommands, seed: SEED, invalidShare: 0, start: WORKLOAD_START, stepSeconds: 60 })) {
+    for (const line of sampleNdjson({ count: events + extraCommands, seed: WORKLOAD_SEED, invalidShare: 0, start: WORKLOAD_START, stepSeconds: 60 })) {
       chunk.push(line);
       written += 1;
       if (written === events) flush(main);

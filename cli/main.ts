@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeTable } from '../lake/delta/deltaTable.js';
 import { LakeLayout } from '../lake/layout.js';
+import { readLogMeta } from '../lake/log/logMeta.js';
 import { ingestNdjson } from '../ingest/fileIngest.js';
 import { Ingester } from '../ingest/ingester.js';
 import { jobStatus } from '../projections/jobStatus.js';
+import { consumersWithinHead } from '../projections/logConsumers.js';
 import { loadConfig, type EventlakeConfig } from '../projections/jobsConfig.js';
 import { runJobs, selectJobs } from '../projections/runJobs.js';
 import { withIsoTimestamps } from '../views/isoTimestamps.js';
@@ -14,11 +16,13 @@ import { serve } from '../service/serve.js';
 import { resolveServiceConfig, SERVICE_DEFAULTS, TOKEN_ENV } from '../service/serviceConfig.js';
 import { formatCsv, formatTable } from './output.js';
 import { registerConsumeCommand, registerStreamCommands } from './streamCommands.js';
+import { registerLogCommands } from './logCommands.js';
 import { registerTableCommands } from './tableCommands.js';
 import { registerTsqlCommand } from './tsqlCommand.js';
 import { initProject } from './init.js';
 import { packageInfo } from './packageInfo.js';
 import { ingestProgress, progressBar } from './progress.js';
+import { print } from './stdout.js';
 
 interface GlobalOptions {
   lake?: string;
@@ -33,13 +37,24 @@ const program = new Command('eventlake')
   .option('--config <file>', 'jobs config (default: ./jobs.config.json)')
   .showHelpAfterError();
 
-async function context(): Promise<{ config: EventlakeConfig; layout: LakeLayout }> {
-  const options = program.opts<GlobalOptions>();
-  const config = await loadConfig(options);
-  return { config, layout: new LakeLayout(config.lakeDir, config.stateDir ?? undefined) };
+/**
+ * The config and the lake. Only `ingest` and `serve` may create a lake (`create`); every other
+ * command refuses one that does not exist, naming where it looked: `--lake ./typo run` once made
+ * an empty lake and exited 0.
+ */
+async function context(options: { create?: boolean } = {}): Promise<{ config: EventlakeConfig; layout: LakeLayout }> {
+  const config = await loadConfig(program.opts<GlobalOptions>());
+  const layout = new LakeLayout(config.lakeDir, config.stateDir ?? undefined);
+  if (!options.create && !(await readLogMeta(layout))) {
+    throw new Error(`no lake at ${layout.root} (${layout.metaFile} does not exist): check --lake or the config's "lake" (${config.file ?? 'no config file'}); \`eventlake ingest\` creates a lake`);
+  }
+  return { config, layout };
 }
 
-const print = (text: string) => process.stdout.write(`${text}\n`);
+/** The options the log writer gets from the CLI: refuse to open while a reader is past its head. */
+function writerOptions(config: EventlakeConfig, layout: LakeLayout) {
+  return { partitions: config.partitions, ...config.limits, verifyHead: consumersWithinHead(layout, config.jobs) };
+}
 
 program
   .command('ingest')
@@ -47,10 +62,10 @@ program
   .argument('<file>', 'NDJSON file, or - for standard input')
   .option('--json', 'print the summary as JSON')
   .action(async (file: string, options: { json?: boolean }) => {
-    const { config, layout } = await context();
+    const { config, layout } = await context({ create: true });
     const fromStdin = file === '-';
     if (!fromStdin && !fs.existsSync(file)) throw new Error(`no such file: ${file}`);
-    const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
+    const ingester = await Ingester.open(layout, config.registry, writerOptions(config, layout));
     const bar = ingestProgress(fromStdin ? 0 : fs.statSync(file).size);
     try {
       const input = fromStdin ? process.stdin : fs.createReadStream(file);
@@ -111,7 +126,8 @@ program
   .addOption(new Option('--json', 'print an array of row objects').conflicts('csv'))
   .option('--csv', 'print CSV')
   .option('--as-of <time>', 'time travel: every read model as it was at this time (ISO-8601)')
-  .option('--table-version <job=version...>', 'time travel: a job\'s table at a Delta version (repeatable)')
+  // Not variadic: a variadic option took the SQL after it as one more job=version.
+  .option('--table-version <job=version>', 'time travel: a job\'s table at a Delta version (repeatable)', (pair: string, pairs: string[] = []) => [...pairs, pair])
   .action(async (sql: string, options: { json?: boolean; csv?: boolean; asOf?: string; tableVersion?: string[] }) => {
     const { config, layout } = await context();
     const result = await queryViews(layout, sql, timeTravel(config, options), config);
@@ -154,11 +170,16 @@ program
       lag_seconds: s.lagSeconds,
       last_run: s.lastRun ?? 'never',
       dead_letters: s.deadLetters,
+      error: s.error ?? '',
       last_error: s.lastError ?? '',
       warning: s.warning ?? '',
     }));
     const types: Record<string, string> = { table_version: 'BIGINT', checkpoint: 'BIGINT', lag_events: 'BIGINT', lag_seconds: 'DOUBLE', dead_letters: 'BIGINT' };
     print(formatTable({ columns: Object.keys(rows[0] ?? { job: '' }).map((name) => ({ name, type: types[name] ?? 'VARCHAR' })), rows }));
+    const oversized = new Map(statuses.flatMap((s) => s.hubOversized ?? []).map((o) => [`${o.stream}/${o.sequence}`, o]));
+    for (const o of oversized.values()) {
+      print(`oversized: lake event ${o.stream}/${o.sequence} (${o.eventType} ${o.aggregateId}, ${o.bytes} bytes > ${o.limit}) went to the hub as a claim check; hub jobs read it from the lake`);
+    }
   });
 
 program
@@ -259,7 +280,7 @@ program
       forward: options.forward ?? false,
       unhealthyAfterMs: options.unhealthyAfter * 1000,
     });
-    const { config, layout } = await context();
+    const { config, layout } = await context({ create: true });
     await serve(config, layout, serviceConfig, print);
     process.exit(0);
   });
@@ -276,6 +297,7 @@ program
   });
 
 registerTableCommands(program, context);
+registerLogCommands(program, context);
 registerStreamCommands(program, context);
 registerConsumeCommand(program, context);
 registerTsqlCommand(program);

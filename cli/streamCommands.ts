@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
+import { print } from './stdout.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { forwardOnce, runForwarder } from '../lake/stream/eventHubsForwarder.js';
 import { openOwnershipStore } from '../projections/hubOwnership.js';
-import { runHubJob } from '../projections/hubRunner.js';
+import { runHubJobs } from '../projections/hubRunner.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { selectJobs } from '../projections/runJobs.js';
 import { buildViews } from '../views/viewsDatabase.js';
 
 type Context = () => Promise<{ config: EventlakeConfig; layout: LakeLayout }>;
-const print = (text: string) => process.stdout.write(`${text}\n`);
 
 /** The outbox (lake log to Event Hubs), and jobs reading Event Hubs live. */
 export function registerStreamCommands(program: Command, context: Context): void {
@@ -42,7 +42,7 @@ export function registerConsumeCommand(program: Command, context: Context): void
   program
     .command('consume')
     .argument('[jobs...]', 'jobs to run (default: every job with source "eventhubs")')
-    .description('run jobs whose source is "eventhubs" from Event Hubs until stopped (SIGTERM/SIGINT); instances share the partitions through eventHubs.ownership')
+    .description('run jobs whose source is "eventhubs" from Event Hubs until stopped (SIGTERM/SIGINT): one reader of the hub feeds every job; instances (running the same jobs) share the partitions through eventHubs.ownership')
     .option('--json', 'print the totals as JSON')
     .action(async (names: string[], options: { json?: boolean }) => {
       const { config, layout } = await context();
@@ -64,12 +64,12 @@ export function registerConsumeCommand(program: Command, context: Context): void
       }, VIEWS_EVERY_MS);
       try {
         const ownership = await openOwnershipStore(config.eventHubs?.ownership);
-        const results = await Promise.all(jobs.map((job) => runHubJob(layout, job, {
+        const results = await runHubJobs(layout, jobs, {
           eventHubs: config.eventHubs,
           ownership,
           onCommit: () => { viewsStale = true; },
-          onError: (failed, error) => process.stderr.write(`eventlake consume: ${failed.name}: ${error.message}\n`),
-        }, stop.signal)));
+          onError: (failed, error) => process.stderr.write(`eventlake consume: ${failed.map((job) => job.name).join(', ')}: ${error.message}\n`),
+        }, stop.signal);
         clearInterval(views);
         await refreshViews();
         print(options.json ? JSON.stringify(results) : results.map((r) => `${r.job}: applied ${r.applied} events from ${r.hub} in ${r.commits} commits`).join('\n'));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { print } from './stdout.js';
 import { vacuum } from '../lake/delta/deltaTable.js';
 import { sealLog } from '../lake/log/sealedSegments.js';
 import type { LakeLayout } from '../lake/layout.js';
@@ -10,7 +11,6 @@ import { buildViews } from '../views/viewsDatabase.js';
 import { formatTable } from './output.js';
 
 type Context = () => Promise<{ config: EventlakeConfig; layout: LakeLayout }>;
-const print = (text: string) => process.stdout.write(`${text}\n`);
 
 /** Housekeeping: rollback, dead letters, vacuum, sealing the log. */
 export function registerTableCommands(program: Command, context: Context): void {
@@ -77,12 +77,13 @@ export function registerTableCommands(program: Command, context: Context): void 
   program
     .command('seal')
     .description("copy the log's committed events into Parquet (log/sealed/), so SQL projections rebuild at columnar speed")
-    .option('--json', 'print the events sealed per partition as JSON')
+    .option('--json', 'print {sealed: events per partition, held: {partition: {sequence, reason}}} as JSON')
     .action(async (options: { json?: boolean }) => {
       const { layout } = await context();
-      const { sealed } = await sealLog(layout);
-      if (options.json) return void print(JSON.stringify(sealed));
-      const total = Object.values(sealed).reduce((a, b) => a + b, 0);
-      print(`sealed ${total} events${total ? ` (${Object.entries(sealed).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`);
+      const result = await sealLog(layout);
+      if (options.json) return void print(JSON.stringify(result));
+      const total = Object.values(result.sealed).reduce((a, b) => a + b, 0);
+      print(`sealed ${total} events${total ? ` (${Object.entries(result.sealed).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`);
+      for (const [stream, { sequence, reason }] of Object.entries(result.held)) print(`  ${stream}: held at sequence ${sequence} (read from NDJSON from there on): ${reason}`);
     });
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { commandWorkflowDomain } from './commandWorkflow.js';
 import type { Domain } from './domain.js';
+import { domainConflict } from './domainConflicts.js';
 import { ordersDomain } from './orders.js';
 import { registryOf, type DomainRegistry } from './registry.js';
 import { superchargersDomain } from './superchargers.js';
@@ -22,8 +23,28 @@ const TYPESCRIPT = /\.(c|m)?tsx?$/;
  */
 export async function loadDomains(names: string[], configDir: string): Promise<DomainRegistry> {
   const domains = [commandWorkflowDomain];
-  for (const name of names) domains.push(BUILT_IN_DOMAINS[name] ?? (await importDomain(name, configDir)));
+  for (const [index, name] of names.entries()) {
+    try {
+      domains.push(BUILT_IN_DOMAINS[name] ?? (await importDomain(name, configDir)));
+    } catch (error) {
+      throw new DomainLoadError(index, name, (error as Error).message);
+    }
+  }
+  // The registry keeps one definition per name: a second one would silently replace the first.
+  const conflict = domainConflict(domains);
+  if (conflict) throw new DomainLoadError(conflict.index - 1, names[conflict.index - 1], conflict.message);
   return registryOf(domains);
+}
+
+/** A configured domain (the `index`th entry of the config's `domains`) that cannot be used, and why. */
+export class DomainLoadError extends Error {
+  constructor(
+    readonly index: number,
+    readonly specifier: string,
+    readonly reason: string,
+  ) {
+    super(`domain "${specifier}": ${reason}`);
+  }
 }
 
 async function importDomain(specifier: string, configDir: string): Promise<Domain> {

@@ -1,9 +1,12 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { CommandHandler } from '../domains/domain.js';
 import type { DomainRegistry } from '../domains/registry.js';
+import { isIsoDateTime, LEAP_SECOND_RULE, STORABLE_TIME_FORMATS } from './businessTime.js';
 import type { CommandInput, Rejection } from './envelope.js';
+import { firstUnstorable } from './storableValue.js';
+
+export { isIsoDateTime } from './businessTime.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -36,9 +39,10 @@ export class CommandValidator {
     private readonly registry: DomainRegistry,
     private readonly maxDepth = 32,
   ) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
+    // verbose: a failed format check carries the value, to tell a leap second from other mistakes.
+    const ajv = new Ajv({ allErrors: false, strict: true, verbose: true });
     addFormats(ajv);
-    ajv.addFormat('iso-date-time', { type: 'string', validate: isIsoDateTime });
+    for (const [name, validate] of Object.entries(STORABLE_TIME_FORMATS)) ajv.addFormat(name, { type: 'string', validate });
     this.envelope = ajv.compile(ENVELOPE_SCHEMA);
     for (const domain of registry.domains) {
       for (const handler of domain.commands) this.payloads.set(handler.commandName, ajv.compile(handler.schema));
@@ -53,6 +57,9 @@ export class CommandValidator {
     if (input.metadata !== undefined && nestedDeeperThan(input.metadata, this.maxDepth)) {
       return { ok: false, rejection: { code: 'schema', message: `metadata: nested deeper than ${this.maxDepth} levels`, path: '/metadata' } };
     }
+    // Anywhere in the command (ids, payload, metadata): only what every sink stores as sent.
+    const unstorable = firstUnstorable(input);
+    if (unstorable) return { ok: false, rejection: { code: 'schema', message: `${fieldName(unstorable.path)}: ${unstorable.message}`, path: unstorable.path } };
     const handler = this.registry.command(input.command_name);
     const payload = this.payloads.get(input.command_name);
     if (!handler || !payload) {
@@ -61,26 +68,6 @@ export class CommandValidator {
     if (!payload(input.command)) return { ok: false, rejection: schemaRejection(payload.errors, '/command') };
     return { ok: true, input, handler };
   }
-}
-
-const fullIsoDateTime = (fullFormats['iso-date-time'] as { validate: (text: string) => boolean }).validate;
-const CANONICAL_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * ajv-formats' iso-date-time, with a fast yes for what most clients send (toISOString's form):
- * its split, two regexes and number parsing were 3% of ingest. Anything else, and any canonical
- * string the fast check does not accept outright (Feb 29, a leap second), gets the full check.
- */
-export function isIsoDateTime(text: string): boolean {
-  return (CANONICAL_UTC.test(text) && plainlyValid(text)) || fullIsoDateTime(text);
-}
-
-function plainlyValid(canonical: string): boolean {
-  const two = (at: number) => (canonical.charCodeAt(at) - 48) * 10 + canonical.charCodeAt(at + 1) - 48;
-  const month = two(5);
-  const day = two(8);
-  return month >= 1 && month <= 12 && day >= 1 && day <= DAYS_IN_MONTH[month] && !(month === 2 && day === 29) && two(11) <= 23 && two(14) <= 59 && two(17) <= 59;
 }
 
 /** One readable sentence naming the field and the rule it broke. */
@@ -98,8 +85,22 @@ function schemaRejection(errors: ErrorObject[] | null | undefined, prefix: strin
   } else if (error.keyword === 'enum') {
     message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
   }
-  const where = path === '' ? 'command' : path.slice(1).replaceAll('/', '.');
-  return { code: 'schema', message: `${where}: ${message}`, path: path || '/' };
+  if (error.keyword === 'format' && isLeapSecondError(error)) message = LEAP_SECOND_RULE;
+  return { code: 'schema', message: `${fieldName(path)}: ${message}`, path: path || '/' };
+}
+
+/** A JSON pointer in the dotted form messages use ("command.items.0.sku"). */
+function fieldName(path: string): string {
+  return path === '' || path === '/' ? 'command' : path.slice(1).replaceAll('/', '.');
+}
+
+/** A time-format failure caused only by a leap second (it would pass with second 59). */
+function isLeapSecondError(error: ErrorObject): boolean {
+  const value = error.data;
+  const format = (error.params as { format?: string }).format;
+  if (typeof value !== 'string' || !format || !STORABLE_TIME_FORMATS[format]) return false;
+  const asSecond59 = value.replace(/(^|[Tt\s])(\d\d:\d\d):60(?!\d)/, '$1$2:59');
+  return asSecond59 !== value && STORABLE_TIME_FORMATS[format](asSecond59);
 }
 
 /** Whether `value` has objects or arrays nested more than `max` levels (iterative: no stack risk). */

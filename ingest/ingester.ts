@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { CommandHandler } from '../domains/domain.js';
+import type { CommandHandler, NewEvent } from '../domains/domain.js';
 import { isRejection } from '../domains/domain.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMeta.js';
+import { parseLogLine } from '../lake/log/logDamage.js';
 import type { Lock } from '../lake/lock.js';
 import { LogWriter, type LogWriterOptions } from '../lake/log/logWriter.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
+import { businessTime } from './businessTime.js';
 import { CommandValidator } from './commandValidator.js';
 import type { CommandInput, CommandRecord, EventEnvelope, Rejection } from './envelope.js';
 import { commandRecordLine, eventLine } from './logLines.js';
 import { replayLog } from './logReplay.js';
+import { firstUnstorable, wellFormed } from './storableValue.js';
 import { WriteModel, type CommandMemo } from './writeModel.js';
 import { saveSnapshot } from './writeModelSnapshot.js';
 
@@ -100,6 +103,11 @@ export class Ingester {
   decide(value: unknown, source: string): Outcome {
     if (this.failure) throw new Error(`the ingester stopped after a write failure: ${this.failure.message}`);
     const commandId = typeof (value as CommandInput | null)?.command_id === 'string' ? (value as CommandInput).command_id! : null;
+    // An id that is not valid Unicode cannot be logged as sent (its record would halt
+    // command_status), so it is no id: the command is refused like any malformed one.
+    if (commandId !== null && !commandId.isWellFormed()) {
+      return this.reject(null, value as CommandInput, { code: 'schema', message: 'command_id: holds a lone UTF-16 surrogate (not valid Unicode)', path: '/command_id' }, source);
+    }
     const first = commandId === null ? undefined : this.model.commands.get(commandId);
     if (first) return { status: 'duplicate', commandId: commandId!, first };
     const validated = this.validator.validate(value);
@@ -116,6 +124,8 @@ export class Ingester {
     if (!timestamp) return this.reject(commandId, input, { code: 'schema', message: 'received: is not a valid date-time', path: '/received' }, source);
     const aggregate = this.registry.aggregate(handler.aggregateType);
     if (!aggregate) throw new Error(`command ${handler.commandName} targets aggregate type ${handler.aggregateType}, which no domain defines`);
+    const unstorable = unstorableEvent(decision);
+    if (unstorable) return this.reject(commandId, input, unstorable, source);
     const partition = partitionOf(aggregateId, this.writer.meta.partitions);
     const stream = partitionStream(partition);
     const ingestedAt = nowIso();
@@ -149,7 +159,9 @@ export class Ingester {
     return { status: 'accepted', commandId, events };
   }
 
-  private reject(commandId: string | null, input: CommandInput | null, rejection: Rejection, source: string): Outcome {
+  private reject(commandId: string | null, input: CommandInput | null, refused: Rejection, source: string): Outcome {
+    // A domain's message may quote what it was sent; logged and answered as valid Unicode.
+    const rejection: Rejection = { ...refused, message: wellFormed(refused.message), ...(refused.path === undefined ? {} : { path: wellFormed(refused.path) }) };
     this.record(commandId ?? randomUUID(), input, { status: 'rejected', ...rejection }, source);
     return { status: 'rejected', commandId, ...rejection };
   }
@@ -161,7 +173,8 @@ export class Ingester {
     const record: CommandRecord = {
       sequence,
       commandId,
-      commandName: typeof input?.command_name === 'string' ? input.command_name : null,
+      // A refused command's own strings may be what it was refused for: logged as valid Unicode.
+      commandName: typeof input?.command_name === 'string' ? wellFormed(input.command_name) : null,
       status: outcome.status,
       code: outcome.code ?? null,
       message: outcome.message ?? null,
@@ -170,7 +183,7 @@ export class Ingester {
       aggregateType: outcome.aggregateType ?? null,
       aggregateId: outcome.aggregateId ?? null,
       received,
-      correlationId: typeof input?.correlation_id === 'string' ? input.correlation_id : null,
+      correlationId: typeof input?.correlation_id === 'string' ? wellFormed(input.correlation_id) : null,
       source,
       recordedAt: nowIso(),
     };
@@ -224,6 +237,7 @@ export class Ingester {
    * again, or the attempt fails naming its new holder.
    */
   async recover(): Promise<void> {
+    const unacknowledgedCommit = this.writer.unacknowledgedCommit;
     if (!this.writerClosed) {
       this.spareLock = await this.writer.close({ keepLock: true });
       this.writerClosed = true;
@@ -236,7 +250,7 @@ export class Ingester {
         this.spareLock = null;
       }
     }
-    const writer = await LogWriter.open(this.layout, this.options, this.spareLock ?? undefined);
+    const writer = await LogWriter.open(this.layout, { ...this.options, unacknowledgedCommit }, this.spareLock ?? undefined);
     this.spareLock = null; // the writer holds it now
     try {
       const model = new WriteModel(this.registry);
@@ -267,7 +281,7 @@ export class Ingester {
     if (!memo || memo.sequence > head.sequence) return null;
     const cursor = new StreamCursor(this.layout.streamDir(COMMAND_STREAM), memo.sequence - 1);
     const [line] = await cursor.next(1, head);
-    return line ? (JSON.parse(line) as CommandRecord) : null;
+    return line ? parseLogLine<CommandRecord>(COMMAND_STREAM, cursor.spans, [line], 0) : null;
   }
 
   /**
@@ -296,17 +310,16 @@ export class IngestWriteError extends Error {
   }
 }
 
-const HAS_OFFSET = /(?:z|[+-]\d\d(?::?\d\d)?)$/i;
-const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/** `received` as ISO-8601 UTC; a time without an offset is taken as UTC (the design's rule). */
-function businessTime(received: string): string | null {
-  // Most clients already send canonical UTC (what toISOString writes): skip the Date round trip,
-  // which was a tenth of ingest's CPU time in a profile.
-  if (CANONICAL.test(received)) return received;
-  const text = received.replace(' ', 'T');
-  const date = new Date(HAS_OFFSET.test(text) ? text : `${text}Z`);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+/**
+ * The first event data a sink could not store as the domain emitted it (a decide that computed
+ * NaN or a huge integer): the command is refused rather than logged with altered data.
+ */
+function unstorableEvent(events: NewEvent[]): Rejection | null {
+  for (const [i, event] of events.entries()) {
+    const problem = firstUnstorable(event.data, `/events/${i}/data`);
+    if (problem) return { code: 'schema', message: `the ${event.eventType} event it would emit cannot be stored: ${problem.path.slice(1).replaceAll('/', '.')} ${problem.message}`, path: '/command' };
+  }
+  return null;
 }
 
 let clockMs = 0;

@@ -1,5 +1,6 @@
 import type { LakeLayout } from '../lake/layout.js';
 import type { LogHead } from '../lake/log/logHead.js';
+import { parseLogLine } from '../lake/log/logDamage.js';
 import { COMMAND_STREAM } from '../lake/log/logMeta.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import type { CommandRecord, EventEnvelope } from './envelope.js';
@@ -18,9 +19,10 @@ export async function replayLog(layout: LakeLayout, model: WriteModel, head: Log
   for (const [stream, streamHead] of Object.entries(head.streams)) {
     const cursor = new StreamCursor(layout.streamDir(stream), covered[stream] ?? 0);
     for (let lines = await cursor.next(BATCH, streamHead); lines.length > 0; lines = await cursor.next(BATCH, streamHead)) {
-      for (const line of lines) {
-        if (stream === COMMAND_STREAM) model.applyCommand(JSON.parse(line) as CommandRecord);
-        else model.applyEvent(JSON.parse(line) as EventEnvelope);
+      for (let i = 0; i < lines.length; i++) {
+        const record = parseLogLine(stream, cursor.spans, lines, i);
+        if (stream === COMMAND_STREAM) model.applyCommand(record as CommandRecord);
+        else model.applyEvent(record as EventEnvelope);
       }
       replayed += lines.length;
     }

@@ -77,8 +77,10 @@ async function readInto(file: string, model: WriteModel, head: LogHead): Promise
   for await (const line of lines) {
     if (!header) {
       header = JSON.parse(line) as SnapshotHeader;
-      // A snapshot taken past the head (the log was restored from backup) would be wrong.
+      // A snapshot taken past the head (the log was restored from backup, or repaired to less
+      // than it had) would be wrong.
       if (header.format !== 1 || header.commit > head.commit) return null;
+      if (Object.entries(header.sequences).some(([stream, sequence]) => sequence > (head.streams[stream]?.sequence ?? 0))) return null;
       continue;
     }
     const entry = JSON.parse(line) as unknown[];

@@ -1,17 +1,20 @@
-import type { ReceivedEventData } from '@azure/event-hubs';
+import type { PartitionProperties, ReceivedEventData } from '@azure/event-hubs';
 import { commitVersion, ConcurrentCommitError, loadSnapshot, refreshSnapshot } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck } from '../lake/duckdb.js';
 import { failpoint } from '../lake/failpoints.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { logger } from '../lake/logger.js';
+import { readHead, type LogHead } from '../lake/log/logHead.js';
 import { partitionStream } from '../lake/log/logMeta.js';
+import { isClaimCheck } from '../lake/stream/claimCheck.js';
 import { readCheckpoint, type HandOverMark } from '../lake/stream/forwarderCheckpoint.js';
 import { batchApplier, PoisonEventError, type Poisoned } from './applyBatch.js';
 import { TableMerge } from './tableMerge.js';
 import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
-import { committedHubPosition, handOverPosition, lakePositions, type HubPosition } from './hubPositions.js';
+import { lakeEventAt, lakeEventsOfHubPartition } from './hubLakeFill.js';
+import { committedHubPosition, FILLING_FROM_LAKE, handOverPosition, lakePositions, UNSET, type HubPosition } from './hubPositions.js';
 import { hubCommit, lastApplied } from './jobCommits.js';
 import { linesOfEventTypes, type Job } from './jobSource.js';
 import { maintainTable } from './tableMaintenance.js';
@@ -24,7 +27,12 @@ export interface HubBatchResult {
   skipped: number;
   /** True when a commit was made. */
   committed: boolean;
+  /** The partition's position in the table after the batch. */
+  position: HubPosition;
 }
+
+/** The table was read further than the hub goes: the hub is not the one the job read. */
+export class PastHubEndError extends Error {}
 
 /**
  * A job's table fed from Event Hubs, one hub partition's batch at a time. Several instances (in
@@ -32,6 +40,14 @@ export interface HubBatchResult {
  * and committed optimistically at the next version. If another writer took that version, the
  * batch is redone on the newer table, where the partition's position already shows what the
  * other writer applied (after a rebalance), so nothing is applied twice or skipped.
+ *
+ * The hub keeps events for its retention only. When the next event a partition should give is
+ * no longer there (the first one received, or the first one the hub still has, comes after the
+ * position), the events between are taken from the lake log, the system of record: every lake
+ * event the forwarder hashed onto that partition after the table's watermarks, up to the lake's
+ * head, then the hub from its first event on (its copies of those are at or below the new
+ * watermarks). Anything in the hub was committed to the lake before it was sent, so the head
+ * read after the hub's first position is known covers every event that expired.
  */
 export class HubJobTable {
   private snapshot: Snapshot;
@@ -45,6 +61,8 @@ export class HubJobTable {
     readonly job: Job,
     readonly hub: string,
     private readonly lakePartitions: number,
+    /** The hub's partition ids, in the order the forwarder hashes aggregates onto them. */
+    private readonly hubPartitions: string[],
     private readonly duck: Duck,
     snapshot: Snapshot,
   ) {
@@ -52,9 +70,9 @@ export class HubJobTable {
     this.snapshot = snapshot;
   }
 
-  static async open(layout: LakeLayout, job: Job, hub: string, lakePartitions: number): Promise<HubJobTable> {
+  static async open(layout: LakeLayout, job: Job, hub: string, lakePartitions: number, hubPartitions: string[]): Promise<HubJobTable> {
     const snapshot = await loadSnapshot(layout.tableDir(job.output));
-    return new HubJobTable(layout, job, hub, lakePartitions, await Duck.open(), snapshot);
+    return new HubJobTable(layout, job, hub, lakePartitions, hubPartitions, await Duck.open(), snapshot);
   }
 
   /** Each partition's position in the table as it is now (one look at the table); a partition never read hands over from the lake. */
@@ -70,6 +88,33 @@ export class HubJobTable {
   /** Applies and commits one batch of a partition (events in hub order). */
   apply(partitionId: string, events: ReceivedEventData[]): Promise<HubBatchResult> {
     return this.inTurn(() => this.applyNow(partitionId, events));
+  }
+
+  /**
+   * Before reading: checks the table against what the hub holds now. A position past the hub's
+   * last event means another hub (recreated, or renamed over): refused. Events the hub no longer
+   * holds after the position are taken from the lake, so a partition that retention emptied
+   * does not leave the job waiting for events that will never come.
+   */
+  meetHub(partitions: PartitionProperties[]): Promise<void> {
+    return this.inTurn(async () => {
+      for (const properties of partitions) {
+        const { partitionId, lastEnqueuedSequenceNumber: last } = properties;
+        const base = await this.refreshed();
+        const from = await this.positionIn(base, partitionId);
+        if (from.sequence > last) {
+          throw new PastHubEndError(
+            `job ${this.job.name}: partition ${partitionId} of event hub ${this.hub} was read up to sequence ${from.sequence} but the hub's last sequence number is ${last}: ` +
+              `it is not the hub the job read (recreated, or another hub of that name). Its events are in the lake: run \`eventlake rebuild ${this.job.name}\` ` +
+              `to rebuild the table from the lake and hand over to this hub again (if the hub was recreated, first remove the forwarder's checkpoint ` +
+              `forwarder/${this.hub}/checkpoint.json in the lake and run \`eventlake forward\`, so the new hub gets the lake's events).`,
+          );
+        }
+        // A partition emptied by retention reports its last sequence number as its beginning.
+        const firstHeld = properties.isEmpty ? last + 1 : properties.beginningSequenceNumber;
+        if (firstHeld > from.sequence + 1) await this.fillFromLake(base, partitionId, from, firstHeld);
+      }
+    });
   }
 
   /** One thing at a time: the snapshot a batch is computed on must be the one it commits over. */
@@ -95,22 +140,76 @@ export class HubJobTable {
     for (;;) {
       const base = await this.refreshed();
       const from = await this.positionIn(base, partitionId);
+      if (events.length > 0 && events[0].sequenceNumber > from.sequence + 1) {
+        // The hub no longer has the events between: take them from the lake, then look again.
+        await this.fillFromLake(base, partitionId, from, events[0].sequenceNumber);
+        continue;
+      }
       const { fresh, position } = unseen(events, from);
-      if (position.sequence <= from.sequence) return { applied: 0, skipped: events.length, committed: false };
-      try {
-        await this.commit(base, partitionId, fresh, position);
-        return { applied: fresh.length, skipped: events.length - fresh.length, committed: true };
-      } catch (error) {
-        if (!(error instanceof ConcurrentCommitError)) throw error;
-        logger.info({ job: this.job.name, partitionId }, 'another writer committed first; redoing the hub batch on the newer table');
+      if (position.sequence <= from.sequence) return { applied: 0, skipped: events.length, committed: false, position: from };
+      if (await this.tryCommit(base, partitionId, await this.linesOf(fresh), position)) {
+        return { applied: fresh.length, skipped: events.length - fresh.length, committed: true, position };
       }
     }
   }
 
-  private async commit(base: Snapshot, partitionId: string, fresh: ReceivedEventData[], position: HubPosition): Promise<void> {
+  /**
+   * Applies from the lake what the hub partition carried after `from` and no longer holds, up to
+   * the lake's head (read now, after `firstHeld` was seen), in chunks, each committed with the
+   * lake positions it reached; the last one also moves the hub position to just before
+   * `firstHeld`. A crash between chunks resumes from the committed watermarks. `from` must be
+   * the position in `base`: each chunk commits over the version it was computed on.
+   */
+  private async fillFromLake(base: Snapshot, partitionId: string, from: HubPosition, firstHeld: number): Promise<void> {
+    const hubIndex = this.hubPartitions.indexOf(partitionId);
+    if (hubIndex < 0) throw new Error(`job ${this.job.name}: partition ${partitionId} is not one of the partitions of event hub ${this.hub} the forwarder hashes onto (${this.hubPartitions.join(', ')})`);
+    const head = await readHead(this.layout.headFile);
+    if (!head) throw new Error(`job ${this.job.name}: the lake ${this.layout.root} has no log head, so the events event hub ${this.hub} no longer holds cannot be taken from it`);
+    logger.warn({ job: this.job.name, hub: this.hub, partitionId, position: from.sequence, firstHeld }, 'the hub no longer holds events after the job\'s position (retention); taking them from the lake');
+    let applied = 0;
+    const chunks = lakeEventsOfHubPartition(this.layout, head, from.watermarks, hubIndex, this.hubPartitions.length, Math.max(1, this.job.batchSize));
+    const before = from.sequence === UNSET ? FILLING_FROM_LAKE : from.sequence;
+    for await (const { lines, watermarks, final } of chunks) {
+      const position = { sequence: final ? firstHeld - 1 : before, watermarks };
+      // Another writer committed meanwhile: the caller looks at the table again.
+      if (!(await this.tryCommit(base, partitionId, lines, position))) return;
+      base = this.snapshot;
+      applied += lines.length;
+    }
+    logger.info({ job: this.job.name, hub: this.hub, partitionId, applied }, 'applied from the lake what the hub no longer holds');
+  }
+
+  /** Commits; false when another writer took the version (the caller redoes its work on the newer table). */
+  private async tryCommit(base: Snapshot, partitionId: string, lines: string[], position: HubPosition): Promise<boolean> {
+    try {
+      await this.commit(base, partitionId, lines, position);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConcurrentCommitError)) throw error;
+      logger.info({ job: this.job.name, partitionId }, 'another writer committed first; redoing the hub batch on the newer table');
+      return false;
+    }
+  }
+
+  /** The events' logged lines; a claim check's is taken from the lake. */
+  private async linesOf(events: ReceivedEventData[]): Promise<string[]> {
+    let head: LogHead | null = null;
+    const lines: string[] = [];
+    for (const event of events) {
+      if (!isClaimCheck(event.properties)) {
+        lines.push(JSON.stringify(event.body));
+        continue;
+      }
+      head ??= await readHead(this.layout.headFile);
+      if (!head) throw new Error(`a claim check from event hub ${this.hub} names lake event ${String(event.properties?.lakePartition)}/${String(event.properties?.lakeSequence)}, but the lake has no log head`);
+      lines.push(await lakeEventAt(this.layout, head, partitionStream(Number(event.properties?.lakePartition)), Number(event.properties?.lakeSequence)));
+    }
+    return lines;
+  }
+
+  private async commit(base: Snapshot, partitionId: string, lines: string[], position: HubPosition): Promise<void> {
     const merge = new TableMerge(this.duck, this.tableDir, tableShape(this.job.definition), this.job.fileRows, this.job.deletionVectors);
     const applier = batchApplier(this.duck, this.job.definition, (keys) => merge.currentRows(base, keys), base.files.size === 0, this.job.onError, this.job.upcast);
-    const lines = fresh.map((event) => JSON.stringify(event.body));
     const poisoned = await applier.apply(linesOfEventTypes(lines, this.job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
       throw error;

@@ -22,6 +22,13 @@ export interface HubPosition {
 /** A hub sequence of -1 in the table means "not positioned": a rebuild resets the hub positions so. */
 export const UNSET = -1;
 
+/**
+ * A hub sequence of -2: the partition's watermarks were moved by taking events the hub no longer
+ * holds from the lake (see HubJobTable), before any hub event was applied through it. The
+ * watermarks count; the hub is read from its first retained event.
+ */
+export const FILLING_FROM_LAKE = -2;
+
 export function hubAppId(job: Job, hub: string, partitionId: string, stream?: string): string {
   const base = `${job.name}@${job.definition.version}/hub:${hub}/${partitionId}`;
   return stream ? `${base}/${stream}` : base;

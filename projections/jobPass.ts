@@ -200,10 +200,7 @@ export class JobPass {
       failpoint('projection.afterDataFile');
       const actions = appendCommit(this.job, this.snapshot, merged.actions, batch.advanced, this.applied);
       const before = this.snapshot.version;
-      await commitVersion(this.tableDir, before + 1, actions);
-      failpoint('projection.afterCommit');
-      this.snapshot = applyCommit(this.snapshot, before + 1, actions);
-      this.result.commits += 1;
+      await this.commit(actions);
       this.result.bytesWritten += merged.bytesWritten;
       this.result.bytesRewritten += merged.bytesRewritten;
       if (this.onCommit) this.tell(before, await this.merge.rowChange());
@@ -221,9 +218,7 @@ export class JobPass {
         const actions = this.mode === 'rebuild'
           ? overwriteCommit(this.job, this.snapshot, adds, this.applied)
           : appendCommit(this.job, this.snapshot, adds.map((add): Action => ({ add })), new Map(Object.entries(this.applied)), this.applied);
-        await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
-        this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
-        this.result.commits += 1;
+        await this.commit(actions);
       }
       // A rebuild writes a file per batch, a run one per commit: compact once there are many.
       if (this.result.commits > 0) this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
@@ -282,6 +277,14 @@ export class JobPass {
 
   private tell(fromVersion: number, change: RowChange): void {
     this.onCommit?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion: this.snapshot.version, change });
+  }
+
+  /** Commits the next table version (a crash just after it must be survived: the failpoint). */
+  private async commit(actions: Action[]): Promise<void> {
+    await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
+    failpoint('projection.afterCommit');
+    this.snapshot = applyCommit(this.snapshot, this.snapshot.version + 1, actions);
+    this.result.commits += 1;
   }
 
   /** Ends the pass after a failure: nothing more is committed. */

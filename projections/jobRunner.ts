@@ -1,10 +1,12 @@
 import type { LakeLayout } from '../lake/layout.js';
-import { readHead, type LogHead } from '../lake/log/logHead.js';
+import { readCommittedHead } from '../lake/log/committedHead.js';
+import type { LogHead } from '../lake/log/logHead.js';
 import { readLogMeta } from '../lake/log/logMeta.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import type { ErrorPolicy } from './applyBatch.js';
 import { JobPass, type JobRunResult, type RunMode } from './jobPass.js';
 import { readBatch, type Job } from './jobSource.js';
+import { refuseCheckpointsAhead } from './logConsumers.js';
 
 export type { Job } from './jobSource.js';
 export type { JobRunResult, RunMode } from './jobPass.js';
@@ -31,7 +33,7 @@ export async function runJob(layout: LakeLayout, job: Job, options: RunOptions =
  * that fails leaves the pass; the others finish, then the first failure is thrown.
  */
 export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: RunOptions = {}): Promise<JobRunResult[]> {
-  const [meta, head] = await Promise.all([readLogMeta(layout), readHead(layout.headFile)]);
+  const [meta, head] = await Promise.all([readLogMeta(layout), readCommittedHead(layout)]);
   const passes: JobPass[] = [];
   try {
     for (const job of jobs) passes.push(await JobPass.start(layout, job, meta?.partitions ?? 1, options));
@@ -41,6 +43,9 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
   }
   try {
     for (const pass of passes) await pass.replaySealed(layout);
+    // A start past the head (a checkpoint, or sealed files) means the log lost commits that were
+    // read: going on from there would skip or reuse sequences (once: "applied 0", lag 0).
+    for (const pass of passes) refuseCheckpointsAhead(`job ${pass.job.name}`, Object.fromEntries(pass.streams.map((s) => [s, pass.startAfter(s)])), head);
   } catch (error) {
     await Promise.all(passes.map((p) => p.abort(error as Error)));
     throw error;
@@ -83,9 +88,17 @@ async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead,
   const perStream = Math.max(1, Math.ceil(Math.min(...group.map((p) => p.job.batchSize)) / streams.length));
   let active = group;
   let read = 0;
-  let next = readBatch(streams, cursors, perStream, head);
-  for (let batch = await next; batch.lines.length > 0 && active.length > 0; batch = await next) {
-    next = readBatch(streams, cursors, perStream, head);
+  let next = prefetch(streams, cursors, perStream, head);
+  for (;;) {
+    const batch = await next.catch(async (error: Error) => {
+      // A damaged log: every pass still reading ends with that error (its lock released).
+      failures.push(error);
+      await Promise.all(active.map((pass) => pass.abort(error)));
+      return null;
+    });
+    if (batch === null) return [];
+    if (batch.lines.length === 0 || active.length === 0) break;
+    next = prefetch(streams, cursors, perStream, head);
     const applying = active.map((pass) => pass.apply(batch));
     // Each pass took its records synchronously, so the shared parsed copy can go now instead of
     // living through the DuckDB work (a pass that asked again would just parse again).
@@ -104,4 +117,15 @@ async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead,
   }
   await next.catch(() => undefined);
   return active;
+}
+
+/**
+ * The next batch, read while the current one is applied. Its failure (a damaged log) is handled
+ * where it is awaited; marked handled now, or it would be an unhandled rejection that killed the
+ * process mid-batch, leaving the jobs' locks behind.
+ */
+function prefetch(...args: Parameters<typeof readBatch>): ReturnType<typeof readBatch> {
+  const batch = readBatch(...args);
+  batch.catch(() => undefined);
+  return batch;
 }

@@ -1,5 +1,6 @@
 import type { LogHead } from '../lake/log/logHead.js';
 import { COMMAND_STREAM, partitionStreams } from '../lake/log/logMeta.js';
+import { parseLogLine, type LineSpan } from '../lake/log/logDamage.js';
 import type { StreamCursor } from '../lake/log/streamCursor.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import type { JobConfig } from './jobsConfig.js';
@@ -32,27 +33,49 @@ export interface Batch {
   advanced: Map<string, Position>;
 }
 
+/** Where each stream's run of a batch's lines was read from, so a damaged one can be named. */
+interface StreamPart {
+  stream: string;
+  /** Index in the batch of the stream's first line. */
+  start: number;
+  spans: LineSpan[];
+}
+
 /**
  * The next batch: up to `perStream` records from each stream. A key's records all live in one
  * stream (partitioned by aggregate id), so per-stream order is all a projection needs.
  */
 export async function readBatch(streams: string[], cursors: Map<string, StreamCursor>, perStream: number, head: LogHead): Promise<Batch> {
   const lines: string[] = [];
-  const batch: Batch = { lines, records: new BatchRecords(lines), advanced: new Map() };
+  const parts: StreamPart[] = [];
+  const batch: Batch = { lines, records: new BatchRecords(lines, (i) => parseBatchLine(parts, lines, i)), advanced: new Map() };
   for (const stream of streams) {
     const cursor = cursors.get(stream)!;
     const read = await cursor.next(perStream, head.streams[stream]);
     if (read.length === 0) continue;
+    parts.push({ stream, start: lines.length, spans: cursor.spans });
     for (const line of read) lines.push(line);
-    batch.advanced.set(stream, { sequence: cursor.nextSequence - 1, timestamp: businessTime(read[read.length - 1]) });
+    batch.advanced.set(stream, { sequence: cursor.nextSequence - 1, timestamp: businessTime(batch.records.parse(lines.length - 1)) });
   }
   return batch;
 }
 
+/** Parses line `i` of a batch; a damaged one is refused naming its stream, segment and offset. */
+function parseBatchLine(parts: StreamPart[], lines: string[], i: number): unknown {
+  try {
+    return JSON.parse(lines[i]);
+  } catch {
+    let part = parts[0];
+    for (const p of parts) if (p.start <= i) part = p;
+    const own = lines.slice(part.start, i + 1);
+    return parseLogLine(part.stream, part.spans, own, own.length - 1);
+  }
+}
+
 /** Business time of a log record: `timestamp` of an event, `received` of a command record. */
-function businessTime(line: string): string | null {
-  const record = JSON.parse(line) as { timestamp?: string; received?: string | null };
-  return record.timestamp ?? record.received ?? null;
+function businessTime(record: unknown): string | null {
+  const { timestamp, received } = record as { timestamp?: string; received?: string | null };
+  return timestamp ?? received ?? null;
 }
 
 const EVENT_TYPE = '"eventType":"';
@@ -91,7 +114,16 @@ export class BatchRecords {
   private parsed: unknown[] | undefined;
   private types: (string | undefined)[] | undefined;
 
-  constructor(private readonly lines: string[]) {}
+  /** `parseLine` says where a line that does not parse lies in the log (JSON.parse by default). */
+  constructor(
+    private readonly lines: string[],
+    private readonly parseLine: (i: number) => unknown = (i) => JSON.parse(lines[i]),
+  ) {}
+
+  /** Line `i` parsed now, not kept (the batch's last line, read for its business time). */
+  parse(i: number): unknown {
+    return this.parsed?.[i] ?? this.parseLine(i);
+  }
 
   /** The records of these event types (every record when none are given). */
   select(eventTypes: string[] | undefined): RecordSelection {
@@ -116,7 +148,7 @@ export class BatchRecords {
   private record(i: number): unknown {
     // Parsed on first use, so a line no job of the pass wants is never parsed.
     this.parsed ??= new Array<unknown>(this.lines.length);
-    if (this.parsed[i] === undefined) this.parsed[i] = JSON.parse(this.lines[i]);
+    if (this.parsed[i] === undefined) this.parsed[i] = this.parseLine(i);
     return this.parsed[i];
   }
 }

@@ -1,7 +1,8 @@
 import { Ajv } from 'ajv';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadDomains } from '../domains/loadDomains.js';
+import { Cron } from 'croner';
+import { DomainLoadError, loadDomains } from '../domains/loadDomains.js';
 import type { DomainRegistry } from '../domains/registry.js';
 import { safeName } from '../lake/layout.js';
 import { openLakeStorage, type LakeStorageConfig } from '../lake/storage/openLakeStorage.js';
@@ -153,11 +154,18 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
     throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
   }
   const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; eventHubs?: EventHubsConfig; retentionHours?: number; limits?: EventlakeConfig['limits']; views?: { remote?: RemoteViews }; deletionVectors?: boolean; log?: { partitions?: number }; domains?: string[]; jobs?: Parameters<typeof resolveJob>[0][] };
-  const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir);
+  const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir).catch((error: Error) => {
+    if (!(error instanceof DomainLoadError)) throw error;
+    const field = config.domains ? `/domains/${error.index}` : '(default domains)';
+    throw new ConfigError(`${file}: ${field} "${error.specifier}": ${error.reason}`);
+  });
   const jobEntries = config.jobs ?? registry.domains.flatMap((d) => d.projections.map((p) => ({ name: p.name, projection: p.name })));
   const jobs = jobEntries.map((entry, i) => resolveJob({ deletionVectors: config.deletionVectors, ...entry }, i, registry, file));
   checkUnique(jobs.map((j) => j.name), 'name', file);
   checkUnique(jobs.map((j) => j.output), 'output', file);
+  // The views are named for the projection: a second job of one projection made \`run\` fail
+  // with 'View with name "orders" already exists!'.
+  checkUnique(jobs.map((j) => j.projection), 'projection', file, ' (its views are built from one table)');
   const lakeSpec = options.lake ?? config.lake ?? 'lake';
   const lakeDir = await resolveLake(lakeSpec, options.lake !== undefined ? cwd : configDir);
   const stateDir = config.stateDir ? path.resolve(configDir, config.stateDir) : null;
@@ -197,6 +205,7 @@ function resolveJob(entry: Partial<Omit<JobConfig, 'fileRows' | 'deletionVectors
     throw new ConfigError(`${file}: /jobs/${index}/projection "${entry.projection}" is not defined by any configured domain (known: ${known})`);
   }
   const output = safeName(entry.output ?? entry.name!, 'output table');
+  if (entry.schedule) checkSchedule(entry.schedule, index, file);
   const source = entry.source ?? 'lake';
   if (source === 'eventhubs' && definition.source !== 'events') {
     throw new ConfigError(`${file}: /jobs/${index}/source "eventhubs": projection ${definition.name} reads the command log, which only the lake holds`);
@@ -219,10 +228,19 @@ function resolveJob(entry: Partial<Omit<JobConfig, 'fileRows' | 'deletionVectors
   };
 }
 
-function checkUnique(values: string[], field: string, file: string): void {
-  const seen = new Set<string>();
+function checkUnique(values: string[], field: string, file: string, why = ''): void {
+  const seen = new Map<string, number>();
   values.forEach((value, i) => {
-    if (seen.has(value)) throw new ConfigError(`${file}: /jobs/${i}/${field} "${value}" is used by an earlier job`);
-    seen.add(value);
+    if (seen.has(value)) throw new ConfigError(`${file}: /jobs/${i}/${field} "${value}" is used by an earlier job (/jobs/${seen.get(value)})${why}`);
+    seen.set(value, i);
   });
+}
+
+/** A cron expression as the scheduler reads it (UTC), checked when the config loads, not first by \`serve\`. */
+function checkSchedule(schedule: string, index: number, file: string): void {
+  try {
+    new Cron(schedule, { timezone: 'UTC', paused: true }).stop();
+  } catch (error) {
+    throw new ConfigError(`${file}: /jobs/${index}/schedule "${schedule}" is not a cron expression (e.g. "0 * * * *"): ${(error as Error).message}`);
+  }
 }

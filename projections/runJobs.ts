@@ -2,7 +2,7 @@ import type { LakeLayout } from '../lake/layout.js';
 import { loadSnapshot } from '../lake/delta/deltaTable.js';
 import { buildViews } from '../views/viewsDatabase.js';
 import { openOwnershipStore } from './hubOwnership.js';
-import { runHubJobToEnd } from './hubRunner.js';
+import { runHubJobsToEnd, type HubRunResult } from './hubRunner.js';
 import { runJobsTogether, type Job, type JobRunResult, type RunOptions } from './jobRunner.js';
 import type { EventlakeConfig } from './jobsConfig.js';
 
@@ -30,7 +30,7 @@ export async function runJobs(
     const fromLake = jobs.filter((job) => !fromHub.includes(job));
     const results = new Map<Job, JobRunResult>();
     if (fromLake.length > 0) (await runJobsTogether(layout, fromLake, options)).forEach((result, i) => results.set(fromLake[i], result));
-    for (const job of fromHub) results.set(job, await runFromHub(config, layout, job));
+    if (fromHub.length > 0) (await runFromHub(config, layout, fromHub)).forEach((result, i) => results.set(fromHub[i], result));
     return jobs.map((job) => results.get(job)!);
   } finally {
     // Even after a failed job, the views must show what the others committed.
@@ -38,10 +38,21 @@ export async function runJobs(
   }
 }
 
-/** One hub-reading job to the hub's end as it is now, reported like a lake run. */
-export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, job: Job): Promise<JobRunResult> {
+/**
+ * Hub-reading jobs to the hub's end as it is now, reported like lake runs. They share one reader
+ * of the hub (see projections/hubReader.ts), so the hub is read once however many jobs there are.
+ */
+export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, jobs: Job[]): Promise<JobRunResult[]>;
+export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, job: Job): Promise<JobRunResult>;
+export async function runFromHub(config: EventlakeConfig, layout: LakeLayout, jobs: Job | Job[]): Promise<JobRunResult | JobRunResult[]> {
+  const list = Array.isArray(jobs) ? jobs : [jobs];
   const ownership = await openOwnershipStore(config.eventHubs?.ownership);
-  const result = await runHubJobToEnd(layout, job, { eventHubs: config.eventHubs, ownership });
+  const results = await runHubJobsToEnd(layout, list, { eventHubs: config.eventHubs, ownership });
+  const reported = await Promise.all(list.map((job, i) => asJobRun(layout, job, results[i])));
+  return Array.isArray(jobs) ? reported : reported[0];
+}
+
+async function asJobRun(layout: LakeLayout, job: Job, result: HubRunResult): Promise<JobRunResult> {
   const snapshot = await loadSnapshot(layout.tableDir(job.output));
   return { job: job.name, mode: 'incremental', applied: result.applied, commits: result.commits, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
 }

@@ -52,6 +52,9 @@ export function tableShape(projection: Projection): TableShape {
 
 const list = (names: string[]) => names.map(sqlIdent).join(', ');
 
+/** The key's current rows (`__batch` 0) before the batch's (`__batch` 1): the prior rows are older. */
+const priorThenBatch = (prior: string, delta: string) => `(SELECT *, 0 AS __batch FROM ${prior} UNION ALL BY NAME SELECT *, 1 AS __batch FROM ${delta})`;
+
 /** Facts: rows are added as they are. */
 function appendShape(columns: Column[], appendOrder: string[]): TableShape {
   return {
@@ -99,8 +102,7 @@ function historyShape(columns: Column[], validity: { key: string; orderBy: strin
     open: validity.to,
     oneRowPerKeyPerBatch: false,
     appendOrder: [validity.from, validity.key, validity.orderBy],
-    // The prior open row is older than every batch row of its key (the batch continues the log).
-    foldBatch: (prior, delta) => withValidTo(`(SELECT *, 0 AS __batch FROM ${prior} UNION ALL BY NAME SELECT *, 1 AS __batch FROM ${delta})`, `__batch, ${sqlIdent(validity.orderBy)}`),
+    foldBatch: (prior, delta) => withValidTo(priorThenBatch(prior, delta), `__batch, ${sqlIdent(validity.orderBy)}`),
     foldRebuild: (staged) => withValidTo(staged, `${sqlIdent(validity.orderBy)}, __seq`),
   };
 }
@@ -122,7 +124,7 @@ function combineShape(columns: Column[], key: string[], functions: Record<string
     mutable: 'all',
     appendOrder: key,
     oneRowPerKeyPerBatch: false,
-    foldBatch: (prior, delta) => select(`(SELECT *, 0 AS __batch FROM ${prior} UNION ALL BY NAME SELECT *, 1 AS __batch FROM ${delta})`, '__batch'),
+    foldBatch: (prior, delta) => select(priorThenBatch(prior, delta), '__batch'),
     foldRebuild: (staged) => select(staged, '__seq'),
   };
 }

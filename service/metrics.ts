@@ -111,8 +111,9 @@ export class ServiceMetrics {
   /** Copies the latest job statuses into the per-job gauges. */
   observeJobs(statuses: JobStatus[]): void {
     for (const status of statuses) {
-      this.lagEvents.set({ job: status.job }, status.lagEvents);
-      this.lagSeconds.set({ job: status.job }, status.lagSeconds);
+      // Unknown lag (a job whose table cannot be read) is left out rather than shown as 0.
+      if (status.lagEvents !== null) this.lagEvents.set({ job: status.job }, status.lagEvents);
+      if (status.lagSeconds !== null) this.lagSeconds.set({ job: status.job }, status.lagSeconds);
       this.tableVersion.set({ job: status.job }, status.tableVersion);
       this.deadLetters.set({ job: status.job }, status.deadLetters);
     }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { IngestRecovery } from '../ingest/ingestRecovery.js';
 import { Ingester } from '../ingest/ingester.js';
+import { consumersWithinHead } from '../projections/logConsumers.js';
 import type { LakeLayout } from '../lake/layout.js';
 import { logger } from '../lake/logger.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
@@ -41,7 +42,8 @@ export interface Service {
  * the lake's only writer while it runs) and wires the routes. Nothing listens until `listen()`.
  */
 export async function createService(config: EventlakeConfig, layout: LakeLayout, options: ServiceConfig): Promise<Service> {
-  const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits });
+  // Refuse to open (and trim) the log while a job or the forwarder has read past its head.
+  const ingester = await Ingester.open(layout, config.registry, { partitions: config.partitions, ...config.limits, verifyHead: consumersWithinHead(layout, config.jobs) });
   // After a failed commit the writer comes back by itself; meanwhile commands get 503 + Retry-After.
   const recovery = new IngestRecovery(ingester, { unhealthyAfterMs: options.unhealthyAfterMs });
   let stopped = false;

@@ -29,7 +29,7 @@ export interface StatusDocument {
 /** One point of the lag history behind the status page's chart. */
 export interface StatusSample {
   at: string;
-  jobs: Record<string, { lagEvents: number; lagSeconds: number }>;
+  jobs: Record<string, { lagEvents: number | null; lagSeconds: number | null }>;
 }
 
 export interface ServiceStatusOptions {

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { NotFoundError } from '../storage/lakeStorage.js';
 import { isRemote, locate } from '../storage/locations.js';
+import { LogHeadError, REPAIR_HINT } from './logDamage.js';
 
 /** How far one stream (an event partition or the command log) is committed. */
 export interface StreamHead {
@@ -56,27 +57,58 @@ function decodeSlot(buffer: Buffer): LogHead | null {
   }
 }
 
+/** The newest valid head, and whether a slot holds something that is not a valid head. */
+export interface HeadState {
+  /** Null when the log has never committed (no head file, or an empty one). */
+  head: LogHead | null;
+  /**
+   * A slot holds bytes but no valid head: a head write torn by a power cut, or damage (a flipped
+   * bit). Only the writer can judge which (it knows nothing is being written): when records lie
+   * beyond the valid head, the damaged slot may have been the newer commit, already acknowledged.
+   */
+  damagedSlot: boolean;
+}
+
 /**
  * Reads the newest valid head, or null when the log has never committed. Locally the head is the
  * two-slot file; on a remote lake it is a JSON file replaced atomically (rename) at each commit.
  */
 export async function readHead(location: string): Promise<LogHead | null> {
+  return (await readHeadState(location)).head;
+}
+
+export async function readHeadState(location: string): Promise<HeadState> {
   const { storage, path } = locate(location);
   let data: Buffer;
   try {
     data = await storage.read(path);
   } catch (error) {
-    if (error instanceof NotFoundError) return null;
+    if (error instanceof NotFoundError) return { head: null, damagedSlot: false };
     throw error;
   }
-  if (isRemote(location)) return data.length === 0 ? null : (JSON.parse(data.toString('utf8')) as LogHead);
-  const slots = [decodeSlot(data.subarray(0, SLOT_SIZE)), decodeSlot(data.subarray(SLOT_SIZE, 2 * SLOT_SIZE))];
+  if (isRemote(location)) return { head: data.length === 0 ? null : parseRemoteHead(location, data), damagedSlot: false };
+  const regions = [data.subarray(0, SLOT_SIZE), data.subarray(SLOT_SIZE, 2 * SLOT_SIZE)];
+  const slots = regions.map(decodeSlot);
   const valid = slots.filter((s): s is LogHead => s !== null);
   if (valid.length === 0) {
-    if (data.length === 0) return null;
-    throw new Error(`log head ${location} is corrupt: neither slot has a valid checksum`);
+    if (data.length === 0) return { head: null, damagedSlot: false };
+    throw new LogHeadError(`log head ${location} is corrupt: neither slot has a valid checksum; ${REPAIR_HINT}`);
   }
-  return valid.reduce((a, b) => (b.commit > a.commit ? b : a));
+  const damagedSlot = slots.some((slot, i) => slot === null && !isBlank(regions[i]));
+  return { head: valid.reduce((a, b) => (b.commit > a.commit ? b : a)), damagedSlot };
+}
+
+function parseRemoteHead(location: string, data: Buffer): LogHead {
+  try {
+    return JSON.parse(data.toString('utf8')) as LogHead;
+  } catch (error) {
+    throw new LogHeadError(`log head ${location} is corrupt (${(error as Error).message}); ${REPAIR_HINT}`);
+  }
+}
+
+/** A slot never written: the file's hole before the first write of slot 1, or past its end. */
+function isBlank(region: Buffer): boolean {
+  return region.every((byte) => byte === 0);
 }
 
 /** Writes heads durably: each write is a commit point. */
@@ -102,4 +134,16 @@ async function writeSlot(handle: fs.FileHandle, head: LogHead): Promise<void> {
   // the commit must not count as made.
   if (bytesWritten !== slot.length) throw Object.assign(new Error('ENOSPC: short write of the log head'), { code: 'ENOSPC' });
   await handle.datasync();
+}
+
+/**
+ * Replaces the whole head with one holding only `head`, atomically (log repair, with the writer's
+ * lock held): the other slot is left blank, so no older commit can win over it.
+ */
+export async function replaceHead(location: string, head: LogHead): Promise<void> {
+  const { storage, path } = locate(location);
+  if (isRemote(location)) return storage.replace(path, JSON.stringify(head));
+  const file = Buffer.alloc(2 * SLOT_SIZE);
+  encodeSlot(head).copy(file, (head.commit % 2) * SLOT_SIZE);
+  await storage.replace(path, file);
 }

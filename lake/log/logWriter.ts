@@ -2,10 +2,10 @@ import { failpoint } from '../failpoints.js';
 import type { LakeLayout } from '../layout.js';
 import type { LeaseTiming } from '../lakeLease.js';
 import { acquireLock, type Lock } from '../lock.js';
-import { logger } from '../logger.js';
-import { emptyHead, openHeadWriter, readHead, type HeadWriter, type LogHead, type StreamHead } from './logHead.js';
+import { emptyHead, openHeadWriter, type HeadWriter, type LogHead, type StreamHead } from './logHead.js';
+import { headToRecover, recoverStream } from './logRecovery.js';
 import { openLogMeta, type LogMeta } from './logMeta.js';
-import { listSegments, segmentPath } from './segments.js';
+import { segmentPath } from './segments.js';
 import type { Appender } from '../storage/lakeStorage.js';
 import { locate } from '../storage/locations.js';
 
@@ -14,6 +14,18 @@ export interface LogWriterOptions {
   partitions?: number;
   /** Start a new segment once the current one would pass this size. */
   segmentBytes?: number;
+  /**
+   * Called with the committed head before anything beyond it is trimmed; throwing refuses the
+   * open. The CLI and the service pass a check that no consumer (job checkpoint, forwarder) has
+   * read past it: the log cannot know its readers, the layer that knows both can.
+   */
+  verifyHead?: (head: LogHead | null) => Promise<void>;
+  /**
+   * A commit whose head write this process saw fail (a short write on a full disk damages its
+   * slot): a damaged slot beyond the valid one is then known to be that unacknowledged commit,
+   * and is trimmed like any uncommitted tail instead of being refused. Passed by `recover()`.
+   */
+  unacknowledgedCommit?: number | null;
   /** The writer's lease on a remote lake (default 60 s, renewed every 20 s). */
   lease?: LeaseTiming;
 }
@@ -67,6 +79,7 @@ export class LogWriter {
   private staged = new Map<string, StagedStream>();
   private readonly appenders = new Map<string, { segment: number; appender: Appender }>();
   private failure: Error | null = null;
+  private headWriteFailed: number | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -91,7 +104,9 @@ export class LogWriter {
     }));
     try {
       const meta = await openLogMeta(layout, options.partitions);
-      const head = (await readHead(layout.headFile)) ?? emptyHead(meta.streams);
+      const committed = await headToRecover(layout, meta, options.unacknowledgedCommit ?? null);
+      await options.verifyHead?.(committed);
+      const head = committed ?? emptyHead(meta.streams);
       for (const stream of meta.streams) {
         head.streams[stream] ??= emptyHead([stream]).streams[stream];
         await recoverStream(layout.streamDir(stream), stream, head.streams[stream]);
@@ -102,6 +117,11 @@ export class LogWriter {
       if (!heldLock) await lock.release();
       throw readOnlyLake(layout, error as NodeJS.ErrnoException);
     }
+  }
+
+  /** The commit whose head write failed (never acknowledged), if the writer stopped there. */
+  get unacknowledgedCommit(): number | null {
+    return this.headWriteFailed;
   }
 
   /** The last durable commit point. */
@@ -142,7 +162,9 @@ export class LogWriter {
       await this.lock.ensureHeld();
       await Promise.all([...staged].map(([stream, s]) => this.appendStream(stream, s, next)));
       next.committedAt = new Date().toISOString();
+      this.headWriteFailed = next.commit; // until the write is known to be done
       await this.headWriter.write(next);
+      this.headWriteFailed = null;
       this.lock.assertHeld();
     } catch (error) {
       this.failure = error as Error;
@@ -189,35 +211,6 @@ export class LogWriter {
     if (options.keepLock) return this.lock;
     await this.lock.release();
     return null;
-  }
-}
-
-/**
- * Brings a stream back to its committed head: segments begun after the head are removed and the
- * current segment is cut to the committed offset. What is cut was never acknowledged.
- */
-async function recoverStream(dir: string, stream: string, head: StreamHead): Promise<void> {
-  for (const segment of await listSegments(dir)) {
-    const file = segmentPath(dir, segment);
-    const { storage, path } = locate(file);
-    if (segment > head.segment) {
-      logger.warn({ stream, file }, 'recovery: removed a segment begun after the last commit');
-      await storage.delete(path);
-      continue;
-    }
-    if (segment < head.segment) continue;
-    const size = (await storage.size(path)) ?? 0;
-    if (size > head.offset) {
-      logger.warn({ stream, file, bytes: size - head.offset }, 'recovery: trimmed an uncommitted or torn tail');
-      await storage.truncate(path, head.offset);
-    }
-  }
-  if (head.offset > 0) {
-    const { storage, path } = locate(segmentPath(dir, head.segment));
-    const size = (await storage.size(path)) ?? -1;
-    if (size < head.offset) {
-      throw new Error(`lake log stream ${stream} is damaged: ${segmentPath(dir, head.segment)} holds ${size} bytes, ${head.offset} were committed`);
-    }
   }
 }
 

@@ -25,6 +25,15 @@ export async function listSegments(streamDir: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
+/** The stream's segment files with their sizes, ascending by first sequence. */
+export async function listSegmentFiles(streamDir: string): Promise<{ first: number; size: number }[]> {
+  const { storage, path } = locate(streamDir);
+  return (await storage.list(path))
+    .filter((e) => /^\d{20}\.ndjson$/.test(e.name))
+    .map((e) => ({ first: Number(e.name.slice(0, 20)), size: e.size }))
+    .sort((a, b) => a.first - b.first);
+}
+
 /** The segment holding `sequence`: the last one starting at or before it. */
 export function segmentFor(segments: number[], sequence: number): number | undefined {
   let found: number | undefined;

@@ -1,14 +1,25 @@
 import { locate } from '../storage/locations.js';
+import { LogDamageError, type LineSpan } from './logDamage.js';
 import type { StreamHead } from './logHead.js';
 import { listSegments, segmentFor, segmentPath } from './segments.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 const NEWLINE = 0x0a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
 
 /**
  * Reads one stream forward from a sequence, never past the committed head, so a reader never
  * sees a torn or uncommitted tail. Keeps its byte position between calls: a run that reads many
  * batches scans each segment once.
+ *
+ * Damage is refused with its place named (LogDamageError: stream, segment, byte offset), never
+ * read past: a record's sequence is its line index, so a line lost from the middle of a segment
+ * would silently shift every later record onto another's sequence. What is checked costs little
+ * beside the read: no NUL byte (JSON never holds one raw; zeroed blocks are what a crash or a
+ * disk leaves), every line a `{...}` object, the last record of each chunk parsed and holding
+ * the sequence its place says, segments following each other without a gap, and the committed
+ * offset reached exactly at the committed sequence.
  */
 export class StreamCursor {
   private segments: number[] = [];
@@ -17,28 +28,35 @@ export class StreamCursor {
   /** Sequence of the next record this cursor will return. */
   nextSequence: number;
   private positioned = false;
+  /** Where the lines of the last `next()` came from, for errors found later in them. */
+  spans: LineSpan[] = [];
+  readonly stream: string;
 
   constructor(
     private readonly streamDir: string,
     afterSequence: number,
   ) {
     this.nextSequence = afterSequence + 1;
+    this.stream = streamDir.slice(streamDir.lastIndexOf('/') + 1);
   }
 
   /** Up to `max` committed records (raw JSON lines) after the last one returned. */
   async next(max: number, head: StreamHead): Promise<string[]> {
+    this.spans = [];
     if (this.nextSequence > head.sequence || max <= 0) return [];
     if (!this.positioned) await this.position();
     const lines: string[] = [];
     while (lines.length < max && this.nextSequence <= head.sequence) {
-      const end = this.segment === head.segment ? head.offset : await this.segmentSize();
+      const atHead = this.segment === head.segment;
+      const end = atHead ? head.offset : await this.segmentSize();
       if (this.byteOffset >= end) {
-        if (!(await this.advanceSegment())) break;
+        if (atHead) throw this.damage(`the committed offset ${head.offset} is reached at sequence ${this.nextSequence - 1}, but the head commits sequence ${head.sequence}`);
+        await this.advanceSegment(head);
         continue;
       }
+      this.spans.push({ index: lines.length, sequence: this.nextSequence, segment: this.segmentLocation(), offset: this.byteOffset });
       const read = await this.readLines(end, max - lines.length);
       for (const line of read) lines.push(line);
-      this.nextSequence += read.length;
     }
     return lines;
   }
@@ -46,18 +64,21 @@ export class StreamCursor {
   private async position(): Promise<void> {
     this.segments = await listSegments(this.streamDir);
     const segment = segmentFor(this.segments, this.nextSequence);
-    if (segment === undefined) throw new Error(`no segment in ${this.streamDir} holds sequence ${this.nextSequence}`);
+    if (segment === undefined) throw new LogDamageError(this.stream, this.streamDir, 0, `no segment holds sequence ${this.nextSequence}`);
     this.segment = segment;
     this.byteOffset = await this.skipLines(this.nextSequence - segment);
     this.positioned = true;
   }
 
-  private async advanceSegment(): Promise<boolean> {
+  /** Moves to the segment that must begin at `nextSequence`; anything else is a gap. */
+  private async advanceSegment(head: StreamHead): Promise<void> {
     const following = this.segments.find((s) => s > this.segment) ?? (await this.refreshSegments());
-    if (following === undefined || following !== this.nextSequence) return false;
+    if (following !== this.nextSequence) {
+      const what = following === undefined ? `no segment follows it, though the head commits sequence ${head.sequence}` : `the next segment begins at sequence ${following}`;
+      throw this.damage(`the segment ends after sequence ${this.nextSequence - 1}, and ${what}`);
+    }
     this.segment = following;
     this.byteOffset = 0;
-    return true;
   }
 
   private async refreshSegments(): Promise<number | undefined> {
@@ -65,14 +86,22 @@ export class StreamCursor {
     return this.segments.find((s) => s > this.segment);
   }
 
+  private segmentLocation(): string {
+    return segmentPath(this.streamDir, this.segment);
+  }
+
+  private damage(problem: string, offset = this.byteOffset): LogDamageError {
+    return new LogDamageError(this.stream, this.segmentLocation(), offset, problem);
+  }
+
   private async segmentSize(): Promise<number> {
-    const { storage, path } = locate(segmentPath(this.streamDir, this.segment));
+    const { storage, path } = locate(this.segmentLocation());
     return (await storage.size(path)) ?? 0;
   }
 
   /** Up to `length` bytes of the current segment from `offset`. */
   private read(offset: number, length: number): Promise<Buffer> {
-    const { storage, path } = locate(segmentPath(this.streamDir, this.segment));
+    const { storage, path } = locate(this.segmentLocation());
     return storage.read(path, { offset, length });
   }
 
@@ -83,7 +112,7 @@ export class StreamCursor {
     let remaining = count;
     for (;;) {
       const chunk = await this.read(offset, CHUNK_BYTES);
-      if (chunk.length === 0) throw new Error(`segment ${this.segment} of ${this.streamDir} ends before line ${count}`);
+      if (chunk.length === 0) throw this.damage(`the segment ends after ${count - remaining} records, before sequence ${this.nextSequence}`, offset);
       let at = -1;
       while (remaining > 0 && (at = chunk.indexOf(NEWLINE, at + 1)) !== -1) remaining--;
       if (remaining === 0) return offset + at + 1;
@@ -96,18 +125,62 @@ export class StreamCursor {
     while (lines.length < max && this.byteOffset < end) {
       const length = Math.min(CHUNK_BYTES, end - this.byteOffset);
       const chunk = await this.read(this.byteOffset, length);
+      const first = lines.length;
       let start = 0;
+      let lastStart = 0;
       let at: number;
       while (lines.length < max && (at = chunk.indexOf(NEWLINE, start)) !== -1) {
+        if (chunk[start] !== OPEN_BRACE || chunk[at - 1] !== CLOSE_BRACE) {
+          throw this.damage(`record ${this.nextSequence + lines.length - first} is not one JSON object on its line`, this.byteOffset + start);
+        }
         lines.push(chunk.toString('utf8', start, at));
+        lastStart = start;
         start = at + 1;
       }
       if (start === 0) {
-        if (chunk.length < CHUNK_BYTES) throw new Error(`unterminated record at byte ${this.byteOffset} of ${this.streamDir}`);
-        throw new Error(`a record longer than ${CHUNK_BYTES} bytes at byte ${this.byteOffset} of ${this.streamDir}`);
+        if (chunk.length < length) throw this.damage(`the segment holds ${this.byteOffset + chunk.length} bytes, ${end} are committed`);
+        if (chunk.length < CHUNK_BYTES) throw this.damage('the last committed record has no line end');
+        throw this.damage(`a record longer than ${CHUNK_BYTES} bytes`);
       }
+      const nul = chunk.subarray(0, start).indexOf(0);
+      if (nul !== -1) throw this.damage('a NUL byte (zeroed or lost data)', this.byteOffset + nul);
+      this.checkSequence(chunk, start, lines[lines.length - 1], this.nextSequence + lines.length - first - 1, lastStart);
       this.byteOffset += start;
+      this.nextSequence += lines.length - first;
     }
     return lines;
+  }
+
+  /**
+   * The chunk's last record (at `lastStart`) holds the sequence its place gives it; else lines
+   * were lost or added before it, and the first misplaced record of the chunk is named.
+   */
+  private checkSequence(chunk: Buffer, end: number, line: string, expected: number, lastStart: number): void {
+    const found = sequenceOf(line);
+    if (found === expected) return;
+    if (found === undefined) throw this.damage(`record ${expected} is not valid JSON or has no sequence`, this.byteOffset + lastStart);
+    const starts = [0];
+    for (let at = chunk.indexOf(NEWLINE); at !== -1 && at + 1 < end; at = chunk.indexOf(NEWLINE, at + 1)) starts.push(at + 1);
+    const first = expected - (starts.length - 1);
+    // Records before the damage hold their own sequence, those after it another: find the first.
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      if (sequenceOf(chunk.toString('utf8', starts[middle], starts[middle + 1] - 1)) === first + middle) low = middle + 1;
+      else high = middle;
+    }
+    const text = chunk.toString('utf8', starts[low], (starts[low + 1] ?? end) - 1);
+    throw this.damage(`the record in the place of sequence ${first + low} holds ${String(sequenceOf(text) ?? 'no sequence')}: records were lost or added before it`, this.byteOffset + starts[low]);
+  }
+}
+
+/** A log line's `sequence`, or undefined when it is not a JSON record with one. */
+function sequenceOf(line: string): number | undefined {
+  try {
+    const sequence = (JSON.parse(line) as { sequence?: unknown }).sequence;
+    return typeof sequence === 'number' ? sequence : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -3,12 +3,15 @@ import type { EventData, EventHubProducerClient } from '@azure/event-hubs';
 import type { LakeLayout } from '../layout.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../logger.js';
-import { readHead, type StreamHead } from '../log/logHead.js';
+import { readCommittedHead } from '../log/committedHead.js';
+import type { StreamHead } from '../log/logHead.js';
 import { partitionOf, partitionStreams, readLogMeta } from '../log/logMeta.js';
 import { StreamCursor } from '../log/streamCursor.js';
 import { redact, redactedError } from '../redact.js';
+import { claimCheckFor, keepRecentOversized, type OversizedEvent } from './claimCheck.js';
 import { openProducer, type EventHubsConfig } from './eventHubsConnection.js';
 import { keepRecentMarks, readCheckpoint, writeCheckpoint, type ForwarderCheckpoint } from './forwarderCheckpoint.js';
+import { checkHubPartitions, HubPartitionsChangedError } from './hubPartitionLayout.js';
 
 /**
  * The outbox forwarder: tails the lake log's event partitions and publishes every event to an
@@ -27,7 +30,9 @@ import { keepRecentMarks, readCheckpoint, writeCheckpoint, type ForwarderCheckpo
  *
  * Delivery is at least once: the checkpoint per lake partition is written after the batches it
  * covers were accepted, so a crash in between re-sends them, in order, from the checkpoint on.
- * Each round that has something to send first records a hand-over mark (see forwarderCheckpoint.ts).
+ * Each round that has something to send first checks that the hub still has the partitions it
+ * hashes onto (hubPartitionLayout.ts) and records a hand-over mark (see forwarderCheckpoint.ts).
+ * An event larger than a hub message goes as a claim check (claimCheck.ts).
  */
 export interface ForwarderOptions {
   layout: LakeLayout;
@@ -50,6 +55,8 @@ export interface ForwardResult {
   batches: number;
   /** Per lake stream that moved: its checkpoint before and after. */
   streams: Record<string, { from: number; to: number }>;
+  /** Events larger than a hub message, sent as claim checks by this call. */
+  oversized: OversizedEvent[];
 }
 
 export interface RunForwarderOptions extends ForwarderOptions {
@@ -92,6 +99,8 @@ export async function runForwarder(options: RunForwarderOptions, signal: AbortSi
         totals.batches += result.batches;
         if (sent > 0) options.onRound?.(result);
       } catch (error) {
+        // Retrying cannot help: the operator has to move to a new hub (the error says how).
+        if (error instanceof HubPartitionsChangedError) throw error;
         totals.errors += 1;
         const clean = redactedError(error);
         logger.error({ hub: forwarder.hub, error: clean.message }, 'forwarding lake events to Event Hubs failed; will retry');
@@ -108,6 +117,7 @@ export async function runForwarder(options: RunForwarderOptions, signal: AbortSi
 /** One published event and where it came from in the lake. */
 interface Outgoing {
   hubPartition: string;
+  envelope: LoggedEvent;
   stream: string;
   sequence: number;
   event: EventData;
@@ -147,6 +157,8 @@ export class EventHubsForwarder {
       lock = await acquireLock(options.layout.lockFile(`forwarder-${opened.hubName}`), `the Event Hubs forwarder to ${opened.hubName}`);
       const checkpoint = await readCheckpoint(options.layout, opened.hubName);
       const hubPartitions = await opened.producer.getPartitionIds();
+      checkHubPartitions(opened.hubName, checkpoint.hubPartitions, hubPartitions);
+      checkpoint.hubPartitions ??= hubPartitions;
       return new EventHubsForwarder(options, opened.producer, !options.producer, opened.hubName, opened.secrets, lock, checkpoint, hubPartitions);
     } catch (error) {
       await lock?.release();
@@ -157,9 +169,10 @@ export class EventHubsForwarder {
 
   /** Publishes every committed event after the checkpoint, up to the head as read now. */
   async forward(): Promise<ForwardResult> {
-    const result: ForwardResult = { hub: this.hub, sent: 0, batches: 0, streams: {} };
+    const result: ForwardResult = { hub: this.hub, sent: 0, batches: 0, streams: {}, oversized: [] };
     const { layout } = this.options;
-    const [meta, head] = await Promise.all([readLogMeta(layout), readHead(layout.headFile)]);
+    // Segments without a head are refused here as by every reader of the log.
+    const [meta, head] = await Promise.all([readLogMeta(layout), readCommittedHead(layout)]);
     if (!meta || !head) return result;
     const streams = partitionStreams(meta.partitions);
     if (streams.some((stream) => (head.streams[stream]?.sequence ?? 0) > (this.checkpoint.streams[stream]?.sequence ?? 0))) await this.recordMark(streams);
@@ -191,7 +204,7 @@ export class EventHubsForwarder {
       const lines = await cursor.next(this.options.readBatch ?? 1000, streamHead);
       if (lines.length === 0) return;
       const outgoing = lines.map((line, i) => toOutgoing(line, stream, partition, first + i, this.hubPartitions));
-      result.batches += await this.publish(outgoing);
+      result.batches += await this.publish(outgoing, result.oversized);
       const last = first + lines.length - 1;
       await this.saveCheckpoint({ stream, sequence: last });
       result.sent += lines.length;
@@ -203,9 +216,10 @@ export class EventHubsForwarder {
    * Events are grouped per hub partition (in log order within each group); the groups are sent
    * concurrently, each group's batches one after another, so within a hub partition the lake's
    * order holds, even across a failure (a failed group sends nothing after its failed batch).
+   * An event that does not fit an empty batch goes as a claim check, noted in `oversized`.
    * Returns the number of sendBatch calls.
    */
-  private async publish(outgoing: Outgoing[]): Promise<number> {
+  private async publish(outgoing: Outgoing[], oversized: OversizedEvent[]): Promise<number> {
     const groups = new Map<string, Outgoing[]>();
     for (const item of outgoing) {
       const group = groups.get(item.hubPartition);
@@ -223,7 +237,10 @@ export class EventHubsForwarder {
           batch = await this.producer.createBatch({ partitionId });
           if (batch.tryAdd(item.event)) continue;
         }
-        throw new Error(`lake event ${item.stream}/${item.sequence} is larger than one Event Hubs message may be (${batch.maxSizeInBytes} bytes)`);
+        if (!batch.tryAdd(claimCheckFor(item.event))) {
+          throw new Error(`lake event ${item.stream}/${item.sequence}: not even its claim check fits one Event Hubs message (${batch.maxSizeInBytes} bytes)`);
+        }
+        oversized.push(this.noteOversized(item, batch.maxSizeInBytes));
       }
       if (batch.count > 0) {
         await this.producer.sendBatch(batch);
@@ -233,6 +250,19 @@ export class EventHubsForwarder {
     return batches;
   }
 
+  /** Records an event sent as a claim check; the checkpoint written after its batch keeps it. */
+  private noteOversized(item: Outgoing, limit: number): OversizedEvent {
+    const noted: OversizedEvent = {
+      stream: item.stream, sequence: item.sequence, eventId: item.envelope.eventId, eventType: item.envelope.eventType,
+      aggregateId: item.envelope.aggregateId, bytes: Buffer.byteLength(JSON.stringify(item.envelope)), limit, at: new Date().toISOString(),
+    };
+    logger.warn({ hub: this.hub, ...noted }, 'lake event larger than one Event Hubs message: sent as a claim check (readers take it from the lake)');
+    const kept = (this.checkpoint.oversized ?? []).filter((o) => o.stream !== noted.stream || o.sequence !== noted.sequence);
+    if (kept.length === (this.checkpoint.oversized ?? []).length) this.checkpoint.oversizedCount = (this.checkpoint.oversizedCount ?? 0) + 1;
+    this.checkpoint.oversized = keepRecentOversized([...kept, noted]);
+    return noted;
+  }
+
   /**
    * Notes where the hub stands now that nothing of this forwarder is in flight: everything up to
    * the checkpoint is at or before each partition's last sequence number, and everything after
@@ -240,6 +270,9 @@ export class EventHubsForwarder {
    * mark's lake positions can start reading the hub right after the mark's hub positions.
    */
   private async recordMark(streams: string[]): Promise<void> {
+    // A running forwarder notices partitions added to the hub before it sends anything more.
+    const now = (await this.producer.getEventHubProperties()).partitionIds;
+    checkHubPartitions(this.hub, this.checkpoint.hubPartitions, now);
     const hub: Record<string, number> = {};
     for (const id of this.hubPartitions) hub[id] = (await this.producer.getPartitionProperties(id)).lastEnqueuedSequenceNumber;
     const lake = Object.fromEntries(streams.map((stream) => [stream, this.checkpoint.streams[stream]?.sequence ?? 0]));
@@ -275,6 +308,7 @@ function toOutgoing(line: string, stream: string, partition: number, sequence: n
   }
   return {
     hubPartition: hubPartitions[partitionOf(envelope.aggregateId, hubPartitions.length)],
+    envelope,
     stream,
     sequence,
     event: {

@@ -1,6 +1,7 @@
 import { safeName, type LakeLayout } from '../layout.js';
 import { NotFoundError } from '../storage/lakeStorage.js';
 import { joinLocation, locate } from '../storage/locations.js';
+import type { OversizedEvent } from './claimCheck.js';
 
 /**
  * How far the forwarder has published each lake partition into one event hub: the last lake
@@ -16,6 +17,12 @@ export interface ForwarderCheckpoint {
   streams: Record<string, { sequence: number }>;
   /** Hand-over marks, oldest first (see HandOverMark). */
   marks?: HandOverMark[];
+  /** The hub partition ids aggregates are hashed onto, recorded on the first send (see hubPartitionLayout.ts). */
+  hubPartitions?: string[];
+  /** Events larger than a hub message, sent as claim checks (the newest; see claimCheck.ts). */
+  oversized?: OversizedEvent[];
+  /** How many events went as claim checks in all. */
+  oversizedCount?: number;
   updatedAt: string;
 }
 

@@ -47,6 +47,8 @@ describe('the benchmark harness', () => {
       'query vw_order_summary aggregates',
       'query vw_daily_order_metrics',
       'incremental run, +1% events',
+      'live batch (100 commands): bytes written',
+      'live batch (100 commands): time to commit',
       'freshness p50',
       'freshness p99',
       'peer ingest vs Emmett',

@@ -7,6 +7,7 @@ import { superchargersDomain } from '../../domains/superchargers.js';
 import { Ingester } from '../../ingest/ingester.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { tempDir } from '../support/cli.js';
+import { duckdbReadsTheWholeLog } from '../support/lakeLog.js';
 
 const registry = registryOf([commandWorkflowDomain, superchargersDomain, ordersDomain]);
 const LONG = process.env.EVENTLAKE_FUZZ_LONG === '1';
@@ -17,6 +18,7 @@ const envelope = (command_name: string, command: unknown, extra: object = {}) =>
 /** Inputs aimed at the parser and validator: bytes, JSON of every shape, and known nasties. */
 const hostileLine = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 300 }),
+  fc.string({ unit: 'binary', maxLength: 20 }).map((s) => envelope('RegisterCustomer', { customer_id: s, customer_name: s }, { metadata: { [s]: s } })),
   fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('utf8')),
   fc.json({ maxDepth: 6 }),
   fc.jsonValue({ maxDepth: 4 }).map((v) => envelope('RegisterSupercharger', v)),
@@ -30,6 +32,9 @@ const hostileLine = fc.oneof(
     envelope('CreateOrder', { order_id: 'o', customer_id: 'c', items: [{ sku: 's', quantity: 1e309, unit_price: 1 }] }),
     envelope('CreateOrder', { order_id: 'o', customer_id: 'c', items: [{ sku: 's', quantity: 2 ** 53 + 1, unit_price: -0 }] }),
     envelope('RegisterCustomer', { customer_id: '\u0000\ud800\uffff', customer_name: '\u202e' }),
+    envelope('RegisterCustomer', { customer_id: 'c', customer_name: 'n' }, { received: '2016-12-31T23:59:60.000Z' }),
+    envelope('RegisterCustomer', { customer_id: 'c', customer_name: 'n' }, { correlation_id: 'x\udfff', metadata: { big: 2 ** 60, '\ud800': 1 } }),
+    JSON.stringify({ command_id: 'id\udfff', command_name: 'Not\ud800Known', received: '2026-01-01T00:00:00Z', command: {} }),
     `{"command_name":"RegisterCustomer","received":"2026-01-01T00:00:00Z","command":{"customer_id":"d","customer_name":"n"},"metadata":${deep(100_000, '1')}}`,
     deep(200_000, '1'),
     '[' .repeat(100_000),
@@ -65,6 +70,8 @@ describe('fuzzing the command parser', () => {
       { numRuns: LONG ? 20_000 : 150 },
     );
     await ingester.close();
+    // Accepted or refused, every record logged for them is readable by DuckDB (the projections' reader).
+    expect(await duckdbReadsTheWholeLog(layout.root)).toBeGreaterThan(0);
     if (LONG) expect(process.memoryUsage().rss).toBeLessThan(1.5 * 1024 ** 3);
   });
 });

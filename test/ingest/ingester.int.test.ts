@@ -93,7 +93,7 @@ describe('ingester', () => {
 
   it('answers a repeated command id with its first outcome across restarts, from a snapshot or from the log, and writes nothing', async () => {
     const layout = new LakeLayout(tempDir());
-    const commands = [...sampleCommands({ count: 400, seed: 9, invalidShare: 0.2 }), { command_id: 'ünïcode-\ud800', command_name: 'RegisterCustomer', received: '2026-01-01T00:00:00Z', command: { customer_id: 'u1', customer_name: 'U' } }];
+    const commands = [...sampleCommands({ count: 400, seed: 9, invalidShare: 0.2 }), { command_id: 'ünïcode-😀-\u00e9', command_name: 'RegisterCustomer', received: '2026-01-01T00:00:00Z', command: { customer_id: 'u1', customer_name: 'U' } }];
     const file = commands.map((c) => JSON.stringify(c)).join('\n');
     const first = await Ingester.open(layout, registry, { partitions: 2, snapshotEvery: 1 });
     const summary = await ingestNdjson(first, Readable.from([file]), 'f.ndjson');

@@ -82,6 +82,46 @@ describe('lake log writer', () => {
     expect(previous.streams.p0.sequence).toBe(1);
   });
 
+  it('a damaged head slot with records beyond the other: the writer refuses and trims nothing, unless it saw that very head write fail', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    await writeRecords(writer, 'p0', 3);
+    await writeRecords(writer, 'p0', 2);
+    await writer.close();
+    const segment = segmentPath(layout.streamDir('p0'), 1);
+    const size = fs.statSync(segment).size;
+    const bytes = fs.readFileSync(layout.headFile);
+    bytes[(2 % 2) * 64 * 1024 + 20] ^= 0x01; // one bit of the newest slot (commit 2)
+    fs.writeFileSync(layout.headFile, bytes);
+
+    await expect(LogWriter.open(layout)).rejects.toThrow(/a slot of .*HEAD is damaged, and records lie beyond the other slot's commit 1 \(p0: \d+ bytes\).*eventlake log repair/);
+    expect(fs.statSync(segment).size).toBe(size);
+    // The process that saw commit 2's head write fail knows it was never acknowledged.
+    const recovering = await LogWriter.open(layout, { unacknowledgedCommit: 2 });
+    expect(recovering.head.streams.p0.sequence).toBe(3);
+    expect(fs.statSync(segment).size).toBeLessThan(size);
+    await writeRecords(recovering, 'p0', 1, 'after'); // commit 2 again, into the damaged slot
+    await recovering.close();
+    expect((await readAll(layout, 'p0')).map((r) => r.tag)).toEqual(['r', 'r', 'r', 'after']);
+    const reopened = await LogWriter.open(layout); // both slots valid again
+    await reopened.close();
+  });
+
+  it('a damaged older slot with nothing beyond the newest is harmless: the next commit replaces it', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    await writeRecords(writer, 'p0', 1);
+    await writeRecords(writer, 'p0', 1);
+    await writer.close();
+    const bytes = fs.readFileSync(layout.headFile);
+    bytes[(1 % 2) * 64 * 1024 + 20] ^= 0x01; // commit 1's slot
+    fs.writeFileSync(layout.headFile, bytes);
+    const again = await LogWriter.open(layout);
+    await writeRecords(again, 'p0', 1);
+    await again.close();
+    expect((await readAll(layout, 'p0')).map((r) => r.sequence)).toEqual([1, 2, 3]);
+  });
+
   it('refuses a second writer on the same lake, naming the holder', async () => {
     const layout = new LakeLayout(tempDir());
     const writer = await LogWriter.open(layout, { partitions: 1 });

@@ -23,10 +23,14 @@ async function lakeWith(job: string, fileRows: { mutable: number; append: number
   const dir = tempDir();
   const config = path.join(dir, 'jobs.config.json');
   // No automatic compaction in between: batches of 100 and files of a few rows leave many small files.
+  // A first run builds the table in one commit; the batches of the second each MERGE.
   fs.writeFileSync(config, JSON.stringify({ lake: './lake', jobs: [{ name: job, projection: job, batchSize: 100, fileRows }] }));
-  await eventlakeJson(['--config', config, 'ingest', writeNdjson(path.join(dir, 'c.ndjson'), [...sampleNdjson({ count: commands, seed: 11 })])]);
-  const run = await eventlake(['--config', config, 'run']);
-  expect(run.code, run.stderr).toBe(0);
+  const lines = [...sampleNdjson({ count: commands, seed: 11 })];
+  for (const [i, part] of [lines.slice(0, 100), lines.slice(100)].entries()) {
+    await eventlakeJson(['--config', config, 'ingest', writeNdjson(path.join(dir, `c${i}.ndjson`), part)]);
+    const run = await eventlake(['--config', config, 'run']);
+    expect(run.code, run.stderr).toBe(0);
+  }
   const { jobs } = await loadConfig({ config });
   return { config, job: jobs[0], tableDir: new LakeLayout(path.join(dir, 'lake')).tableDir(job) };
 }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -17,13 +18,15 @@ import { armFailpoint } from '../../lake/failpoints.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { forwardOnce } from '../../lake/stream/eventHubsForwarder.js';
 import { readCheckpoint, writeCheckpoint } from '../../lake/stream/forwarderCheckpoint.js';
+import { readLogMeta } from '../../lake/log/logMeta.js';
+import { HubJobTable } from '../../projections/hubJob.js';
 import { runHubJob } from '../../projections/hubRunner.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
 import { jobStatus } from '../../projections/jobStatus.js';
 import { runJobs } from '../../projections/runJobs.js';
 import { queryViews } from '../../views/query.js';
 import { startAzurite, type Azurite } from '../servers/azurite.js';
-import { eventually } from '../servers/eventHubsClients.js';
+import { eventually, receiveUntil } from '../servers/eventHubsClients.js';
 import { start, type EventHubsServer } from '../servers/eventHubsServer.js';
 import { tempDir } from '../support/cli.js';
 
@@ -38,7 +41,7 @@ const VIEW_QUERIES = [
 ];
 const commands = [...sampleCommands({ count: 800, seed: 47 })];
 
-describe('projection jobs reading Event Hubs', () => {
+describe('projection jobs reading Event Hubs', { timeout: 300_000 }, () => {
   let hub: EventHubsServer;
   let dir: string;
   let layout: LakeLayout;
@@ -51,8 +54,8 @@ describe('projection jobs reading Event Hubs', () => {
     return loadConfig({ config: file });
   };
 
-  const ingest = async (batch: CommandInput[]) => {
-    const ingester = await Ingester.open(layout, config.registry, { partitions: LAKE_PARTITIONS });
+  const ingest = async (batch: CommandInput[], maxCommandBytes?: number) => {
+    const ingester = await Ingester.open(layout, config.registry, { partitions: LAKE_PARTITIONS, maxCommandBytes });
     batch.forEach((command, i) => ingester.decide(command, `test:${i}`));
     await ingester.commit();
     await ingester.close();
@@ -162,6 +165,137 @@ describe('projection jobs reading Event Hubs', () => {
     expect(await answers(layout)).toEqual(await fromLakeAlone());
   });
 
+  /** Each job's last hub sequence applied per partition (-1: none). */
+  const hubPositions = async () => Object.fromEntries(await Promise.all(config.jobs.map(async (job) => {
+    const snapshot = await loadSnapshot(layout.tableDir(job.output));
+    return [job.name, ['0', '1', '2', '3'].map((id) => snapshot.txns.get(`${job.name}@${job.definition.version}/hub:hub/${id}`)?.version ?? -1)];
+  })));
+
+  test('events that expired from the hub after the jobs\' positions are taken from the lake: the tables equal a lake rebuild', async () => {
+    await ingest(commands.slice(0, 300));
+    await forward();
+    await run(); // handed over: the jobs read the hub from here
+    await ingest(commands.slice(300, 500));
+    await forward();
+    // Retention takes the oldest events first: everything the jobs read, and the next 5 of each
+    // partition, which they have not read: 20 events only the lake still has.
+    const positions = await hubPositions();
+    for (const [index, id] of ['0', '1', '2', '3'].entries()) {
+      const read = Math.min(...HUB_JOBS.map((job) => positions[job][index]));
+      expect(hub.lastSequence(id)).toBeGreaterThan(read + 5);
+      hub.expire(id, read + 1 + 5 - hub.events(id)[0].sequenceNumber);
+      expect(hub.events(id)[0].sequenceNumber).toBe(read + 6);
+    }
+    await run();
+    expect(await answers(layout)).toEqual(await fromLakeAlone());
+    // From the hub's first retained event on, the jobs read the hub again.
+    await ingest(commands.slice(500, 600));
+    await forward();
+    await run();
+    expect(await answers(layout)).toEqual(await fromLakeAlone());
+  }, 300_000);
+
+  test('a batch that arrives after a gap (events expired while the job was behind) is preceded by the lake\'s events', async () => {
+    await ingest(commands.slice(0, 300));
+    await forward();
+    await run();
+    await ingest(commands.slice(300, 500));
+    await forward();
+    const positions = await hubPositions();
+    for (const [index, id] of ['0', '1', '2', '3'].entries()) {
+      const read = Math.min(...HUB_JOBS.map((job) => positions[job][index]));
+      hub.expire(id, read + 1 + 5 - hub.events(id)[0].sequenceNumber);
+    }
+    // What a live reader gets: each partition from its first retained event, in one batch.
+    const consumer = new EventHubConsumerClient('$Default', hub.connectionString);
+    const meta = (await readLogMeta(layout))!;
+    try {
+      for (const job of config.jobs) {
+        const table = await HubJobTable.open(layout, job, 'hub', meta.partitions, ['0', '1', '2', '3']);
+        try {
+          for (const id of ['0', '1', '2', '3']) {
+            const held = hub.events(id).length;
+            const received = await receiveUntil(consumer, (r) => r.length >= held, { partitionId: id, startPosition: earliestEventPosition, maxBatchSize: 1000 });
+            expect(received[0].event.sequenceNumber).toBeGreaterThan(positions[job.name][Number(id)] + 1);
+            const result = await table.apply(id, received.map((r) => r.event));
+            expect(result.position.sequence).toBe(hub.lastSequence(id));
+          }
+        } finally {
+          await table.close();
+        }
+      }
+    } finally {
+      await consumer.close();
+    }
+    await run(); // nothing left to read; builds the views
+    expect(await answers(layout)).toEqual(await fromLakeAlone());
+  }, 300_000);
+
+  test('run ends on a partition that expiry emptied (the hub still reports its last sequence number)', async () => {
+    await ingest(commands.slice(0, 200));
+    await forward();
+    await run();
+    await ingest(commands.slice(200, 350));
+    await forward();
+    for (const id of ['0', '1', '2', '3']) hub.expire(id, hub.events(id).length);
+    await run();
+    expect(await answers(layout)).toEqual(await fromLakeAlone());
+    const positions = await hubPositions();
+    for (const job of HUB_JOBS) expect(positions[job]).toEqual(['0', '1', '2', '3'].map((id) => hub.lastSequence(id)));
+  }, 300_000);
+
+  test('a table whose position is past the hub\'s end (the hub was recreated) fails with what to do', async () => {
+    await ingest(commands.slice(0, 200));
+    await forward();
+    await run();
+    await ingest(commands.slice(200, 300));
+    await forward();
+    await run();
+    const recreated = await start({ partitions: 4 });
+    try {
+      const fresh = await writeConfig(layout.root, 'eventhubs');
+      const onNewHub = { ...fresh, eventHubs: { connectionString: recreated.connectionString } };
+      await expect(runJobs(onNewHub, layout, onNewHub.jobs.slice(0, 1)))
+        .rejects.toThrow(/job superchargers: partition \d of event hub hub was read up to sequence \d+ but the hub's last sequence number is -?\d+.*eventlake rebuild superchargers/s);
+    } finally {
+      await recreated.close();
+    }
+  }, 300_000);
+
+  test('the forwarder and the jobs refuse to go on when the hub\'s partition count changed, and say what to do', async () => {
+    await ingest(commands.slice(0, 200));
+    await forward();
+    await run();
+    hub.addPartitions(2);
+    await ingest(commands.slice(200, 300));
+    const before = await readCheckpoint(layout, 'hub');
+    await expect(forward()).rejects.toThrow(/event hub hub now has 6 partitions; the forwarder has been sending to 4 .*new event hub/s);
+    expect((await readCheckpoint(layout, 'hub')).streams).toEqual(before.streams);
+    expect(['4', '5'].map((id) => hub.events(id).length)).toEqual([0, 0]);
+    await expect(run()).rejects.toThrow(/event hub hub now has 6 partitions; the forwarder has been sending to 4/);
+  }, 300_000);
+
+  test('an event larger than a hub message goes as a claim check: recorded, shown by status, and the hub jobs read it from the lake', async () => {
+    await ingest(commands.slice(0, 200));
+    await forward();
+    await run();
+    const order = commands.find((c) => c.command_name === 'CreateOrder')!;
+    const huge: CommandInput = {
+      command_id: 'huge-order', command_name: 'CreateOrder', received: '2026-03-01T00:00:00Z',
+      command: { ...(order.command as Record<string, unknown>), order_id: 'HUGE-1' }, metadata: { note: 'x'.repeat(1100 * 1024) },
+    };
+    await ingest([huge, ...commands.slice(200, 260)], 4 * 1024 * 1024);
+    const result = await forward();
+    expect(result.oversized).toHaveLength(1);
+    expect((await readCheckpoint(layout, 'hub')).oversized).toMatchObject([{ eventId: expect.any(String), bytes: expect.any(Number) }]);
+    const stub = ['0', '1', '2', '3'].flatMap((id) => hub.events(id)).find((e) => e.properties?.claimCheck === true)!;
+    expect(stub.properties).toMatchObject({ aggregateId: 'HUGE-1', eventType: 'OrderCreated' });
+    await run();
+    expect(await answers(layout)).toEqual(await fromLakeAlone());
+    const status = await jobStatus(layout, config.jobs.find((j) => j.name === 'orders')!);
+    expect(status.hubOversized).toMatchObject([{ aggregateId: 'HUGE-1', eventType: 'OrderCreated' }]);
+  }, 300_000);
+
   describe('with partition ownership in Azurite', () => {
     let azurite: Azurite;
     beforeEach(async () => {
@@ -211,6 +345,6 @@ describe('projection jobs reading Event Hubs', () => {
 
       await run(); // the other jobs, and the views
       expect(await answers(layout)).toEqual(await fromLakeAlone());
-    }, 60_000);
+    }, 300_000);
   });
 });

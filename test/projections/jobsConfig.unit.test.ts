@@ -37,6 +37,28 @@ describe('jobs config', () => {
     expect(config.jobs.length).toBe(7);
   });
 
+  it.each([
+    [{ jobs: [{ name: 'a', projection: 'orders' }, { name: 'b', projection: 'orders', output: 'orders_2' }] }, /\/jobs\/1\/projection "orders" is used by an earlier job \(\/jobs\/0\) \(its views are built from one table\)/],
+    [{ jobs: [{ name: 'a', projection: 'orders', schedule: 'every day' }] }, /\/jobs\/0\/schedule "every day" is not a cron expression/],
+    [{ jobs: [{ name: 'a', projection: 'orders', schedule: '61 * * * *' }] }, /\/jobs\/0\/schedule "61 \* \* \* \*" is not a cron expression/],
+    [{ domains: ['orders', 'orders'] }, /\/domains\/1 "orders": defines command RegisterCustomer, which domain orders already defines/],
+  ])('checks the whole config when it loads: one job per projection, cron schedules, each definition once (%#)', async (content, message) => {
+    const file = configFile(content);
+    await expect(loadConfig({ config: file })).rejects.toThrow(message);
+    await expect(loadConfig({ config: file })).rejects.toThrow(file);
+  });
+
+  it('a custom domain that redefines a command of another is refused, naming the config file and field', async () => {
+    const file = configFile({ domains: ['superchargers', './clash.mjs'] });
+    fs.writeFileSync(path.join(path.dirname(file), 'clash.mjs'), "export default { name: 'clash', aggregates: [], projections: [], commands: [{ commandName: 'RegisterSupercharger', aggregateType: 'supercharger', schema: { type: 'object' }, aggregateId: () => 'x', decide: () => [] }] };\n");
+    await expect(loadConfig({ config: file })).rejects.toThrow(`${file}: /domains/1 "./clash.mjs": defines command RegisterSupercharger, which domain superchargers already defines`);
+  });
+
+  it('a domain module that cannot be loaded is named with the config file, the field and the path tried', async () => {
+    const file = configFile({ domains: ['orders', './missing-domain.mjs'] });
+    await expect(loadConfig({ config: file })).rejects.toThrow(`${file}: /domains/1 "./missing-domain.mjs": cannot load domain module ./missing-domain.mjs (${path.join(path.dirname(file), 'missing-domain.mjs')})`);
+  });
+
   it('the CLI refuses a bad config and exits non-zero', async () => {
     const result = await eventlake(['--config', configFile({ jobs: [{ name: 'x', projection: 'superchargers', batchSize: 0 }] }), '--lake', tempDir(), 'status']);
     expect(result.code).toBe(1);

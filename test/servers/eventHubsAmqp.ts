@@ -97,3 +97,9 @@ export function replyTo(request: Message, status: number, description: string, b
 
 /** The link error Event Hubs uses when a higher owner level takes a partition over. */
 export const linkStolen = 'amqp:link:stolen';
+
+/** The error of a quota: too many receivers on a partition of a consumer group. */
+export const resourceLimitExceeded = 'amqp:resource-limit-exceeded';
+
+/** The disposition error of a transfer larger than the link's max_message_size. */
+export const messageSizeExceeded = 'amqp:link:message-size-exceeded';

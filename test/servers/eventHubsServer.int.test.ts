@@ -144,6 +144,86 @@ describe('Event Hubs test server with the real SDK', () => {
     await first.close();
   });
 
+  test('at most 5 receivers without an owner level read a partition of a consumer group; the 6th is refused with QuotaExceeded', async () => {
+    const open = Array.from({ length: 5 }, () => consumer().subscribe('1', { processEvents: async () => {}, processError: async () => {} }, { startPosition: earliestEventPosition }));
+    await eventually(() => server.receivers('1') === 5);
+    await expect(receiveUntil(consumer(), () => false, { partitionId: '1', startPosition: earliestEventPosition }))
+      .rejects.toMatchObject({ code: 'QuotaExceededError', message: expect.stringMatching(/^Exceeded the maximum number of allowed receivers per partition in a consumer group which is 5\. List of connected receivers - [^,]+(, [^,]+){4}\.$/) });
+    // The quota is per partition and per consumer group.
+    await producer.sendBatch([{ body: 'a' }], { partitionId: '2' });
+    await producer.sendBatch([{ body: 'b' }], { partitionId: '1' });
+    expect((await receiveUntil(consumer(), (r) => r.length >= 1, { partitionId: '2', startPosition: earliestEventPosition })).map((r) => r.event.body)).toEqual(['a']);
+    expect((await receiveUntil(consumer('analytics'), (r) => r.length >= 1, { partitionId: '1', startPosition: earliestEventPosition })).map((r) => r.event.body)).toEqual(['b']);
+    await Promise.all(open.map((s) => s.close()));
+  });
+
+  test('no receiver without an owner level may join one with a level; a lower level is refused; a higher or equal one steals', async () => {
+    const errors: Error[] = [];
+    const leveled = consumer().subscribe('0', { processEvents: async () => {}, processError: async (error) => { errors.push(error); } }, { startPosition: earliestEventPosition, ownerLevel: 5 });
+    await eventually(() => server.receivers('0') === 1);
+    await expect(receiveUntil(consumer(), () => false, { partitionId: '0', startPosition: earliestEventPosition }))
+      .rejects.toMatchObject({ code: 'ReceiverDisconnectedError', message: expect.stringMatching(/^At least one receiver for the endpoint is created with epoch of '5', and so non-epoch receiver is not allowed\./) });
+    await expect(receiveUntil(consumer(), () => false, { partitionId: '0', startPosition: earliestEventPosition, ownerLevel: 4 }))
+      .rejects.toMatchObject({ code: 'ReceiverDisconnectedError', message: expect.stringMatching(/with a higher epoch '5' already exists/) });
+    expect(errors).toEqual([]);
+    await producer.sendBatch([{ body: 'x' }], { partitionId: '0' });
+    expect((await receiveUntil(consumer(), (r) => r.length >= 1, { partitionId: '0', startPosition: earliestEventPosition, ownerLevel: 5 })).map((r) => r.event.body)).toEqual(['x']);
+    await eventually(() => errors.length > 0);
+    expect(errors[0]).toMatchObject({ code: 'ReceiverDisconnectedError', message: expect.stringMatching(/^New receiver '.+' with higher epoch of '5' is created hence current receiver '.+' with epoch '5' is getting disconnected/) });
+    await leveled.close();
+  });
+
+  test('retention: the beginning sequence number moves, readers start at the first retained event, an emptied partition keeps its last sequence number', async () => {
+    await producer.sendBatch([0, 1, 2, 3, 4].map((n) => ({ body: n })), { partitionId: '2' });
+    server.expire('2', 3);
+    expect(await producer.getPartitionProperties('2')).toMatchObject({ isEmpty: false, beginningSequenceNumber: 3, lastEnqueuedSequenceNumber: 4 });
+    const earliest = await receiveUntil(consumer(), (r) => r.length >= 2, { partitionId: '2', startPosition: earliestEventPosition });
+    expect(earliest.map((r) => [r.event.sequenceNumber, r.event.body])).toEqual([[3, 3], [4, 4]]);
+    // A position before the first retained event starts at it.
+    const behind = await receiveUntil(consumer(), (r) => r.length >= 2, { partitionId: '2', startPosition: { sequenceNumber: 0 } });
+    expect(behind.map((r) => r.event.sequenceNumber)).toEqual([3, 4]);
+
+    server.expire('2', 2);
+    const emptied = await producer.getPartitionProperties('2');
+    expect(emptied).toMatchObject({ isEmpty: true, beginningSequenceNumber: 4, lastEnqueuedSequenceNumber: 4 });
+    // Reading from the last sequence number waits for the next event, which continues the numbering.
+    const next = receiveUntil(consumer(), (r) => r.length >= 1, { partitionId: '2', startPosition: { sequenceNumber: 4 } });
+    await eventually(() => server.receivers('2') === 1);
+    await producer.sendBatch([{ body: 5 }], { partitionId: '2' });
+    expect((await next).map((r) => r.event.sequenceNumber)).toEqual([5]);
+  });
+
+  test('a start position past the last enqueued event is refused with the service\'s argument-out-of-range error', async () => {
+    await producer.sendBatch([{ body: 0 }, { body: 1 }], { partitionId: '3' });
+    await expect(receiveUntil(consumer(), () => false, { partitionId: '3', startPosition: { sequenceNumber: 11 } }))
+      .rejects.toMatchObject({ code: 'ArgumentOutOfRangeError', message: expect.stringMatching(/^The supplied sequence number '11' is invalid\. The last sequence number in the system is '1'/) });
+    // The last sequence number itself, and -1 on an unused partition, are valid.
+    const atLast = receiveUntil(consumer(), (r) => r.length >= 1, { partitionId: '3', startPosition: { sequenceNumber: 1, isInclusive: true } });
+    expect((await atLast).map((r) => r.event.body)).toEqual([1]);
+    const unused = consumer().subscribe('1', { processEvents: async () => {}, processError: async (error) => { throw error; } }, { startPosition: { sequenceNumber: -1 } });
+    await eventually(() => server.receivers('1') === 1);
+    await unused.close();
+  });
+
+  test('a transfer over the 1 MiB message limit is rejected with MessageTooLarge; a batch the SDK sized fits', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    await expect(producer.sendBatch([{ body: big }], { partitionId: '0' }))
+      .rejects.toMatchObject({ code: 'MessageTooLargeError', message: expect.stringMatching(/^The received message \(delivery-id:\d+, size:\d+ bytes\) exceeds the limit \(1048576 bytes\) currently allowed on the link\./) });
+    const batch = await producer.createBatch({ partitionId: '0' });
+    expect(batch.maxSizeInBytes).toBe(1024 * 1024);
+    expect(batch.tryAdd({ body: big })).toBe(false);
+    expect(batch.tryAdd({ body: 'x'.repeat(1000 * 1000) })).toBe(true);
+    await producer.sendBatch(batch);
+    expect(server.events('0')).toHaveLength(1);
+  });
+
+  test('partitions added to a running hub show in its properties', async () => {
+    server.addPartitions(2);
+    expect(await producer.getPartitionIds()).toEqual(['0', '1', '2', '3', '4', '5']);
+    await producer.sendBatch([{ body: 'new' }], { partitionId: '5' });
+    expect(server.events('5')).toHaveLength(1);
+  });
+
   test('unknown hubs and consumer groups are refused as the service refuses them', async () => {
     const wrongHub = new EventHubProducerClient(server.connectionString.replace('EntityPath=hub', 'EntityPath=nohub'), { retryOptions: { maxRetries: 0 } });
     await expect(wrongHub.getEventHubProperties()).rejects.toMatchObject({ code: 'MessagingEntityNotFoundError' });

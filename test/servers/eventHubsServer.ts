@@ -13,18 +13,24 @@
  * - receiving from `hub/ConsumerGroups/G/Partitions/N` from the selector-filter start
  *   position, under the client's credit, live as events arrive, with owner levels
  *   (`com.microsoft:epoch`: a higher or equal level takes the partition over with
- *   amqp:link:stolen) and last-enqueued runtime metrics when asked for.
+ *   amqp:link:stolen), at most 5 receivers without an owner level per partition and
+ *   consumer group, and last-enqueued runtime metrics when asked for;
+ * - retention on demand (`expire`): the beginning sequence number moves, a start position
+ *   past the last enqueued event is refused with com.microsoft:argument-out-of-range;
+ * - the message size limit (1 MiB, the Standard tier's): a larger transfer is rejected with
+ *   amqp:link:message-size-exceeded;
+ * - partitions added to a running hub (`addPartitions`), as Premium and Dedicated allow.
  * Not served: idempotent publishing, geo-replication, `$management` other than READ,
- * TLS/WebSockets, AAD tokens (any token works), quotas (max 5 readers, throttling).
+ * TLS/WebSockets, AAD tokens (any token works), throttling, time-based retention.
  */
 import type { AddressInfo, Server, Socket } from 'node:net';
 import rhea, {
   type Connection, type EventContext, type Message, type Receiver, type Sender, type ServerConnectionOptions,
 } from 'rhea';
 import {
-  eventsInTransfer, linkStolen, parseAddress, partitionKeyOf, replyTo, type EntityAddress,
+  eventsInTransfer, messageSizeExceeded, parseAddress, partitionKeyOf, replyTo, type EntityAddress,
 } from './eventHubsAmqp.js';
-import { Partition, parseStartFilter, partitionForKey, type StoredEvent } from './eventHubsPartitions.js';
+import { Partition, parseStartFilter, partitionForKey, StartPositionError, type StoredEvent } from './eventHubsPartitions.js';
 import { PartitionReader, Readers } from './eventHubsReaders.js';
 
 export interface EventHubsServerOptions {
@@ -34,6 +40,8 @@ export interface EventHubsServerOptions {
   hubName?: string;
   /** Consumer groups that exist besides `$Default`. */
   consumerGroups?: string[];
+  /** Largest transfer accepted, in bytes. Default 1 MiB (Standard; Basic is 256 KiB). */
+  maxMessageSize?: number;
 }
 
 export interface EventHubsServer {
@@ -41,8 +49,14 @@ export interface EventHubsServer {
   connectionString: string;
   port: number;
   hubName: string;
-  /** The events stored in a partition, in order. */
+  /** The events a partition still retains, in order. */
   events(partition: string): readonly StoredEvent[];
+  /** The sequence number of the last event ever enqueued in a partition (-1: never used). */
+  lastSequence(partition: string): number;
+  /** Retention: the oldest `count` events of a partition expire. */
+  expire(partition: string, count: number): void;
+  /** Adds partitions to the hub (ids continue from the current count). */
+  addPartitions(count: number): void;
   /** How many receivers (of any consumer group) are attached to a partition now. */
   receivers(partition: string): number;
   /** Stops listening and drops every client connection. */
@@ -50,7 +64,7 @@ export interface EventHubsServer {
 }
 
 /** 1 MiB, the Standard tier's limit; sendBatch sizes its batches from what the link advertises. */
-const maxMessageSize = 1024 * 1024;
+const STANDARD_MAX_MESSAGE_SIZE = 1024 * 1024;
 
 interface ConnectionState {
   audiences: string[];
@@ -60,6 +74,7 @@ interface ConnectionState {
 /** Starts the server on 127.0.0.1 with a free port. Also exported as `startEventHubsServer`. */
 export async function start(options: EventHubsServerOptions = {}): Promise<EventHubsServer> {
   const hubName = options.hubName ?? 'hub';
+  const maxMessageSize = options.maxMessageSize ?? STANDARD_MAX_MESSAGE_SIZE;
   const createdAt = new Date();
   const partitions = Array.from({ length: options.partitions ?? 4 }, (_, i) => new Partition(String(i)));
   const consumerGroups = new Set(['$default', ...(options.consumerGroups ?? []).map((g) => g.toLowerCase())]);
@@ -132,9 +147,10 @@ export async function start(options: EventHubsServerOptions = {}): Promise<Event
     let start: number;
     try {
       const selector = selectorOf(source);
-      start = selector === undefined ? 0 : parseStartFilter(selector)(partition.events);
+      start = selector === undefined ? partition.beginSequence : parseStartFilter(selector)(partition);
     } catch (err) {
-      return sender.close({ condition: 'amqp:invalid-field', description: (err as Error).message });
+      const condition = err instanceof StartPositionError ? err.condition : 'amqp:invalid-field';
+      return sender.close({ condition, description: (err as Error).message });
     }
     const epoch = sender.properties?.['com.microsoft:epoch'];
     const reader = new PartitionReader(
@@ -143,7 +159,7 @@ export async function start(options: EventHubsServerOptions = {}): Promise<Event
       capabilities(sender.desired_capabilities).includes('com.microsoft:enable-receiver-runtime-metric'),
     );
     const refusal = readers.admit(reader);
-    if (refusal) sender.close({ condition: linkStolen, description: refusal });
+    if (refusal) sender.close(refusal);
   });
 
   container.on('sendable', (context: EventContext) => readers.of(context.sender!)?.pump());
@@ -176,7 +192,16 @@ export async function start(options: EventHubsServerOptions = {}): Promise<Event
     try {
       if (address.kind === 'cbs') return answer(context, onPutToken(context));
       if (address.kind === 'management') return answer(context, onManagement(context.message!));
-      const events = eventsInTransfer(context.message as Message | Buffer, (context as { format?: number }).format);
+      const payload = context.message as Message | Buffer;
+      const size = Buffer.isBuffer(payload) ? payload.length : rhea.message.encode(payload).length;
+      if (size > maxMessageSize) {
+        // The service's disposition for a transfer over the link's limit (the whole batch counts).
+        return delivery.reject({
+          condition: messageSizeExceeded,
+          description: `The received message (delivery-id:${delivery.id}, size:${size} bytes) exceeds the limit (${maxMessageSize} bytes) currently allowed on the link.`,
+        });
+      }
+      const events = eventsInTransfer(payload, (context as { format?: number }).format);
       const partition = address.kind === 'partition'
         ? partitions.find((p) => p.id === address.partition)!
         : route(partitionKeyOf(events));
@@ -231,6 +256,12 @@ export async function start(options: EventHubsServerOptions = {}): Promise<Event
     if (link?.is_open()) link.send(reply);
   };
 
+  const partitionOf = (id: string): Partition => {
+    const partition = partitions.find((p) => p.id === id);
+    if (!partition) throw new Error(`no partition ${id}`);
+    return partition;
+  };
+
   const sockets = new Set<Socket>();
   // autoaccept off: a transfer is settled only once it is stored (accepted) or refused (rejected).
   const listenOptions = { port: 0, host: '127.0.0.1', autoaccept: false } as ServerConnectionOptions;
@@ -250,10 +281,11 @@ export async function start(options: EventHubsServerOptions = {}): Promise<Event
     connectionString: `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=test;SharedAccessKey=test;EntityPath=${hubName};UseDevelopmentEmulator=true`,
     port,
     hubName,
-    events: (id) => {
-      const partition = partitions.find((p) => p.id === id);
-      if (!partition) throw new Error(`no partition ${id}`);
-      return partition.events;
+    events: (id) => partitionOf(id).events,
+    lastSequence: (id) => partitionOf(id).lastEnqueuedSequence,
+    expire: (id, count) => partitionOf(id).expire(count),
+    addPartitions: (count) => {
+      for (let i = 0; i < count; i++) partitions.push(new Partition(String(partitions.length)));
     },
     receivers: (id) => readers.all().filter((r) => r.partition.id === id && r.sender.is_open()).length,
     close: () => new Promise<void>((resolve) => {

@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { LakeLayout } from '../../lake/layout.js';
+import { LogDamageError, parseLogLine } from '../../lake/log/logDamage.js';
+import { readHead, type StreamHead } from '../../lake/log/logHead.js';
+import { LogWriter } from '../../lake/log/logWriter.js';
+import { segmentPath } from '../../lake/log/segments.js';
+import { StreamCursor } from '../../lake/log/streamCursor.js';
+import { rejection } from '../support/rejection.js';
+import { tempDir } from '../support/cli.js';
+
+/** A one-partition log of `count` records `{"sequence":N,"pad":"..."}`, in segments of about `segmentBytes`. */
+async function logOf(count: number, segmentBytes = 1 << 30): Promise<{ layout: LakeLayout; head: StreamHead }> {
+  const layout = new LakeLayout(tempDir());
+  const writer = await LogWriter.open(layout, { partitions: 1, segmentBytes });
+  for (let i = 0; i < count; i++) {
+    const sequence = writer.assignSequence('p0');
+    writer.stage('p0', sequence, JSON.stringify({ sequence, pad: 'x'.repeat(40) }), null);
+    if (i % 10 === 9) await writer.commit();
+  }
+  await writer.commit();
+  await writer.close();
+  return { layout, head: (await readHead(layout.headFile))!.streams.p0 };
+}
+
+const readAll = (layout: LakeLayout, head: StreamHead, after = 0) => new StreamCursor(layout.streamDir('p0'), after).next(1_000_000, head);
+
+describe('the stream cursor refuses damage and says where it is', () => {
+  it('a missing segment between two others is a gap, named with the segment it ends in', async () => {
+    const { layout, head } = await logOf(60, 600);
+    const segments = fs.readdirSync(layout.streamDir('p0')).sort();
+    expect(segments.length).toBeGreaterThan(3);
+    fs.rmSync(`${layout.streamDir('p0')}/${segments[1]}`);
+    const error = await rejection(readAll(layout, head));
+    expect(error).toBeInstanceOf(LogDamageError);
+    expect(error.message).toMatch(new RegExp(`stream p0 is damaged at byte \\d+ of .*${segments[0]}: the segment ends after sequence \\d+, and the next segment begins at sequence ${Number(segments[2].slice(0, 20))}`));
+  });
+
+  it('records added to a segment shift the sequences after them: the first misplaced one is named', async () => {
+    const { layout, head } = await logOf(30);
+    const file = segmentPath(layout.streamDir('p0'), 1);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const at = Buffer.byteLength(lines.slice(0, 12).map((l) => `${l}\n`).join(''));
+    lines.splice(12, 0, lines[11]);
+    fs.writeFileSync(file, lines.join('\n'));
+    const error = await rejection(readAll(layout, head));
+    expect(error.message).toMatch(new RegExp(`damaged at byte ${at} of .*: the record in the place of sequence 13 holds 12`));
+  });
+
+  it('a line that keeps its braces but is not JSON is named by stream, segment and byte where it is parsed', async () => {
+    const { layout, head } = await logOf(30);
+    const file = segmentPath(layout.streamDir('p0'), 1);
+    const text = fs.readFileSync(file, 'utf8');
+    const at = text.indexOf('{"sequence":7,');
+    fs.writeFileSync(file, text.slice(0, at + 1) + '!' + text.slice(at + 2)); // still one {...} line, of the same length
+    const cursor = new StreamCursor(layout.streamDir('p0'), 0);
+    const lines = await cursor.next(100, head); // the cursor parses only each chunk's last record
+    expect(lines.length).toBe(30);
+    let error: Error | undefined;
+    try {
+      parseLogLine('p0', cursor.spans, lines, 6);
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error).toBeInstanceOf(LogDamageError);
+    expect(error!.message).toMatch(new RegExp(`stream p0 is damaged at byte ${at} of ${file}: record 7 is not valid JSON`));
+  });
+});
