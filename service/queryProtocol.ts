@@ -1,3 +1,6 @@
+import type { RowStep } from '../views/servingDelta.js';
+import type { ServingState } from '../views/servingCatalog.js';
+
 /**
  * What the service and its query processes say to each other (over the IPC channel of
  * `child_process.fork`, structured-clone serialization): one request at a time per process, and
@@ -46,6 +49,19 @@ export interface QueryRows {
 /** The process's first message: it has loaded the config and opened the views (when built). */
 export interface QueryProcessReady {
   ready: true;
+}
+
+/**
+ * What the service tells a query process about the views, in order: a serving state (a base to
+ * open, with the delta over it) when the process is ready and whenever the base changes, then
+ * every live commit's row change. A process applies a step to the delta of its base and of the
+ * base it is opening, so whichever it answers from next already holds it.
+ */
+export type ServingMessage = { serving: ServingState } | { step: RowStep };
+
+/** A query process has opened a base and closed the ones before it (their files may go). */
+export interface QueryProcessOpened {
+  opened: number;
 }
 
 export type QueryReply = ({ id: number; ok: true } & QueryRows) | { id: number; ok: false; kind: QueryFailureKind; message: string };

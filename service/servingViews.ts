@@ -5,23 +5,10 @@ import type { LakeLayout } from '../lake/layout.js';
 import { logger } from '../lake/logger.js';
 import { locate } from '../lake/storage/locations.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
-import { createServingCatalog } from '../views/servingCatalog.js';
-import { ServingDelta, type DeltaState, type RowStep } from '../views/servingDelta.js';
+import { createServingCatalog, type ServingBase, type ServingState } from '../views/servingCatalog.js';
+import { ServingDelta, type RowStep } from '../views/servingDelta.js';
 import { buildViewsBase } from '../views/viewsDatabase.js';
 import { mergeDelta } from '../views/viewsMerge.js';
-
-/** A base the query processes read: a views database file kept under its own name, and the catalog over it. */
-export interface ServingBase {
-  id: number;
-  catalog: string;
-  file: string;
-}
-
-/** What a query process needs to serve: the base, and the delta over it. */
-export interface ServingState {
-  base: ServingBase;
-  delta: DeltaState;
-}
 
 export interface ServingViewsOptions {
   config: EventlakeConfig;
@@ -91,8 +78,8 @@ export class ServingViews {
     await fs.rm(this.dir, { recursive: true, force: true });
     await fs.mkdir(this.dir, { recursive: true });
     const base = this.newBase();
-    const built = await buildViewsBase(this.options.config, this.options.layout, base.file);
-    await createServingCatalog(base.catalog, base.file, this.options.config);
+    const built = await buildViewsBase(this.options.config, this.options.layout, base.base);
+    await createServingCatalog(base.catalog, base.base, this.options.config);
     this.catalog = base.catalog;
     this.adopt(base, built.versions, []);
     this.timer = setInterval(() => void this.tick(), TICK_MS);
@@ -159,13 +146,13 @@ export class ServingViews {
           this.lastResync = Date.now();
           this.untold.clear();
         }
-        const versions = resync ? (await buildViewsBase(config, layout, base.file)).versions : await mergeDelta(config, layout, this.base!.file, frozen, base.file);
+        const versions = resync ? (await buildViewsBase(config, layout, base.base)).versions : await mergeDelta(config, layout, this.base!.base, frozen, base.base);
         this.adopt(base, versions, this.sinceRebase);
         this.merges += 1;
       } catch (error) {
         this.firstUnmerged ??= unmergedSince;
         if (resync) this.resyncWanted = true;
-        await fs.rm(base.file, { force: true });
+        await fs.rm(base.base, { force: true });
         throw error;
       } finally {
         this.sinceRebase = null;
@@ -189,7 +176,7 @@ export class ServingViews {
 
   private newBase(): ServingBase {
     const id = this.nextId++;
-    return { id, catalog: this.catalog ?? path.join(this.dir, 'catalog.duckdb'), file: path.join(this.dir, `base-${id}.duckdb`) };
+    return { id, catalog: this.catalog ?? path.join(this.dir, 'catalog.duckdb'), base: path.join(this.dir, `base-${id}.duckdb`) };
   }
 
   /** Removes the files of old bases no query process holds any more. */
@@ -199,7 +186,7 @@ export class ServingViews {
     const keep: ServingBase[] = [];
     for (const base of this.retired) {
       if (inUse.has(base.id)) keep.push(base);
-      else void fs.rm(base.file, { force: true });
+      else void fs.rm(base.base, { force: true });
     }
     this.retired = keep;
   }

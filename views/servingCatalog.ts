@@ -4,7 +4,7 @@ import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import type { Projection } from '../projections/projection.js';
 import { tableShape } from '../projections/tableShape.js';
 import { lockDown } from './query.js';
-import type { ServingDelta } from './servingDelta.js';
+import type { DeltaState, ServingDelta } from './servingDelta.js';
 import { analystColumn, domainSql, readModels } from './viewsDatabase.js';
 import { DATA_SCHEMA } from './readModelData.js';
 
@@ -31,6 +31,17 @@ export const VERSIONS_FUNCTION = 'eventlake_delta_versions';
 export interface ServingFiles {
   catalog: string;
   base: string;
+}
+
+/** A base the query processes read: a views database file kept under its own name, and the catalog over it. */
+export interface ServingBase extends ServingFiles {
+  id: number;
+}
+
+/** What a query process needs to serve: the base, and the delta over it. */
+export interface ServingState {
+  base: ServingBase;
+  delta: DeltaState;
 }
 
 /**
