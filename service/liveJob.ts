@@ -3,7 +3,7 @@ import type { LogHead } from '../lake/log/logHead.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import { runJob } from '../projections/jobRunner.js';
 import { JobPass, type CommittedChange } from '../projections/jobPass.js';
-import { readBatch, type Job } from '../projections/jobSource.js';
+import { readBatch, type Batch, type Job } from '../projections/jobSource.js';
 
 /**
  * Records one open pass applies before it is closed and opened afresh (its cursors stay): a pass
@@ -20,6 +20,8 @@ export interface CatchUp {
   tableVersion: number;
   /** The job had no table yet: its first run wrote the whole table at once, told as no row change. */
   firstRun: boolean;
+  /** Records of no event type the job reads were passed over: their checkpoint waits for `maintain`. */
+  deferred: boolean;
 }
 
 /**
@@ -38,6 +40,15 @@ export interface CatchUp {
 export class LiveJob {
   private pass: JobPass | null = null;
   private cursors: Map<string, StreamCursor> | null = null;
+  /** The pass the cursors were moved by: they may be ahead of its checkpoint (passed-over records). */
+  private cursorsPass: JobPass | null = null;
+  /**
+   * The last batch passed over (none of its records is of an event type the job reads), its
+   * `advanced` holding every stream passed over since: committing only to move a checkpoint
+   * would cost a table version and an fsync per job and commit, so it waits for `maintain` or
+   * rides along with the job's next real batch. A crash meanwhile re-reads records that change nothing.
+   */
+  private deferred: Batch | null = null;
   private appliedInPass = 0;
 
   constructor(
@@ -52,14 +63,15 @@ export class LiveJob {
     const pass = await this.open();
     if (pass === null) {
       const result = await runJob(this.layout, this.job, { mode: 'incremental' });
-      return { applied: result.applied, commits: result.commits, deadLetters: result.deadLetters, tableVersion: result.tableVersion, firstRun: true };
+      return { applied: result.applied, commits: result.commits, deadLetters: result.deadLetters, tableVersion: result.tableVersion, firstRun: true, deferred: false };
     }
     const before = { ...pass.result };
     try {
       const cursors = this.positioned(pass);
       const perStream = Math.max(1, Math.ceil(this.job.batchSize / pass.streams.length));
       for (let batch = await readBatch(pass.streams, cursors, perStream, head); batch.lines.length > 0; batch = await readBatch(pass.streams, cursors, perStream, head)) {
-        await pass.apply(batch);
+        if (this.passesOver(batch)) continue;
+        await pass.apply(this.withDeferred(batch));
         batch.records.release();
       }
       await pass.pause();
@@ -67,13 +79,31 @@ export class LiveJob {
       // Cursors may be past what was committed: the next pass starts from the table's checkpoint.
       this.pass = null;
       this.cursors = null;
+      this.deferred = null;
       await pass.abort(error as Error);
       throw error;
     }
     const after = pass.result;
     this.appliedInPass += after.applied - before.applied;
-    if (this.appliedInPass >= RECORDS_PER_PASS) await this.closePass();
-    return { applied: after.applied - before.applied, commits: after.commits - before.commits, deadLetters: after.deadLetters - before.deadLetters, tableVersion: pass.tableVersion, firstRun: false };
+    const deferred = this.deferred !== null;
+    if (this.appliedInPass >= RECORDS_PER_PASS && !deferred) await this.closePass();
+    return { applied: after.applied - before.applied, commits: after.commits - before.commits, deadLetters: after.deadLetters - before.deadLetters, tableVersion: pass.tableVersion, firstRun: false, deferred };
+  }
+
+  /** True when no record of the batch is of an event type the job reads: it is kept to commit later. */
+  private passesOver(batch: Batch): boolean {
+    const eventTypes = this.job.definition.eventTypes;
+    if (!eventTypes || batch.records.select(eventTypes).lines.length > 0) return false;
+    this.withDeferred(batch);
+    this.deferred = batch;
+    return true;
+  }
+
+  /** The batch, its checkpoint covering the streams of the batches passed over before it. */
+  private withDeferred(batch: Batch): Batch {
+    for (const [stream, position] of this.deferred?.advanced ?? []) if (!batch.advanced.has(stream)) batch.advanced.set(stream, position);
+    this.deferred = null;
+    return batch;
   }
 
   /** Compaction when due and a checkpoint every few commits, between catch-ups. */
@@ -81,6 +111,8 @@ export class LiveJob {
     const pass = await this.open();
     if (pass === null) return;
     try {
+      const deferred = this.deferred;
+      if (deferred) await pass.apply(this.withDeferred(deferred));
       await pass.maintain();
       await pass.pause();
     } catch (error) {
@@ -93,6 +125,7 @@ export class LiveJob {
   /** Lets go of the pass (DuckDB, caches, and the lock if a catch-up was cut short). */
   async close(): Promise<void> {
     this.cursors = null;
+    this.deferred = null;
     await this.closePass();
   }
 
@@ -101,6 +134,7 @@ export class LiveJob {
     if (this.pass) {
       if (await this.pass.resume()) return this.pass;
       await this.closePass();
+      this.deferred = null; // the new pass starts from the table's checkpoint, before them
     }
     const pass = await JobPass.start(this.layout, this.job, this.partitions, { mode: 'incremental', onCommit: this.onCommit });
     if (pass.stagesBatches) {
@@ -120,12 +154,15 @@ export class LiveJob {
 
   /** Cursors at the pass's checkpoint: the ones kept from before when they are there already. */
   private positioned(pass: JobPass): Map<string, StreamCursor> {
+    // Cursors moved by this very pass stay, even ahead of its checkpoint (records passed over).
+    if (this.cursors && this.cursorsPass === pass) return this.cursors;
     const kept = this.cursors;
     const cursors = new Map(pass.streams.map((stream) => {
       const cursor = kept?.get(stream);
       return [stream, cursor && cursor.nextSequence - 1 === pass.startAfter(stream) ? cursor : new StreamCursor(this.layout.streamDir(stream), pass.startAfter(stream))];
     }));
     this.cursors = cursors;
+    this.cursorsPass = pass;
     return cursors;
   }
 }

@@ -229,8 +229,8 @@ export class LiveProjections {
       this.passKeys.delete(live.job.name);
       if (!result) return;
       this.seen.set(live.job.name, this.positions(live.job, head));
+      if (result.commits > 0 || result.deferred) this.unmaintained.set(live.job.name, this.unmaintained.get(live.job.name) ?? Date.now());
       if (result.commits === 0) return;
-      this.unmaintained.set(live.job.name, this.unmaintained.get(live.job.name) ?? Date.now());
       // A first run writes the whole table in one commit, told as no row change: read it anew.
       if (result.firstRun) resync = true;
       changes.push(change(live.job, { ...result, mode: 'incremental' }, 'live', result.firstRun ? null : keys.list()));
@@ -246,7 +246,10 @@ export class LiveProjections {
     this.serving.record({ readModel: committed.readModel, fromVersion: committed.fromVersion, toVersion: committed.toVersion, ...committed.change });
   }
 
-  /** Compacts and checkpoints one job committed to at least `ageMs` ago; false when none was due. */
+  /**
+   * Commits a job's passed-over checkpoint, compacts and checkpoints its table, for one job
+   * committed to at least `ageMs` ago; false when none was due.
+   */
   private async maintainDue(ageMs: number): Promise<boolean> {
     const now = Date.now();
     const live = this.liveJobs.find((l) => now - (this.unmaintained.get(l.job.name) ?? Infinity) >= ageMs);
