@@ -43,8 +43,8 @@ export interface JobRunResult {
   bytesRewritten: number;
 }
 
-/** One commit of a job's table and what it changed in rows (see RowChange). */
-export interface CommittedChange {
+/** One commit of a job's table (made, or about to be made) and what it changes in rows (see RowChange). */
+export interface TableChange {
   job: string;
   /** The projection's name: the read model the views show. */
   readModel: string;
@@ -57,11 +57,15 @@ export interface JobPassOptions {
   mode?: RunMode;
   onError?: ErrorPolicy;
   /**
-   * Told after each incremental commit (and compaction, which changes no row) what it changed, so
-   * a reader holding the previous version can follow without reading the table (the service's
-   * views). Rebuilds and a first run commit the whole table at once and tell nothing.
+   * Told what each incremental batch changes in rows as soon as they are folded, before its files
+   * and its commit (`toVersion`) are written, so a reader holding the previous version can follow
+   * without reading the table (the service's query side, which then shows the rows without
+   * waiting for the table's copy-on-write). The rows are the log's durable events applied, the
+   * same whenever they are committed; should the commit fail, the pass aborts and the reader must
+   * read the table anew. Compaction (no row change) is told after its commit. Rebuilds and a first
+   * run commit the whole table at once and tell nothing.
    */
-  onCommit?: (committed: CommittedChange) => void;
+  onChange?: (change: TableChange) => void;
 }
 
 /**
@@ -101,7 +105,7 @@ export class JobPass {
     readonly streams: string[],
     private readonly applied: Applied,
     policy: ErrorPolicy,
-    private readonly onCommit?: JobPassOptions['onCommit'],
+    private readonly onChange?: JobPassOptions['onChange'],
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
@@ -133,7 +137,7 @@ export class JobPass {
       // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, options.onCommit);
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, options.onChange);
     } catch (error) {
       duck.close();
       await lock.release();
@@ -196,14 +200,14 @@ export class JobPass {
     if (this.staged) {
       await this.staging.stage();
     } else {
-      const merged = await this.merge.merge(this.snapshot);
+      const before = this.snapshot.version;
+      const folded = this.onChange ? async () => this.tell(before, before + 1, await this.merge.rowChange()) : undefined;
+      const merged = await this.merge.merge(this.snapshot, folded);
       failpoint('projection.afterDataFile');
       const actions = appendCommit(this.job, this.snapshot, merged.actions, batch.advanced, this.applied);
-      const before = this.snapshot.version;
       await this.commit(actions);
       this.result.bytesWritten += merged.bytesWritten;
       this.result.bytesRewritten += merged.bytesRewritten;
-      if (this.onCommit) this.tell(before, await this.merge.rowChange());
     }
     this.result.applied += batch.lines.length;
   }
@@ -262,7 +266,7 @@ export class JobPass {
     const before = this.snapshot.version;
     this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
     this.result.tableVersion = this.snapshot.version;
-    if (this.onCommit && this.snapshot.version > before) this.tell(before, NO_ROW_CHANGE);
+    if (this.snapshot.version > before) this.tell(before, this.snapshot.version, NO_ROW_CHANGE);
   }
 
   /** The table version this pass holds. */
@@ -275,8 +279,8 @@ export class JobPass {
     await this.release();
   }
 
-  private tell(fromVersion: number, change: RowChange): void {
-    this.onCommit?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion: this.snapshot.version, change });
+  private tell(fromVersion: number, toVersion: number, change: RowChange): void {
+    this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change });
   }
 
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */

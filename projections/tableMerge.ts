@@ -86,13 +86,21 @@ export class TableMerge {
     return rows.map((r) => JSON.parse(r.j as string) as Row);
   }
 
-  /** Merges the batch in `out` into the table at `snapshot`: new data files written, actions returned. */
-  async merge(snapshot: Snapshot): Promise<MergeOutcome> {
+  /**
+   * Merges the batch in `out` into the table at `snapshot`: new data files written, actions
+   * returned. `folded` is awaited once the batch's change in rows is known (`rowChange`), before
+   * any file is written: the live service shows the rows from then on.
+   */
+  async merge(snapshot: Snapshot, folded?: () => Promise<void>): Promise<MergeOutcome> {
     const { shape, sizes } = this;
     this.last = { replaced: null, added: null };
-    if (Number(await this.duck.scalar('SELECT count(*) FROM out')) === 0) return this.outcome([], []);
+    if (Number(await this.duck.scalar('SELECT count(*) FROM out')) === 0) {
+      await folded?.();
+      return this.outcome([], []);
+    }
     if (shape.mutable === 'none') {
       this.last = { replaced: null, added: 'out' };
+      await folded?.();
       return this.outcome([], await this.write('out', shape.appendOrder, sizes.appendRows));
     }
     await this.assertOneRowPerKey();
@@ -101,6 +109,7 @@ export class TableMerge {
     await this.loadPrior(snapshot, files);
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
     this.last = { replaced: '__prior', added: '__merged' };
+    await folded?.();
     // A table opting in gets the feature with the batch's commit (jobCommits.ts); from then on DVs.
     if (this.deletionVectors && deletionVectorsEnabled(snapshot)) return this.mergeWithDeletionVectors(snapshot, files);
     await this.placeMergedRows(files);

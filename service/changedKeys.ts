@@ -12,12 +12,15 @@ export const MAX_CHANGED_KEYS = 1_000;
 export class ChangedKeys {
   private readonly keys = new Set<string>();
   private overflow: boolean;
+  /** Some change was told (even one without keys). */
+  told = false;
 
   constructor(projection: Projection) {
     this.overflow = tableShape(projection).key.length === 0;
   }
 
   add(change: RowChange): void {
+    this.told = true;
     if (this.overflow) return;
     for (const key of change.replaced) this.keys.add(key);
     for (const { key } of change.added) if (key !== null) this.keys.add(key);

@@ -2,7 +2,7 @@ import type { LakeLayout } from '../lake/layout.js';
 import type { LogHead } from '../lake/log/logHead.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import { runJob } from '../projections/jobRunner.js';
-import { JobPass, type CommittedChange } from '../projections/jobPass.js';
+import { JobPass, type TableChange } from '../projections/jobPass.js';
 import { readBatch, type Batch, type Job } from '../projections/jobSource.js';
 
 /**
@@ -29,8 +29,8 @@ export interface CatchUp {
  * loading the table's snapshot and finding its place in each log segment (scanning the segment
  * from its start); at 200k events that was 0.2-0.6 s of CPU per job per pass on this machine,
  * most of a live pass. Here the pass (DuckDB, snapshot, the state cache) and the cursors stay,
- * so a catch-up costs its new records and its commits. Every commit is told (`onCommit`) with the
- * rows it changed, for the serving views.
+ * so a catch-up costs its new records and its commits. Every batch's change in rows is told
+ * (`onChange`) as soon as it is folded, before its table commit, for the serving views.
  *
  * The job's lock is held only during a catch-up, so `eventlake run`, `rebuild` and `rollback`
  * still work beside the service; when one of them committed to the table meanwhile, the pass is
@@ -55,7 +55,7 @@ export class LiveJob {
     private readonly layout: LakeLayout,
     readonly job: Job,
     private readonly partitions: number,
-    private readonly onCommit: (committed: CommittedChange) => void,
+    private readonly onChange: (change: TableChange) => void,
   ) {}
 
   /** Applies every record of the job's streams up to `head`: one commit per batch. */
@@ -136,7 +136,7 @@ export class LiveJob {
       await this.closePass();
       this.deferred = null; // the new pass starts from the table's checkpoint, before them
     }
-    const pass = await JobPass.start(this.layout, this.job, this.partitions, { mode: 'incremental', onCommit: this.onCommit });
+    const pass = await JobPass.start(this.layout, this.job, this.partitions, { mode: 'incremental', onChange: this.onChange });
     if (pass.stagesBatches) {
       await pass.close();
       return null;

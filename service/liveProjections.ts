@@ -2,7 +2,7 @@ import type { LakeLayout } from '../lake/layout.js';
 import type { LogHead } from '../lake/log/logHead.js';
 import { COMMAND_STREAM } from '../lake/log/logMeta.js';
 import { logger } from '../lake/logger.js';
-import type { CommittedChange } from '../projections/jobPass.js';
+import type { TableChange } from '../projections/jobPass.js';
 import { runJob, sourceStreams, type Job, type JobRunResult, type RunMode } from '../projections/jobRunner.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
 import { runFromHub } from '../projections/runJobs.js';
@@ -107,6 +107,8 @@ export class LiveProjections {
   /** The keys each job's commits changed in the pass under way. */
   private readonly passKeys = new Map<string, ChangedKeys>();
   private servingReady = false;
+  /** A live pass is under way: rows may be told whose commits are not written yet. */
+  private passing = false;
   private loop: Promise<void> | null = null;
   private stopping = false;
   private woken = false;
@@ -115,7 +117,7 @@ export class LiveProjections {
   constructor(private readonly options: LiveProjectionsOptions) {
     // Jobs on Event Hubs are fed by `eventlake consume`, not by the lake log's commits.
     const live = options.live ? options.config.jobs.filter((job) => job.live && job.source === 'lake') : [];
-    this.liveJobs = live.map((job) => new LiveJob(options.layout, job, options.config.partitions, (committed) => this.committed(committed)));
+    this.liveJobs = live.map((job) => new LiveJob(options.layout, job, options.config.partitions, (change) => this.folded(change)));
     for (const job of options.config.jobs) {
       this.activity.set(job.name, { running: false, lastRunAt: null, lastTrigger: null, lastApplied: 0, lastError: null });
     }
@@ -130,6 +132,8 @@ export class LiveProjections {
       },
       onStep: (step) => options.tell({ step }),
       basesInUse: options.basesInUse,
+      // A merge records the versions it shows: never one told but not committed yet.
+      mayMerge: () => !this.passing,
     });
   }
 
@@ -187,6 +191,8 @@ export class LiveProjections {
         if (scheduled) await this.runScheduled(scheduled);
         else if (await this.livePass()) await this.maintainDue(MAINTAIN_UNDER_LOAD_MS);
         else if (!(await this.maintainDue(0))) await this.sleep(this.options.intervalMs);
+        // Between passes every row told is committed: the moment a merge into views.duckdb may start.
+        this.serving.mergeIfDue();
       } catch (error) {
         // Only the serving views' resync can land here; keep serving and try again on the next poll.
         logger.error({ err: error }, 'refreshing the views failed');
@@ -219,6 +225,7 @@ export class LiveProjections {
     if (due.length === 0 || !head) return false;
     const changes: ReadModelChange[] = [];
     let resync = false;
+    this.passing = true;
     // The jobs run at once: each waits on its own fsyncs and DuckDB, so together they take about
     // as long as the slowest instead of the sum.
     await Promise.all(due.map(async (live) => {
@@ -227,7 +234,11 @@ export class LiveProjections {
       const result = await this.runOne(live.job, 'live', () => live.catchUp(head));
       const keys = this.passKeys.get(live.job.name)!;
       this.passKeys.delete(live.job.name);
-      if (!result) return;
+      if (!result) {
+        // A failed catch-up may have told rows whose commit never happened: read the tables anew.
+        if (keys.told) resync = true;
+        return;
+      }
       this.seen.set(live.job.name, this.positions(live.job, head));
       if (result.commits > 0 || result.deferred) this.unmaintained.set(live.job.name, this.unmaintained.get(live.job.name) ?? Date.now());
       if (result.commits === 0) return;
@@ -235,15 +246,19 @@ export class LiveProjections {
       if (result.firstRun) resync = true;
       changes.push(change(live.job, { ...result, mode: 'incremental' }, 'live', result.firstRun ? null : keys.list()));
     }));
+    this.passing = false;
     if (resync) await this.serving.resync();
     if (changes.length > 0) this.options.onChange(changes);
     return true;
   }
 
-  /** A live commit: its rows go to the serving views (and on to the query processes) at once. */
-  private committed(committed: CommittedChange): void {
-    this.passKeys.get(committed.job)?.add(committed.change);
-    this.serving.record({ readModel: committed.readModel, fromVersion: committed.fromVersion, toVersion: committed.toVersion, ...committed.change });
+  /**
+   * A live batch's rows, folded and about to be committed: they go to the serving views (and on
+   * to the query processes) at once, without waiting for the table's files.
+   */
+  private folded(change: TableChange): void {
+    this.passKeys.get(change.job)?.add(change.change);
+    this.serving.record({ readModel: change.readModel, fromVersion: change.fromVersion, toVersion: change.toVersion, ...change.change });
   }
 
   /**
@@ -255,7 +270,16 @@ export class LiveProjections {
     const live = this.liveJobs.find((l) => now - (this.unmaintained.get(l.job.name) ?? Infinity) >= ageMs);
     if (!live || this.stopping) return false;
     this.unmaintained.delete(live.job.name);
-    await live.maintain().catch((error: Error) => logger.warn({ job: live.job.name, err: error }, 'maintaining a live table failed; trying after its next commit'));
+    // Committing passed-over records folds a batch (told before its commit), like a pass.
+    this.passing = true;
+    try {
+      await live.maintain();
+    } catch (error) {
+      logger.warn({ job: live.job.name, err: error }, 'maintaining a live table failed; trying after its next commit');
+      await this.serving.resync();
+    } finally {
+      this.passing = false;
+    }
     return true;
   }
 

@@ -26,6 +26,8 @@ export interface ServingViewsOptions {
   onStep: (step: RowStep) => void;
   /** Bases the query processes still hold open (their files must stay). */
   basesInUse: () => Set<number>;
+  /** False while rows may have been told whose table commits are not written yet (a merge waits). */
+  mayMerge: () => boolean;
 }
 
 /** How often the merge and the tables' versions are looked at. */
@@ -126,8 +128,19 @@ export class ServingViews {
     if (this.rebasing || !this.delta) return;
     this.cleanUp();
     if (!this.resyncWanted) await this.lookForUntoldCommits();
+    this.mergeIfDue();
+  }
+
+  /**
+   * Starts a merge (or a due resync) in the background when one is due and allowed. The delta is
+   * frozen synchronously, so a caller between two live passes (nothing told but uncommitted)
+   * knows the merge records only committed versions.
+   */
+  mergeIfDue(): void {
+    if (this.rebasing || !this.delta || !this.options.mayMerge()) return;
     const due = this.firstUnmerged !== null && (Date.now() - this.firstUnmerged >= this.options.mergeDelayMs || this.delta.size >= this.options.mergeRows);
-    if ((this.resyncWanted && Date.now() - this.lastResync >= RESYNC_GAP_MS) || due) await this.rebase().catch((error: Error) => logger.error({ err: error }, 'refreshing the views database failed; trying again'));
+    const resync = this.resyncWanted && Date.now() - this.lastResync >= RESYNC_GAP_MS;
+    if (resync || due) void this.rebase().catch((error: Error) => logger.error({ err: error }, 'refreshing the views database failed; trying again'));
   }
 
   /** Merges the delta into a new base, or (resync) reads every table into one. */

@@ -4,7 +4,7 @@ import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { loadSnapshot } from '../../lake/delta/deltaTable.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { readCommittedHead } from '../../lake/log/committedHead.js';
-import type { CommittedChange } from '../../projections/jobPass.js';
+import type { TableChange } from '../../projections/jobPass.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
 import { LiveJob } from '../../service/liveJob.js';
 import { eventlakeJson, REPO, tempDir, writeNdjson } from '../support/cli.js';
@@ -15,7 +15,7 @@ describe('a live job kept open between catch-ups', () => {
   const lake = path.join(dir, 'lake');
   let config: EventlakeConfig;
   let layout: LakeLayout;
-  const told: CommittedChange[] = [];
+  const told: TableChange[] = [];
   const open: LiveJob[] = [];
   const liveJob = (name: string) => {
     const live = new LiveJob(layout, config.jobs.find((j) => j.name === name)!, config.partitions, (c) => told.push(c));
