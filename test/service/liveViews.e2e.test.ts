@@ -208,3 +208,29 @@ describe('eventlake serve: built-in scheduler', () => {
     }
   });
 });
+
+describe('eventlake serve: commits made beside the service', () => {
+  it('shows what `eventlake run` beside it committed (a commit no live job told) without a restart', async () => {
+    const server = await startServer({
+      config: { domains: ['superchargers', 'orders'], jobs: [{ name: 'superchargers', projection: 'superchargers', live: false }] },
+    });
+    try {
+      await waitReady(server);
+      expect((await post(`${server.url}/commands`, registerCharger('BESIDE-1'))).status).toBe(202);
+      const run = await eventlake(['--lake', server.lake, '--config', `${server.lake}/../jobs.config.json`, 'run', 'superchargers', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      await waitFor(async () => {
+        const answer = await post(`${server.url}/query`, { sql: "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'BESIDE-1'" });
+        return answer.body.rows?.[0]?.n === 1 || undefined;
+      }, 'the row committed beside the service', 60_000);
+      expect((await post(`${server.url}/commands`, registerCharger('BESIDE-2'))).status).toBe(202);
+      expect((await eventlake(['--lake', server.lake, '--config', `${server.lake}/../jobs.config.json`, 'run', 'superchargers', '--json'])).code).toBe(0);
+      await waitFor(async () => {
+        const answer = await post(`${server.url}/query`, { sql: "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial LIKE 'BESIDE-%'" });
+        return answer.body.rows?.[0]?.n === 2 || undefined;
+      }, 'the second row committed beside the service', 60_000);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
