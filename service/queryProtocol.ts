@@ -7,12 +7,11 @@ import type { ServingState } from '../views/servingCatalog.js';
  * one reply naming the request it answers.
  */
 
-/** How a query process finds the lake and its views, and what it may use. */
+/**
+ * What a query process may use. It needs no config and no lake: the service sends it the files
+ * of the views it reads (ServingMessage).
+ */
 export interface QueryProcessSetup {
-  /** The jobs config file the service loaded (null: none, the built-in defaults). */
-  configFile: string | null;
-  /** The lake as given (a folder or URL); null: the config's own `lake` entry. */
-  lake: string | null;
   /** All the process may use (MiB, its RSS): half for DuckDB's memory_limit, half for its JS heap. */
   memoryMb: number;
 }

@@ -73,8 +73,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     });
     const scheduler = new Scheduler(options.scheduler ? config.jobs : [], runner);
     const queries: QueryPool = new QueryPool({
-      // A query process loads the same config and lake; a lake given as an object stays in the config.
-      setup: { configFile: config.file, lake: typeof config.lakeSpec === 'string' ? layout.root : null, memoryMb: options.queryMemoryMb },
+      setup: { memoryMb: options.queryMemoryMb },
       serving: () => runner.servingState(),
       concurrency: options.queryConcurrency,
       queueLimit: options.queryQueue,
