@@ -61,8 +61,7 @@ export class ServingReader {
 
   /** Runs one read-only statement on a connection of its own; `interrupt()`s it once `timeoutMs` has passed. */
   async query(sql: string, limit: number, timeoutMs: number): Promise<QueryResult & { truncated?: boolean }> {
-    const opened = this.current ?? (await this.pending?.opening);
-    if (!opened) throw new QueryFailure('not_ready', 'the views are not built yet; try again in a moment');
+    const opened = await this.open();
     this.running += 1;
     const session = await opened.duck.connect();
     let timedOut = false;
@@ -80,6 +79,19 @@ export class ServingReader {
       session.close();
       this.running -= 1;
       this.closeRetired();
+    }
+  }
+
+  /**
+   * The base to answer from: the current one, else the one being opened. A base replaced by a
+   * newer one while it opened is closed unused, so wait for the newest.
+   */
+  private async open(): Promise<Opened> {
+    for (;;) {
+      if (this.current) return this.current;
+      const pending = this.pending;
+      if (!pending) throw new QueryFailure('not_ready', 'the views are not built yet; try again in a moment');
+      await pending.opening;
     }
   }
 

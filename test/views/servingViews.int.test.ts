@@ -100,4 +100,13 @@ describe('serving views: a views database as base, a delta of rows held in memor
     const answer = await reader.query("SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'STEP-1'", 10, 60_000);
     expect(answer.rows[0].n).toBe(1);
   });
+
+  it('answers a query that waited for a base which a newer one replaced before it opened', async () => {
+    const reader = new ServingReader({}, () => undefined);
+    const state = { delta: new ServingDelta(versions).state() };
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, ...state });
+    const waiting = reader.query('SELECT count(*) AS n FROM superchargers', 10, 60_000);
+    reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, ...state });
+    expect(Number((await waiting).rows[0].n)).toBeGreaterThan(0);
+  });
 });
