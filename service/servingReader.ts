@@ -23,7 +23,7 @@ interface Opened {
  */
 export class ServingReader {
   private current: Opened | null = null;
-  private pending: { base: ServingBase; delta: ServingDelta; opening: Promise<Opened> } | null = null;
+  private pending: { base: ServingBase; delta: ServingDelta; merged: boolean; opening: Promise<Opened> } | null = null;
   private running = 0;
   private retired: Opened[] = [];
 
@@ -50,7 +50,7 @@ export class ServingReader {
       return opened;
     });
     opening.catch(() => undefined); // the query that waits on it reports the failure
-    this.pending = { base: state.base, delta, opening };
+    this.pending = { base: state.base, delta, merged: state.merged, opening };
   }
 
   /** A live commit's row change, for the base in use and the one being opened. */
@@ -83,12 +83,14 @@ export class ServingReader {
   }
 
   /**
-   * The base to answer from: the current one, else the one being opened. A base replaced by a
-   * newer one while it opened is closed unused, so wait for the newest.
+   * The base to answer from: the current one (also while a merged base opens: it answers the
+   * same), else the one being opened. A base replaced by a newer one while it opened is closed
+   * unused, so wait for the newest.
    */
   private async open(): Promise<Opened> {
     for (;;) {
-      if (this.current) return this.current;
+      // A base read anew from the tables holds rows the current one lacks (a job's first run).
+      if (this.current && (!this.pending || this.pending.merged)) return this.current;
       const pending = this.pending;
       if (!pending) throw new QueryFailure('not_ready', 'the views are not built yet; try again in a moment');
       await pending.opening;

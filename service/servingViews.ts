@@ -83,14 +83,14 @@ export class ServingViews {
     const built = await buildViewsBase(this.options.config, this.options.layout, base.base);
     await createServingCatalog(base.catalog, base.base, this.options.config);
     this.catalog = base.catalog;
-    this.adopt(base, built.versions, []);
+    this.adopt(base, built.versions, [], false);
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
   }
 
   /** The state a query process starts from (null before `start` finished). */
   state(): ServingState | null {
-    return this.base && this.delta ? { base: this.base, delta: this.delta.state() } : null;
+    return this.base && this.delta ? { base: this.base, delta: this.delta.state(), merged: false } : null;
   }
 
   /** A live commit's row change: applied to the delta and passed on. */
@@ -160,7 +160,7 @@ export class ServingViews {
           this.untold.clear();
         }
         const versions = resync ? (await buildViewsBase(config, layout, base.base)).versions : await mergeDelta(config, layout, this.base!.base, frozen, base.base);
-        this.adopt(base, versions, this.sinceRebase);
+        this.adopt(base, versions, this.sinceRebase, !resync);
         this.merges += 1;
       } catch (error) {
         this.firstUnmerged ??= unmergedSince;
@@ -175,7 +175,7 @@ export class ServingViews {
   }
 
   /** Makes `base` current with a delta of the steps recorded after it was read, and tells the query processes. */
-  private adopt(base: ServingBase, versions: Map<string, number>, later: RowStep[]): void {
+  private adopt(base: ServingBase, versions: Map<string, number>, later: RowStep[], merged: boolean): void {
     const delta = new ServingDelta(versions);
     for (const step of later) {
       if (delta.apply(step) === 'applied') this.firstUnmerged ??= Date.now();
@@ -184,7 +184,7 @@ export class ServingViews {
     this.base = base;
     this.delta = delta;
     this.builtAt = new Date().toISOString();
-    this.options.onBase({ base, delta: delta.state() });
+    this.options.onBase({ base, delta: delta.state(), merged });
   }
 
   private newBase(): ServingBase {

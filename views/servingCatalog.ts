@@ -42,6 +42,12 @@ export interface ServingBase extends ServingFiles {
 export interface ServingState {
   base: ServingBase;
   delta: DeltaState;
+  /**
+   * The base holds the previous base's rows with its delta merged (true), so the previous one
+   * still answers the same meanwhile; false when the tables were read anew (a resync): queries
+   * then wait for this base, which holds rows the previous one lacks.
+   */
+  merged: boolean;
 }
 
 /**

@@ -83,7 +83,9 @@ describe('eventlake serve: live projections, change feed and queries', () => {
     }
   });
 
-  it('lists each changed key once per read model, and no keys for a read model without keys', async () => {
+  it('lists each changed key once per read model', async () => {
+    // Every job past its first run (which writes the whole table and lists no keys) first.
+    await waitFor(async () => (await get(`${server.url}/status`)).body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined, 'zero lag');
     const feed = await subscribe(`${server.url}/events/stream`);
     try {
       await feed.next((e) => e.event === 'ready', 0, 'the ready event');

@@ -55,7 +55,7 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('cannot write anything anywhere: the catalog and base are read-only, file access is off, the configuration locked', async () => {
     const reader = new ServingReader({}, () => undefined);
-    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state() });
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
     const outside = path.join(dir, 'outside.parquet');
     const catalogBytes = fs.readFileSync(catalog);
     const baseBytes = fs.readFileSync(layout.viewsDatabase);
@@ -81,7 +81,7 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('gives each query a session of its own: a temp view one query leaves never shadows a read model for the next', async () => {
     const reader = new ServingReader({}, () => undefined);
-    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state() });
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
     // A temp object lives in the connection's own catalog, which a read-only file does not cover.
     await reader.query("EXPLAIN ANALYZE CREATE TEMP VIEW superchargers AS SELECT 'PWNED' AS supercharger_serial", 10, 60_000).catch(() => null);
     const answer = await reader.query("SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'PWNED'", 10, 60_000);
@@ -91,9 +91,9 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('follows steps sent while a new base opens, and answers from the old base until then', async () => {
     const reader = new ServingReader({}, () => undefined);
-    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state() });
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
     const version = versions.get('superchargers')!;
-    reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state() });
+    reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
     const key = JSON.stringify({ supercharger_serial: 'STEP-1' });
     const row = JSON.stringify({ supercharger_serial: 'STEP-1', location_name: 'X', supercharger_type: 'V4', lat: 1, long: 2, status: 'notinuse', registered_at: '2026-03-01T10:00:00Z', status_changed_at: '2026-03-01T10:00:00Z', version: 1 });
     reader.step({ readModel: 'superchargers', fromVersion: version, toVersion: version + 1, replaced: [], added: [{ row, key, mutable: true }] });
@@ -103,7 +103,7 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('answers a query that waited for a base which a newer one replaced before it opened', async () => {
     const reader = new ServingReader({}, () => undefined);
-    const state = { delta: new ServingDelta(versions).state() };
+    const state = { delta: new ServingDelta(versions).state(), merged: false };
     reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, ...state });
     const waiting = reader.query('SELECT count(*) AS n FROM superchargers', 10, 60_000);
     reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, ...state });
