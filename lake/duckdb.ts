@@ -1,11 +1,13 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
+type Driver = typeof import('@duckdb/node-api');
 /**
  * The driver loads on the first open: ~0.4 s of CPU that commands without SQL (ingest, init,
- * --version) need not pay at start.
+ * --version) need not pay at start. Once a Duck exists, `loaded` is set.
  */
-let driver: Promise<typeof import('@duckdb/node-api')> | undefined;
-const duckdb = () => (driver ??= import('@duckdb/node-api'));
+let driver: Promise<Driver> | undefined;
+let loaded: Driver | undefined;
+const duckdb = () => (driver ??= import('@duckdb/node-api').then((module) => (loaded = module)));
 
 /** A JSON-safe row as DuckDB returns it (BIGINT as string, timestamps as text). */
 export type JsonRow = Record<string, unknown>;
@@ -18,6 +20,8 @@ export class Duck {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    /** False for a further connection (`connect`): closing it leaves the database open. */
+    private readonly ownsInstance = true,
   ) {}
 
   /** An in-process database; `path` ':memory:' (default) or a DuckDB file. */
@@ -28,6 +32,48 @@ export class Duck {
     // Every timestamp eventlake writes is UTC; never let the host's zone leak into results.
     await duck.run("SET TimeZone = 'UTC'");
     return duck;
+  }
+
+  /**
+   * Another connection to the same database. It has its own temp objects and session settings
+   * (a `SET search_path`, a `CREATE TEMP VIEW`), which end when it is closed; global settings
+   * and the database's catalogs are shared.
+   */
+  async connect(): Promise<Duck> {
+    return new Duck(this.instance, await this.instance.connect(), false);
+  }
+
+  /**
+   * Registers a table function of one VARCHAR column for the whole database: `name(argument)`
+   * returns `rows(argument)`, taken once when a statement binds it, so a statement sees one
+   * state however long it scans. DuckDB calls back into this JS thread for every chunk.
+   */
+  registerStringTableFunction(name: string, column: string, rows: (argument: string) => readonly string[]): void {
+    const CHUNK = 2048;
+    const { DuckDBTableFunction, VARCHAR } = loaded!; // loaded by the open that made this Duck
+    const fn = DuckDBTableFunction.create({
+      name,
+      parameterTypes: [VARCHAR],
+      bindFunction: (bind) => {
+        const values = rows(String(bind.getParameter(0)));
+        bind.addResultColumn(column, VARCHAR);
+        bind.setBindData({ values });
+        bind.setCardinality(values.length, true);
+      },
+      initFunction: (init) => {
+        init.setInitData({ at: 0 });
+        init.setMaxThreads(1);
+      },
+      mainFunction: (info, output) => {
+        const { values } = info.getBindData() as { values: readonly string[] };
+        const state = info.getInitData() as { at: number };
+        const count = Math.min(CHUNK, values.length - state.at);
+        output.rowCount = count;
+        if (count > 0) output.setColumnValues(0, values.slice(state.at, state.at + count));
+        state.at += count;
+      },
+    });
+    this.connection.registerTableFunction(fn);
   }
 
   async run(sql: string): Promise<void> {
@@ -94,7 +140,7 @@ export class Duck {
 
   close(): void {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Action } from '../lake/delta/actions.js';
-import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
+import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, refreshSnapshot, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck, sqlPathList, sqlString } from '../lake/duckdb.js';
 import { failpoint } from '../lake/failpoints.js';
@@ -14,7 +14,7 @@ import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
 import { batchApplier, PoisonEventError, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
 import { RebuildStaging } from './rebuildStaging.js';
-import { TableMerge } from './tableMerge.js';
+import { NO_ROW_CHANGE, TableMerge, type RowChange } from './tableMerge.js';
 import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
@@ -41,6 +41,31 @@ export interface JobRunResult {
   bytesWritten: number;
   /** Bytes of existing files the run replaced by rewritten copies (copy-on-write MERGE). */
   bytesRewritten: number;
+}
+
+/** One commit of a job's table (made, or about to be made) and what it changes in rows (see RowChange). */
+export interface TableChange {
+  job: string;
+  /** The projection's name: the read model the views show. */
+  readModel: string;
+  fromVersion: number;
+  toVersion: number;
+  change: RowChange;
+}
+
+export interface JobPassOptions {
+  mode?: RunMode;
+  onError?: ErrorPolicy;
+  /**
+   * Told what each incremental batch changes in rows as soon as they are folded, before its files
+   * and its commit (`toVersion`) are written, so a reader holding the previous version can follow
+   * without reading the table (the service's query side, which then shows the rows without
+   * waiting for the table's copy-on-write). The rows are the log's durable events applied, the
+   * same whenever they are committed; should the commit fail, the pass aborts and the reader must
+   * read the table anew. Compaction (no row change) is told after its commit. Rebuilds and a first
+   * run commit the whole table at once and tell nothing.
+   */
+  onChange?: (change: TableChange) => void;
 }
 
 /**
@@ -71,7 +96,8 @@ export class JobPass {
   private constructor(
     private readonly layout: LakeLayout,
     readonly job: Job,
-    private readonly lock: Lock,
+    /** Null while a live pass is paused between catch-ups. */
+    private lock: Lock | null,
     private readonly duck: Duck,
     private readonly tableDir: string,
     private snapshot: Snapshot,
@@ -79,6 +105,7 @@ export class JobPass {
     readonly streams: string[],
     private readonly applied: Applied,
     policy: ErrorPolicy,
+    private readonly onChange?: JobPassOptions['onChange'],
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
@@ -94,7 +121,7 @@ export class JobPass {
     this.applier = batchApplier(duck, definition, priorRows, this.staged || snapshot.files.size === 0, policy, job.upcast);
   }
 
-  static async start(layout: LakeLayout, job: Job, partitions: number, options: { mode?: RunMode; onError?: ErrorPolicy }): Promise<JobPass> {
+  static async start(layout: LakeLayout, job: Job, partitions: number, options: JobPassOptions): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
     const duck = await Duck.open(':memory:', passDuckOptions(job));
     try {
@@ -110,12 +137,17 @@ export class JobPass {
       // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy);
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, options.onChange);
     } catch (error) {
       duck.close();
       await lock.release();
       throw error;
     }
+  }
+
+  /** Batches are staged and committed once by `finish` (a rebuild, or a first run): such a pass cannot stay open live. */
+  get stagesBatches(): boolean {
+    return this.staged;
   }
 
   /** Where this pass starts reading `stream`: after the checkpoint, or from the start for a rebuild. */
@@ -168,7 +200,9 @@ export class JobPass {
     if (this.staged) {
       await this.staging.stage();
     } else {
-      const merged = await this.merge.merge(this.snapshot);
+      const before = this.snapshot.version;
+      const folded = this.onChange ? async () => this.tell(before, before + 1, await this.merge.rowChange()) : undefined;
+      const merged = await this.merge.merge(this.snapshot, folded);
       failpoint('projection.afterDataFile');
       const actions = appendCommit(this.job, this.snapshot, merged.actions, batch.advanced, this.applied);
       await this.commit(actions);
@@ -203,6 +237,52 @@ export class JobPass {
     }
   }
 
+  /**
+   * Live: lets the job's lock go between two catch-ups (so `eventlake run`, a rebuild or a rollback
+   * may take it) while DuckDB, the snapshot and the applier's cache stay for the next one.
+   */
+  async pause(): Promise<void> {
+    this.result.tableVersion = this.snapshot.version;
+    await recordJobRun(this.layout, this.job.name, null);
+    await this.lock?.release();
+    this.lock = null;
+  }
+
+  /**
+   * Takes the lock again after `pause`. False when another process committed to the table
+   * meanwhile: this pass's snapshot and cache are then stale, and it must be closed.
+   */
+  async resume(): Promise<boolean> {
+    this.lock ??= await acquireLock(this.layout.lockFile(`job-${this.job.name}`), `job ${this.job.name}`);
+    const latest = await refreshSnapshot(this.tableDir, this.snapshot);
+    return latest.version === this.snapshot.version;
+  }
+
+  /**
+   * Housekeeping (compaction when due, a checkpoint every few commits), for a live pass between
+   * catch-ups rather than inside one; a compaction commit is told like any other (it changes no row).
+   */
+  async maintain(): Promise<void> {
+    const before = this.snapshot.version;
+    this.snapshot = await maintainTable(this.duck, this.tableDir, this.job, this.snapshot, this.job.fileRows);
+    this.result.tableVersion = this.snapshot.version;
+    if (this.snapshot.version > before) this.tell(before, this.snapshot.version, NO_ROW_CHANGE);
+  }
+
+  /** The table version this pass holds. */
+  get tableVersion(): number {
+    return this.snapshot.version;
+  }
+
+  /** Closes a paused (or failed) live pass: DuckDB, and the lock if held. */
+  async close(): Promise<void> {
+    await this.release();
+  }
+
+  private tell(fromVersion: number, toVersion: number, change: RowChange): void {
+    this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change });
+  }
+
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */
   private async commit(actions: Action[]): Promise<void> {
     await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
@@ -222,7 +302,8 @@ export class JobPass {
 
   private async release(): Promise<void> {
     this.duck.close();
-    await this.lock.release();
+    await this.lock?.release();
+    this.lock = null;
   }
 
   private deadLetter({ record, error }: Poisoned, action: 'skipped' | 'halted'): Promise<void> {

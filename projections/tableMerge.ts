@@ -27,6 +27,29 @@ export interface MergeOutcome {
 }
 
 /**
+ * What a merge changed in rows, for a reader that holds the table's previous version and wants the
+ * new one without reading files (the service's serving views): the keys whose replaceable row
+ * (a key's row; a history's open row) the merge replaced, and the rows it added. Values are
+ * DuckDB's JSON (to_json) of the table's columns.
+ */
+export interface RowChange {
+  /** Per replaced key, a JSON object of the key columns. */
+  replaced: string[];
+  added: AddedRow[];
+}
+
+export interface AddedRow {
+  /** A JSON object of every column. */
+  row: string;
+  /** A JSON object of the key columns (null when the table has no key). */
+  key: string | null;
+  /** A later merge may replace this row (false: final, like a closed history row or a fact). */
+  mutable: boolean;
+}
+
+export const NO_ROW_CHANGE: RowChange = { replaced: [], added: [] };
+
+/**
  * MERGE of one batch into a Delta table, copy-on-write: after the commit the table holds exactly
  * the read model. The batch's rows (temp table `out`) are folded with the table's current rows of
  * the same keys (`TableShape.foldBatch`), and every data file holding a replaced row is rewritten
@@ -37,6 +60,8 @@ export interface MergeOutcome {
  */
 export class TableMerge {
   private readonly keyColumns: Column[];
+  /** The work tables of the last merge that hold its replaced rows and its added rows (null: none). */
+  private last: { replaced: string | null; added: string | null } = { replaced: null, added: null };
 
   constructor(
     private readonly duck: Duck,
@@ -61,16 +86,30 @@ export class TableMerge {
     return rows.map((r) => JSON.parse(r.j as string) as Row);
   }
 
-  /** Merges the batch in `out` into the table at `snapshot`: new data files written, actions returned. */
-  async merge(snapshot: Snapshot): Promise<MergeOutcome> {
+  /**
+   * Merges the batch in `out` into the table at `snapshot`: new data files written, actions
+   * returned. `folded` is awaited once the batch's change in rows is known (`rowChange`), before
+   * any file is written: the live service shows the rows from then on.
+   */
+  async merge(snapshot: Snapshot, folded?: () => Promise<void>): Promise<MergeOutcome> {
     const { shape, sizes } = this;
-    if (Number(await this.duck.scalar('SELECT count(*) FROM out')) === 0) return this.outcome([], []);
-    if (shape.mutable === 'none') return this.outcome([], await this.write('out', shape.appendOrder, sizes.appendRows));
+    this.last = { replaced: null, added: null };
+    if (Number(await this.duck.scalar('SELECT count(*) FROM out')) === 0) {
+      await folded?.();
+      return this.outcome([], []);
+    }
+    if (shape.mutable === 'none') {
+      this.last = { replaced: null, added: 'out' };
+      await folded?.();
+      return this.outcome([], await this.write('out', shape.appendOrder, sizes.appendRows));
+    }
     await this.assertOneRowPerKey();
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM out`);
     const files = await this.tableFiles(snapshot);
     await this.loadPrior(snapshot, files);
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
+    this.last = { replaced: '__prior', added: '__merged' };
+    await folded?.();
     // A table opting in gets the feature with the batch's commit (jobCommits.ts); from then on DVs.
     if (this.deletionVectors && deletionVectorsEnabled(snapshot)) return this.mergeWithDeletionVectors(snapshot, files);
     await this.placeMergedRows(files);
@@ -80,6 +119,23 @@ export class TableMerge {
     adds.push(...(await this.write('(SELECT * FROM __placed WHERE __mutable AND __home IS NULL)', shape.key, sizes.mutableRows)));
     adds.push(...(await this.write('(SELECT * FROM __placed WHERE NOT __mutable)', shape.appendOrder, sizes.appendRows)));
     return this.outcome(touched.map((t) => t.add), adds);
+  }
+
+  /**
+   * The last merge's change in rows (`__prior` holds the rows it replaced, `__merged` or `out` the
+   * rows it added), read back only when a caller wants it: the live service, once per commit.
+   */
+  async rowChange(): Promise<RowChange> {
+    const { replaced, added } = this.last;
+    const key = this.shape.key.length === 0 ? 'NULL' : `to_json(struct_pack(${this.shape.key.map((k) => `${sqlIdent(k)} := t.${sqlIdent(k)}`).join(', ')}))::VARCHAR`;
+    const mutable = this.shape.mutable === 'all' ? 'true' : this.shape.mutable === 'open' && this.shape.open ? `t.${sqlIdent(this.shape.open)} IS NULL` : 'false';
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    const keys = replaced === null ? [] : await this.duck.rows(`SELECT DISTINCT ${key} AS key FROM ${replaced} AS t`);
+    const rows = added === null ? [] : await this.duck.rows(`SELECT to_json(t)::VARCHAR AS row, ${key} AS key, ${mutable} AS mutable FROM (SELECT ${columns} FROM ${added}) AS t`);
+    return {
+      replaced: keys.map((r) => r.key as string),
+      added: rows.map((r) => ({ row: r.row as string, key: (r.key as string | null) ?? null, mutable: r.mutable === true })),
+    };
   }
 
   /**

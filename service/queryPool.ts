@@ -1,8 +1,11 @@
-import { QueryFailure, type QueryProcessSetup, type QueryRows } from './queryProtocol.js';
+import type { ServingState } from '../views/servingCatalog.js';
+import { QueryFailure, type QueryProcessSetup, type QueryRows, type ServingMessage } from './queryProtocol.js';
 import { QueryWorker } from './queryWorker.js';
 
 export interface QueryPoolOptions {
   setup: QueryProcessSetup;
+  /** The views as they are now (null: not built yet): what a process is given when it has started. */
+  serving: () => ServingState | null;
   /** Query processes, so queries run at once. */
   concurrency: number;
   /** Queries that may wait for a free process; one more is refused as `busy`. */
@@ -36,7 +39,7 @@ export class QueryPool {
   private closed = false;
 
   constructor(private readonly options: QueryPoolOptions) {
-    this.all = Array.from({ length: options.concurrency }, () => new QueryWorker(options.setup));
+    this.all = Array.from({ length: options.concurrency }, () => new QueryWorker(options.setup, options.serving));
     this.idle = [...this.all];
   }
 
@@ -55,6 +58,16 @@ export class QueryPool {
     } finally {
       this.release(worker);
     }
+  }
+
+  /** Passes a new base or a live commit's row change on to every query process. */
+  tell(message: ServingMessage): void {
+    for (const worker of this.all) worker.tell(message);
+  }
+
+  /** The bases any query process may still read (their files must stay). */
+  basesInUse(): Set<number> {
+    return new Set(this.all.flatMap((worker) => [...worker.basesInUse()]));
   }
 
   /** Refuses queries still waiting and ends the query processes (a query they run fails as `stopping`). */

@@ -6,33 +6,21 @@
  * and a crash. The service kills this process when a query overstays its time by more than a
  * grace period (result conversion is synchronous and cannot be interrupted), and starts another.
  */
-import { LakeLayout } from '../lake/layout.js';
-import { loadConfig } from '../projections/jobsConfig.js';
 import { QueryRefusedError } from '../views/query.js';
-import { duckdbMb, QueryFailure, type QueryFailureKind, type QueryProcessSetup, type QueryReply, type QueryRequest, type QueryRows } from './queryProtocol.js';
-import { ViewsReader } from './viewsReader.js';
+import { duckdbMb, QueryFailure, type QueryFailureKind, type QueryProcessOpened, type QueryProcessSetup, type QueryReply, type QueryRequest, type QueryRows, type ServingMessage } from './queryProtocol.js';
+import { ServingReader } from './servingReader.js';
 
 // What the locked-down connection refuses at run time: reading files outside the lake's tables.
 const PERMISSION = /(^|: )Permission Error/;
 const OUT_OF_MEMORY = /(^|: )Out of Memory Error/;
 
 const setup = JSON.parse(process.argv[2]) as QueryProcessSetup;
-let reader: Promise<ViewsReader> | null = null;
-
-function views(): Promise<ViewsReader> {
-  reader ??= (async () => {
-    const config = await loadConfig({ config: setup.configFile ?? undefined, lake: setup.lake ?? undefined });
-    const layout = new LakeLayout(config.lakeDir, config.stateDir ?? undefined);
-    // No temp directory: a query over the memory limit fails instead of spilling to disk.
-    return new ViewsReader(layout, config, { memory_limit: `${duckdbMb(setup)}MiB`, temp_directory: '' });
-  })();
-  reader.catch(() => (reader = null)); // a config that failed to load is tried again on the next query
-  return reader;
-}
+// No temp directory: a query over the memory limit fails instead of spilling to disk.
+const reader = new ServingReader({ memory_limit: `${duckdbMb(setup)}MiB`, temp_directory: '' }, (opened) => process.send!({ opened } satisfies QueryProcessOpened));
 
 async function answer(request: QueryRequest): Promise<QueryReply> {
   try {
-    const result = await (await views()).query(request.sql, request.limit, request.timeoutMs);
+    const result = await reader.query(request.sql, request.limit, request.timeoutMs);
     const rows: QueryRows = { columns: result.columns, rowsJson: rowsJson(result.rows, request.maxBytes), rowCount: result.rows.length, truncated: result.truncated ?? false };
     return { id: request.id, ok: true, ...rows };
   } catch (error) {
@@ -62,14 +50,13 @@ function kindOf(error: Error): QueryFailureKind {
   return 'failed';
 }
 
-process.on('message', (request: QueryRequest) => {
-  void answer(request).then((reply) => process.send!(reply));
+process.on('message', (message: QueryRequest | ServingMessage) => {
+  if ('serving' in message) reader.adopt(message.serving);
+  else if ('step' in message) reader.step(message.step);
+  else void answer(message).then((reply) => process.send!(reply));
 });
-// Load the config and open the views before saying ready, so no query's time goes to that.
-void views()
-  .then((reader) => reader.warmUp())
-  .catch(() => undefined) // the first query reports it
-  .then(() => process.send!({ ready: true }));
+// The service sends the views (a base and its delta) once this says ready.
+process.send!({ ready: true });
 // The service decides when this process ends: a Ctrl-C or a SIGTERM to the whole process group
 // must not kill a query the service is still draining. It ends when the service disconnects
 // (closing, or the service died).

@@ -1,15 +1,17 @@
+import type { RowStep } from '../views/servingDelta.js';
+import type { ServingState } from '../views/servingCatalog.js';
+
 /**
  * What the service and its query processes say to each other (over the IPC channel of
  * `child_process.fork`, structured-clone serialization): one request at a time per process, and
  * one reply naming the request it answers.
  */
 
-/** How a query process finds the lake and its views, and what it may use. */
+/**
+ * What a query process may use. It needs no config and no lake: the service sends it the files
+ * of the views it reads (ServingMessage).
+ */
 export interface QueryProcessSetup {
-  /** The jobs config file the service loaded (null: none, the built-in defaults). */
-  configFile: string | null;
-  /** The lake as given (a folder or URL); null: the config's own `lake` entry. */
-  lake: string | null;
   /** All the process may use (MiB, its RSS): half for DuckDB's memory_limit, half for its JS heap. */
   memoryMb: number;
 }
@@ -46,6 +48,19 @@ export interface QueryRows {
 /** The process's first message: it has loaded the config and opened the views (when built). */
 export interface QueryProcessReady {
   ready: true;
+}
+
+/**
+ * What the service tells a query process about the views, in order: a serving state (a base to
+ * open, with the delta over it) when the process is ready and whenever the base changes, then
+ * every live commit's row change. A process applies a step to the delta of its base and of the
+ * base it is opening, so whichever it answers from next already holds it.
+ */
+export type ServingMessage = { serving: ServingState } | { step: RowStep };
+
+/** A query process has opened a base and closed the ones before it (their files may go). */
+export interface QueryProcessOpened {
+  opened: number;
 }
 
 export type QueryReply = ({ id: number; ok: true } & QueryRows) | { id: number; ok: false; kind: QueryFailureKind; message: string };

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { logger } from '../lake/logger.js';
 import { TOKEN_ENV } from './serviceConfig.js';
 import { residentBytes } from './processMemory.js';
-import { heapMb, QueryFailure, type QueryProcessReady, type QueryProcessSetup, type QueryReply, type QueryRequest, type QueryRows } from './queryProtocol.js';
+import type { ServingState } from '../views/servingCatalog.js';
+import { heapMb, QueryFailure, type QueryProcessOpened, type QueryProcessReady, type QueryProcessSetup, type QueryReply, type QueryRequest, type QueryRows, type ServingMessage } from './queryProtocol.js';
 
 const ENTRY = fileURLToPath(new URL('./queryProcess.js', import.meta.url));
 
@@ -41,6 +42,10 @@ interface Started {
   ready: Promise<void>;
   settleReady: { resolve: () => void; reject: (error: Error) => void };
   stderrTail: string;
+  /** Told the views (it said ready, and was sent the serving state): later messages go to it as they come. */
+  told: boolean;
+  /** Bases whose files it may still read: the one it has open and any it was sent since. */
+  bases: Set<number>;
 }
 
 /**
@@ -57,7 +62,24 @@ export class QueryWorker {
   private nextId = 1;
   private stopped = false;
 
-  constructor(private readonly setup: QueryProcessSetup) {}
+  constructor(
+    private readonly setup: QueryProcessSetup,
+    /** The views as they are now (null: not built yet), sent to a process once it is ready. */
+    private readonly serving: () => ServingState | null,
+  ) {}
+
+  /** Passes a new base or a commit's row change on to the process (one not ready yet gets the whole state when it is). */
+  tell(message: ServingMessage): void {
+    const started = this.started;
+    if (!started?.told || !started.child.connected) return;
+    if ('serving' in message) started.bases.add(message.serving.base.id);
+    started.child.send(message);
+  }
+
+  /** The bases whose files the process may still read. */
+  basesInUse(): Set<number> {
+    return new Set(this.started?.bases ?? []);
+  }
 
   /** The process, started if there is none. */
   private start(): Started {
@@ -120,14 +142,23 @@ export class QueryWorker {
     let settleReady!: Started['settleReady'];
     const ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
     ready.catch(() => undefined); // a query waiting on it sees the rejection; nobody else must
-    const started: Started = { child, ready, settleReady, stderrTail: '' };
+    const started: Started = { child, ready, settleReady, stderrTail: '', told: false, bases: new Set() };
     child.stderr!.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       started.stderrTail = (started.stderrTail + chunk.toString()).slice(-4_096);
     });
-    child.on('message', (message: QueryReply | QueryProcessReady) => {
-      if ('ready' in message) settleReady.resolve();
-      else this.settle(message);
+    child.on('message', (message: QueryReply | QueryProcessReady | QueryProcessOpened) => {
+      if ('ready' in message) {
+        const state = this.serving();
+        if (state) {
+          started.bases.add(state.base.id);
+          child.send({ serving: state } satisfies ServingMessage);
+        }
+        started.told = true;
+        settleReady.resolve();
+      } else if ('opened' in message) {
+        for (const id of started.bases) if (id < message.opened) started.bases.delete(id);
+      } else this.settle(message);
     });
     // 'close', not 'exit': by then stderr is read to its end, with V8's out-of-memory report.
     child.on('close', (code, signal) => this.exited(started, code, signal));

@@ -38,6 +38,13 @@ export interface Service {
 }
 
 /**
+ * Most time a live change waits before it is merged into views.duckdb, which outside clients
+ * read (queries through the service see it at once). A merge copies the file, so under steady
+ * load it runs about this often.
+ */
+const VIEWS_MERGE_DELAY_MS = 1_000;
+
+/**
  * Builds the service over a lake: opens the ingester (taking the log writer's lock, so this is
  * the lake's only writer while it runs) and wires the routes. Nothing listens until `listen()`.
  */
@@ -52,7 +59,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
     const metrics = new ServiceMetrics(config.jobs.map((j) => j.name), config.registry.rejectionCodes);
     const activity = new IngestActivity(metrics, config.registry.rejectionCodes);
     const feed = new ChangeFeed();
-    const runner = new LiveProjections({
+    const runner: LiveProjections = new LiveProjections({
       config,
       layout,
       metrics,
@@ -60,11 +67,14 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       live: options.live,
       logHead: () => ingester.head,
       onChange: (changes) => feed.publish(changes),
+      tell: (message) => queries.tell(message),
+      basesInUse: () => queries.basesInUse(),
+      mergeDelayMs: VIEWS_MERGE_DELAY_MS,
     });
     const scheduler = new Scheduler(options.scheduler ? config.jobs : [], runner);
-    const queries = new QueryPool({
-      // A query process loads the same config and lake; a lake given as an object stays in the config.
-      setup: { configFile: config.file, lake: typeof config.lakeSpec === 'string' ? layout.root : null, memoryMb: options.queryMemoryMb },
+    const queries: QueryPool = new QueryPool({
+      setup: { memoryMb: options.queryMemoryMb },
+      serving: () => runner.servingState(),
       concurrency: options.queryConcurrency,
       queueLimit: options.queryQueue,
       timeoutMs: options.queryTimeoutMs,

@@ -38,7 +38,7 @@ export async function openReadOnlyViews(layout: LakeLayout, _config?: EventlakeC
 }
 
 /** No file system access from here on, and no setting a query could change back. */
-async function lockDown(duck: Duck): Promise<void> {
+export async function lockDown(duck: Duck): Promise<void> {
   await duck.run('SET enable_external_access = false');
   await duck.run('SET lock_configuration = true');
 }

@@ -40,29 +40,68 @@ export interface StaleReadModel {
  * be read keeps its previous rows and is reported, so one broken table hides no other.
  */
 export async function buildViews(config: EventlakeConfig, layout: LakeLayout): Promise<StaleReadModel[]> {
+  return (await refreshViews(config, layout)).stale;
+}
+
+/** A views database as built: the read models it could not refresh, and the table version each read model shows. */
+export interface BuiltViews {
+  stale: StaleReadModel[];
+  versions: Map<string, number>;
+}
+
+/**
+ * `buildViews`, keeping the new file under a second name as well (a hard link, `keepAs`): the
+ * service's serving views read that file as their base while `views.duckdb` may be replaced.
+ */
+export async function buildViewsBase(config: EventlakeConfig, layout: LakeLayout, keepAs: string): Promise<BuiltViews> {
+  return refreshViews(config, layout, keepAs);
+}
+
+async function refreshViews(config: EventlakeConfig, layout: LakeLayout, keepAs?: string): Promise<BuiltViews> {
+  return replaceViews(layout, keepAs, async (tmp) => {
+    const fingerprint = await viewsFingerprint(config);
+    const duck = await openCopy(layout.viewsDatabase, tmp, fingerprint);
+    try {
+      if (!(await hasViews(duck))) await createViews(duck, config, fingerprint);
+      const stale = await refreshReadModels(duck, config, layout, () => ({}));
+      const versions = await heldVersions(duck);
+      await duck.run('CHECKPOINT');
+      for (const s of stale) logger.warn({ job: s.job, error: s.error }, 'read model not refreshed in the views: its table could not be read');
+      return { stale, versions };
+    } finally {
+      duck.close();
+    }
+  });
+}
+
+/**
+ * Writes a new views database in a temp file (`build`), then puts it in place by rename (and
+ * links it as `keepAs` first), holding the views lock so two refreshes never race.
+ */
+export async function replaceViews<T>(layout: LakeLayout, keepAs: string | undefined, build: (tmp: string) => Promise<T>): Promise<T> {
   await fs.mkdir(layout.localRoot, { recursive: true });
   const lock = await waitForLock(layout);
   try {
     const target = layout.viewsDatabase;
     const tmp = `${target}.${process.pid}.tmp`;
     await removeDatabase(tmp);
-    const fingerprint = await viewsFingerprint(config);
-    const duck = await openCopy(target, tmp, fingerprint);
-    let stale: StaleReadModel[];
-    try {
-      if (!(await hasViews(duck))) await createViews(duck, config, fingerprint);
-      stale = await refreshReadModels(duck, config, layout, () => ({}));
-      await duck.run('CHECKPOINT');
-    } finally {
-      duck.close();
+    const result = await build(tmp);
+    if (keepAs) {
+      await removeDatabase(keepAs);
+      await fs.link(tmp, keepAs);
     }
     await fs.rename(tmp, target);
     await removeDatabase(tmp);
-    for (const s of stale) logger.warn({ job: s.job, error: s.error }, 'read model not refreshed in the views: its table could not be read');
-    return stale;
+    return result;
   } finally {
     await lock.release();
   }
+}
+
+/** The table version each read model shows (jobs' read models; -1 for a table not yet created). */
+export async function heldVersions(duck: Duck): Promise<Map<string, number>> {
+  const rows = await duck.rows('SELECT name, table_version FROM eventlake.read_models');
+  return new Map(rows.map((r) => [r.name as string, Number(r.table_version)]));
 }
 
 /** Which snapshot of a job's table the views read: the latest, unless time travel says otherwise. */
@@ -150,7 +189,7 @@ async function createViews(duck: Duck, config: EventlakeConfig, fingerprint: str
 }
 
 /** Every projection of the configured domains, each once. */
-function readModels(config: EventlakeConfig): Projection[] {
+export function readModels(config: EventlakeConfig): Projection[] {
   return config.registry.domains.flatMap((d) => d.projections);
 }
 

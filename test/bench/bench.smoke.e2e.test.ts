@@ -52,6 +52,8 @@ describe('the benchmark harness', () => {
       'live batch (100 commands): time to commit',
       'freshness p50',
       'freshness p99',
+      'freshness p50 under load',
+      'freshness p99 under load',
       'peer ingest vs Emmett',
       'peer projection vs Emmett',
     ]);

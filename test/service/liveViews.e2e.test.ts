@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventlake } from '../support/cli.js';
 import { changeStatus, get, post, registerCharger, startServer, waitFor, waitReady, type RunningServer } from '../support/server.js';
 
 interface ServerEvent {
@@ -69,6 +70,8 @@ describe('eventlake serve: live projections, change feed and queries', () => {
       expect((await post(`${server.url}/commands`, changeStatus('LIVE-1', 'inuse'))).status).toBe(202);
       const changed = await feed.next((e) => e.event === 'change' && e.data.job === 'superchargers', seen, 'a second superchargers change');
       expect(changed.data.tableVersion).toBeGreaterThan(registered.data.tableVersion);
+      // The change names the keys it moved, so a client refetches only those rows.
+      expect(changed.data).toMatchObject({ readModel: 'superchargers', keys: [{ supercharger_serial: 'LIVE-1' }] });
       expect((await query({ sql })).body.rows).toEqual([{ status: 'inuse', version: 2 }]);
       const history = await query({ sql: "SELECT status, valid_to IS NULL AS current FROM supercharger_status_history WHERE supercharger_serial = 'LIVE-1' ORDER BY valid_from" });
       expect(history.body.rows).toEqual([
@@ -80,13 +83,56 @@ describe('eventlake serve: live projections, change feed and queries', () => {
     }
   });
 
+  it('lists each changed key once per read model', async () => {
+    // Every job past its first run (which writes the whole table and lists no keys) first.
+    await waitFor(async () => (await get(`${server.url}/status`)).body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined, 'zero lag');
+    const feed = await subscribe(`${server.url}/events/stream`);
+    try {
+      await feed.next((e) => e.event === 'ready', 0, 'the ready event');
+      const seen = feed.events.length;
+      const batch = [registerCharger('KEYS-1'), registerCharger('KEYS-2'), changeStatus('KEYS-1', 'inuse')];
+      expect((await post(`${server.url}/commands`, batch)).status).toBe(202);
+      const changes = new Map<string, any>();
+      await waitFor(() => {
+        for (const e of feed.events.slice(seen)) if (e.event === 'change' && e.data.trigger === 'live') changes.set(e.data.readModel, e.data);
+        return ['superchargers', 'supercharger_status_history', 'daily_status_changes'].every((m) => changes.has(m)) || undefined;
+      }, 'changes of the three supercharger read models');
+      const keys = (model: string) => changes.get(model).keys?.map((k: any) => k.supercharger_serial).sort();
+      expect(keys('superchargers')).toEqual(['KEYS-1', 'KEYS-2']);
+      expect(keys('supercharger_status_history')).toEqual(['KEYS-1', 'KEYS-2']);
+      expect(changes.get('daily_status_changes').keys).toEqual([{ day: expect.any(String), status: 'inuse' }]);
+      const rows = await query({ sql: "SELECT supercharger_serial, status FROM superchargers WHERE supercharger_serial LIKE 'KEYS-%' ORDER BY 1" });
+      expect(rows.body.rows).toEqual([{ supercharger_serial: 'KEYS-1', status: 'inuse' }, { supercharger_serial: 'KEYS-2', status: 'notinuse' }]);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it('gives every query a session of its own: a temp view one query leaves does not shadow a view for later ones', async () => {
+    await query({ sql: "EXPLAIN ANALYZE CREATE TEMP VIEW superchargers AS SELECT 'PWNED' AS supercharger_serial" });
+    // Both query processes: the next queries may land on either.
+    for (let i = 0; i < 4; i++) {
+      const answer = await query({ sql: "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'PWNED'" });
+      expect(answer.body.rows, JSON.stringify(answer.body)).toEqual([{ n: 0 }]);
+    }
+  });
+
+  it('keeps views.duckdb for outside clients current within the merge delay', async () => {
+    expect((await post(`${server.url}/commands`, registerCharger('OUTSIDE-1'))).status).toBe(202);
+    await waitFor(async () => {
+      const result = await eventlake(['--lake', server.lake, 'query', "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'OUTSIDE-1'", '--json']);
+      return (result.code === 0 && JSON.parse(result.stdout)[0].n === 1) || undefined;
+    }, 'the row in views.duckdb', 60_000);
+  });
+
   it('catches every live job up (no lag) once the commands are in', async () => {
     await waitFor(async () => {
       const { body } = await get(`${server.url}/status`);
       return body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined;
     }, 'zero lag');
     const { body } = await get(`${server.url}/status`);
-    expect(body.jobs.find((j: { job: string }) => j.job === 'command_status')).toMatchObject({ live: true, lastTrigger: 'live', lastError: null, rows: 2 });
+    // Six commands: two in the first test, three in the keys test, one for views.duckdb.
+    expect(body.jobs.find((j: { job: string }) => j.job === 'command_status')).toMatchObject({ live: true, lastTrigger: 'live', lastError: null, rows: 6 });
   });
 
   it('refuses statements that are not read-only queries, with the reason', async () => {
@@ -159,6 +205,32 @@ describe('eventlake serve: built-in scheduler', () => {
       const job = body.jobs.find((j: { job: string }) => j.job === 'command_status_nightly');
       expect(job).toMatchObject({ live: false, lastTrigger: 'schedule', schedule: { schedule: '* * * * * *', mode: 'rebuild' } });
       expect(Date.parse(job.schedule.nextRun)).not.toBeNaN();
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
+describe('eventlake serve: commits made beside the service', () => {
+  it('shows what `eventlake run` beside it committed (a commit no live job told) without a restart', async () => {
+    const server = await startServer({
+      config: { domains: ['superchargers', 'orders'], jobs: [{ name: 'superchargers', projection: 'superchargers', live: false }] },
+    });
+    try {
+      await waitReady(server);
+      expect((await post(`${server.url}/commands`, registerCharger('BESIDE-1'))).status).toBe(202);
+      const run = await eventlake(['--lake', server.lake, '--config', `${server.lake}/../jobs.config.json`, 'run', 'superchargers', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      await waitFor(async () => {
+        const answer = await post(`${server.url}/query`, { sql: "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'BESIDE-1'" });
+        return answer.body.rows?.[0]?.n === 1 || undefined;
+      }, 'the row committed beside the service', 60_000);
+      expect((await post(`${server.url}/commands`, registerCharger('BESIDE-2'))).status).toBe(202);
+      expect((await eventlake(['--lake', server.lake, '--config', `${server.lake}/../jobs.config.json`, 'run', 'superchargers', '--json'])).code).toBe(0);
+      await waitFor(async () => {
+        const answer = await post(`${server.url}/query`, { sql: "SELECT count(*) AS n FROM superchargers WHERE supercharger_serial LIKE 'BESIDE-%'" });
+        return answer.body.rows?.[0]?.n === 2 || undefined;
+      }, 'the second row committed beside the service', 60_000);
     } finally {
       expect(await server.stop()).toBe(0);
     }
