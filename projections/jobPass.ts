@@ -45,6 +45,11 @@ export interface JobRunResult {
   bytesWritten: number;
   /** Bytes of existing files the run replaced by rewritten copies (copy-on-write MERGE). */
   bytesRewritten: number;
+  /**
+   * A state job's rebuild past its memory budget: rows its cache gave up to DuckDB, and records
+   * of those keys applied at the end instead (stateRebuild.ts). Absent when nothing was evicted.
+   */
+  spilled?: { rows: number; deferredRecords: number };
 }
 
 /**
@@ -222,6 +227,7 @@ export class JobPass {
     let foldedAlready = false;
     if (this.applier instanceof StateRebuild) {
       const { poisoned, oneRowPerKey } = await this.applier.finish();
+      if (this.applier.evicted > 0) this.result.spilled = { rows: this.applier.evicted, deferredRecords: this.applier.deferred };
       for (const p of poisoned) await this.deadLetter(p, 'skipped');
       this.result.deadLetters += poisoned.length;
       foldedAlready = oneRowPerKey;

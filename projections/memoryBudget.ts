@@ -16,6 +16,9 @@ export const DEFAULT_MEMORY = 1024 ** 3;
 /** Below this DuckDB cannot hold a batch's sort and hash tables without failing. */
 export const MIN_MEMORY = 128 * 1024 ** 2;
 
+/** No DuckDB instance gets less, whatever the budget: its JSON reader alone takes a 32 MiB buffer (at a 32 MiB limit: "failed to allocate data of size 32.0 MiB"). */
+const MIN_DUCKDB_MIB = 64;
+
 /** The JS row caches' part; DuckDB gets the rest. */
 const ROW_CACHE_SHARE = 0.4;
 
@@ -44,7 +47,7 @@ export class MemoryBudget {
 
   /** One DuckDB instance's memory_limit while `open` instances work side by side. */
   duckdbLimit(open: number): string {
-    return `${Math.max(16, Math.floor(this.duckdbBytes / Math.max(1, open) / 1024 ** 2))}MiB`;
+    return `${Math.max(MIN_DUCKDB_MIB, Math.floor(this.duckdbBytes / Math.max(1, open) / 1024 ** 2))}MiB`;
   }
 }
 

@@ -25,7 +25,9 @@ const CHUNK_ROWS = 25_000;
  */
 export class StateRebuild implements BatchApplier {
   readonly stagesItself = true;
-  private deferred = 0;
+  /** Records deferred to the end, and rows evicted from the cache, so far. */
+  deferred = 0;
+  evicted = 0;
   private deferredReady = false;
 
   constructor(
@@ -51,6 +53,7 @@ export class StateRebuild implements BatchApplier {
     if (later.length > 0) await this.defer(later);
     const evicted = this.cache.evictExcess();
     if (evicted.length > 0) await this.staging.stageRows(evicted);
+    this.evicted += evicted.length;
     return poisoned;
   }
 

@@ -194,7 +194,7 @@ export class LiveProjections {
     try {
       const result = job.source === 'eventhubs' && mode === 'incremental'
         ? await runFromHub(this.options.config, this.options.layout, job)
-        : await runJob(this.options.layout, job, { mode });
+        : await runJob(this.options.layout, job, { mode, memory: this.options.config.memory });
       logger.debug({ job: job.name, mode, trigger, applied: result.applied, commits: result.commits, ms: Date.now() - started }, 'projection job ran');
       Object.assign(activity, { lastRunAt: new Date().toISOString(), lastTrigger: trigger, lastApplied: result.applied, lastError: null });
       this.retryAt.delete(job.name);
