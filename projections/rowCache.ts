@@ -41,7 +41,7 @@ export class RowCachePool {
 
 /**
  * A state job's rows by key, least recently used first, with their size estimated as V8 holds
- * them (measured on a 14-column row: 467 heap bytes against 461 estimated), and a Bloom filter of
+ * them (measured: a 14-column row 467 heap bytes against 462 estimated, an 8-column one 265 against 286), and a Bloom filter of
  * every key evicted so far: a key the filter has never seen has no row outside the cache.
  */
 export class RowCache {
