@@ -90,7 +90,7 @@ program
   .description('run projection jobs to the end of the log (all jobs when none are named)')
   .argument('[jobs...]', 'job names')
   .option('--json', 'print results as JSON')
-  .option('--memory <size>', 'memory the jobs\' row caches and DuckDB share, spilling to disk beyond it (e.g. 1GB; default: config "memory", else 1GB)')
+  .option('--memory <size>', 'memory the jobs\' row caches and DuckDB share, spilling to disk beyond it (e.g. 1GB; default: config "memory", else 768MB)')
   .action(async (names: string[], options: { json?: boolean; memory?: string }) => {
     const { config, layout } = await context({ memory: options.memory });
     await runAndReport(config, layout, selectJobs(config, names), 'incremental', options.json);

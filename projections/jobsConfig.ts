@@ -69,7 +69,7 @@ export interface EventlakeConfig {
   lakeSpec: LakeStorageConfig;
   /** How the views read a lake in ADLS: local copies of the committed files, or DuckDB's azure extension. */
   views: { remote: RemoteViews };
-  /** Bytes a pass's row caches and DuckDB instances share (projections/memoryBudget.ts; default 1 GiB). */
+  /** Bytes a pass's row caches and DuckDB instances share (projections/memoryBudget.ts; default 768 MiB). */
   memory: number;
   registry: DomainRegistry;
   jobs: (JobConfig & { definition: Projection; upcast: DomainRegistry['upcast'] })[];

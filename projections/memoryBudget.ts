@@ -7,20 +7,24 @@ import { RowCachePool } from './rowCache.js';
  * job's DuckDB, and DuckDB spills to its temp folder, so a rebuild's peak depends on the budget,
  * not on the log's length.
  *
- * Default 1 GiB: a 10M- or 30M-event rebuild of the example domains then peaks under 1.5 GB RSS
- * (the rest is Node itself, the batch in flight and V8's headroom above live objects;
- * docs/benchmarks.md has the measured figures).
+ * Default 768 MiB. RSS is more than the budget: Node itself (~100 MB) and V8's heap, which grows
+ * to 2-2.5x its live rows before it collects (measured at 3M events: heap 700-980 MB over
+ * caches of ~300-400 MB). With 1 GiB (40% caches) a 3M-event rebuild peaked at 1,559 MiB.
  */
-export const DEFAULT_MEMORY = 1024 ** 3;
+export const DEFAULT_MEMORY = 768 * 1024 ** 2;
 
 /** Below this DuckDB cannot hold a batch's sort and hash tables without failing. */
 export const MIN_MEMORY = 128 * 1024 ** 2;
 
-/** No DuckDB instance gets less, whatever the budget: its JSON reader alone takes a 32 MiB buffer (at a 32 MiB limit: "failed to allocate data of size 32.0 MiB"). */
-const MIN_DUCKDB_MIB = 64;
+/**
+ * No DuckDB instance gets less, whatever the budget (so six jobs may take more than it): its JSON
+ * reader alone takes a 32 MiB buffer (at 32 MiB: "failed to allocate data of size 32.0 MiB"), and
+ * a 3M-event state rebuild at 76 MiB failed with "failed to pin block" instead of spilling.
+ */
+const MIN_DUCKDB_MIB = 128;
 
-/** The JS row caches' part; DuckDB gets the rest. */
-const ROW_CACHE_SHARE = 0.4;
+/** The JS row caches' part (V8 holds 2-2.5x that at its peak); DuckDB gets the rest. */
+const ROW_CACHE_SHARE = 0.25;
 
 /** The row caches' part of the default budget. */
 export const DEFAULT_ROW_CACHE_BYTES = Math.floor(DEFAULT_MEMORY * ROW_CACHE_SHARE);

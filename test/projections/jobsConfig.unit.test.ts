@@ -31,8 +31,8 @@ describe('jobs config', () => {
     await expect(loadConfig({ config: configFile(content) })).rejects.toThrow(message);
   });
 
-  it('the memory budget is 1 GiB unless the config gives one, in bytes or with a unit', async () => {
-    expect((await loadConfig({ config: configFile({}) })).memory).toBe(1024 ** 3);
+  it('the memory budget is 768 MiB unless the config gives one, in bytes or with a unit', async () => {
+    expect((await loadConfig({ config: configFile({}) })).memory).toBe(768 * 1024 ** 2);
     expect((await loadConfig({ config: configFile({ memory: '768MB' }) })).memory).toBe(768 * 1024 ** 2);
     expect((await loadConfig({ config: configFile({ memory: 500_000_000 }) })).memory).toBe(500_000_000);
   });

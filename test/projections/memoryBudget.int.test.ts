@@ -64,8 +64,8 @@ describe('a rebuild in a memory budget smaller than its state', () => {
     const tight = await rebuild(TINY);
     const spilled = (name: string) => tight.find((r: JobRunResult) => r.job === name)!.spilled;
     // Orders and chargers change after they are created: their evicted keys come back, as deferred records.
-    expect(spilled('orders')?.deferredRecords).toBeGreaterThan(100);
-    expect(spilled('superchargers')?.deferredRecords).toBeGreaterThan(100);
+    expect(spilled('orders')?.deferredRecords).toBeGreaterThan(20);
+    expect(spilled('superchargers')?.deferredRecords).toBeGreaterThan(20);
     // A customer is registered once: evicted, never deferred but for the filter's rare false positive.
     expect(spilled('customers')?.rows).toBeGreaterThan(50);
     expect(spilled('customers')?.deferredRecords).toBeLessThan(5);

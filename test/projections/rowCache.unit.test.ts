@@ -22,7 +22,8 @@ describe('the memory budget', () => {
   test('DuckDB instances share what the row caches leave', () => {
     const budget = new MemoryBudget(1000 * 1024 ** 2);
     expect(budget.rowCacheBytes + budget.duckdbBytes).toBe(1000 * 1024 ** 2);
-    expect(budget.duckdbLimit(3)).toBe('200MiB');
+    expect(budget.duckdbLimit(3)).toBe('250MiB');
+    expect(budget.duckdbLimit(10)).toBe('128MiB');
   });
 });
 
