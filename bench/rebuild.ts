@@ -3,6 +3,7 @@ import { LakeLayout } from '../lake/layout.js';
 import { sealLog } from '../lake/log/sealedSegments.js';
 import { runJobsTogether, type RunMode } from '../projections/jobRunner.js';
 import { loadConfig } from '../projections/jobsConfig.js';
+import { DEFAULT_MEMORY } from '../projections/memoryBudget.js';
 import type { Projection } from '../projections/projection.js';
 import { buildViews } from '../views/viewsDatabase.js';
 import { duckdbBaseline, type DuckdbRebuild } from './baselines/duckdbRebuild.js';
@@ -51,7 +52,7 @@ export async function runJobsTimed(input: JobsInput): Promise<JobsTimes> {
   const layout = new LakeLayout(config.lakeDir);
   const jobs = config.jobs.filter((j) => (input.jobs ? input.jobs.includes(j.name) : !input.kinds || input.kinds.includes(j.definition.kind)));
   const started = performance.now();
-  const results = await runJobsTogether(layout, jobs, { mode: input.mode });
+  const results = await runJobsTogether(layout, jobs, { mode: input.mode, memory: config.memory });
   const totalMs = performance.now() - started;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   const times: JobTime[] = results.map((result, i) => ({ job: jobs[i].name, kind: jobs[i].definition.kind, applied: result.applied, commits: result.commits, ms: totalMs, peakRssBytes }));
@@ -113,8 +114,8 @@ export async function measureRebuild(options: { lake: string; config: string; sc
         baselineLabel: 'DuckDB alone, one statement per read model over the events in Parquet',
         ratio: tsRate / tsBaseline,
         ratioMeaning: 'ours / DuckDB',
-        goal: '>= 300k events/s',
-        met: tsRate >= 300_000,
+        goal: 'ratio >= 0.1 (issue 15; issue 11 asked >= 300k events/s)',
+        met: tsRate / tsBaseline >= 0.1,
         note: `records applied summed over ${ts.result.jobs.length} jobs / seconds of their shared pass (baseline: summed over its statements); ${perJob(ts.result.jobs)}`,
       },
       {
@@ -137,9 +138,9 @@ export async function measureRebuild(options: { lake: string; config: string; sc
         baselineLabel: 'peak RSS of the DuckDB-alone process building the same read models',
         ratio: peak / baseline.maxRssBytes,
         ratioMeaning: 'ours / DuckDB (lower is better)',
-        goal: '< 1.5 GB at N = 10M',
+        goal: '< 1.5 GB at N >= 10M, flat to 30M',
         met: options.events >= 10_000_000 ? peak < 1.5e9 : null,
-        note: `TypeScript kinds ${Math.round(mb(ts.maxRssBytes))} MiB, SQL kinds ${Math.round(mb(sql.maxRssBytes))} MiB; peak after each job: ${[...ts.result.jobs, ...sql.result.jobs].map((j) => `${j.job} ${Math.round(mb(j.peakRssBytes))}`).join(', ')} MiB`,
+        note: `memory budget ${Math.round(mb(DEFAULT_MEMORY))} MiB (the default, the bench config sets none); TypeScript kinds ${Math.round(mb(ts.maxRssBytes))} MiB, SQL kinds ${Math.round(mb(sql.maxRssBytes))} MiB; peak after each job: ${[...ts.result.jobs, ...sql.result.jobs].map((j) => `${j.job} ${Math.round(mb(j.peakRssBytes))}`).join(', ')} MiB`,
       },
     ],
   };

@@ -13,7 +13,9 @@ import { LIVE_BATCH, measureLiveBatch } from './liveBatch.js';
 import { measureQueries } from './queries.js';
 import { measureRebuild } from './rebuild.js';
 import { machine, notMeasured, writeReport, type BenchResult } from './report.js';
-import { writeBenchConfig, writeWorkload } from './workload.js';
+import { existingWorkload, writeBenchConfig, writeWorkload } from './workload.js';
+import { LakeLayout } from '../lake/layout.js';
+import { readHead } from '../lake/log/logHead.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OPTIONAL = ['queries', 'incremental', 'live-batch', 'freshness', 'peer'] as const;
@@ -32,6 +34,7 @@ const program = new Command('bench')
   .option('--json <file>', 'also write the results as JSON')
   .option('--dir <dir>', 'work folder for the lakes (default: a new temp folder, removed afterwards)')
   .option('--keep', 'keep the work folder')
+  .option('--reuse', 'with --dir: reuse the lake an earlier run of the same --events left there (no generating, no ingest figure)')
   .option('--skip <figures>', `comma-separated figures to leave out: ${OPTIONAL.join(', ')}`, '')
   .option('--freshness-commands <n>', 'commands sent to `eventlake serve`, one at a time, quiet and again under load', count, 200)
   .option('--freshness-seconds <s>', 'stop sending freshness commands after this long', count, 300)
@@ -47,6 +50,7 @@ interface Options {
   json?: string;
   dir?: string;
   keep?: boolean;
+  reuse?: boolean;
   skip: string;
   freshnessCommands: number;
   freshnessSeconds: number;
@@ -69,6 +73,13 @@ function productCommit(): string | null {
   }
 }
 
+/** A reused lake must hold exactly the N events asked for, or every figure would be off. */
+async function checkLakeEvents(lake: string, events: number): Promise<void> {
+  const head = await readHead(new LakeLayout(lake).headFile);
+  const held = Object.entries(head?.streams ?? {}).filter(([stream]) => stream.startsWith('p')).reduce((sum, [, s]) => sum + s.sequence, 0);
+  if (held !== events) throw new Error(`--reuse: the lake in ${lake} holds ${held} events, not --events ${events}`);
+}
+
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 async function main(): Promise<void> {
@@ -85,14 +96,26 @@ async function main(): Promise<void> {
   log(`N = ${options.events.toLocaleString('en-US')} events, work folder ${work}, load average ${loadStart.map((l) => l.toFixed(2)).join(' ')}`);
   const results: BenchResult[] = [];
   try {
-    log('generating commands ...');
-    const workload = writeWorkload(work, options.events);
-    const config = writeBenchConfig(work);
     const lake = path.join(work, 'lake');
+    const reuse = options.reuse === true && fs.existsSync(lake);
+    if (options.reuse && !options.dir) throw new Error('--reuse needs --dir: the folder of an earlier run kept with --keep or --dir');
+    let workload;
+    if (reuse) {
+      workload = existingWorkload(work, options.events);
+      await checkLakeEvents(lake, options.events);
+      log(`reusing the lake in ${work} (${options.events.toLocaleString('en-US')} events): no ingest figure`);
+      results.push(notMeasured('ingest', 'commands/s', 'not measured: --reuse of a lake ingested by an earlier run'));
+    } else {
+      log('generating commands ...');
+      workload = writeWorkload(work, options.events);
+    }
+    const config = writeBenchConfig(work);
 
-    log(`ingest: ${workload.commands.toLocaleString('en-US')} commands (${Math.round(workload.bytes / 1024 / 1024)} MiB NDJSON) ...`);
-    const ingest = await measureIngest({ lake, config, file: workload.file, scratch: work, expectedEvents: options.events, nodeArgs: profileArgs });
-    results.push(...ingest.results);
+    if (!reuse) {
+      log(`ingest: ${workload.commands.toLocaleString('en-US')} commands (${Math.round(workload.bytes / 1024 / 1024)} MiB NDJSON) ...`);
+      const ingest = await measureIngest({ lake, config, file: workload.file, scratch: work, expectedEvents: options.events, nodeArgs: profileArgs });
+      results.push(...ingest.results);
+    }
 
     log('rebuild: TypeScript projections, SQL projections, then DuckDB alone ...');
     const rebuild = await measureRebuild({ lake, config, scratch: work, events: options.events, nodeArgs: profileArgs });

@@ -56,6 +56,15 @@ export function writeWorkload(dir: string, events: number): Workload {
   return { file, commands: events, bytes, extraFile, extraCommands, start: WORKLOAD_START };
 }
 
+/**
+ * The workload an earlier run with the same N wrote into `dir` (kept with `--keep` or `--dir`),
+ * so a large-N rebuild can be measured again without generating and ingesting it again.
+ */
+export function existingWorkload(dir: string, events: number): Workload {
+  const file = path.join(dir, 'commands.ndjson');
+  return { file, commands: events, bytes: fs.statSync(file).size, extraFile: path.join(dir, 'commands-extra.ndjson'), extraCommands: Math.max(1, Math.round(events / 100)), start: WORKLOAD_START };
+}
+
 /** The first `count` lines of an NDJSON file, as a new file (the peer figure's subset). */
 export function headLines(source: string, target: string, count: number): number {
   const input = fs.openSync(source, 'r');

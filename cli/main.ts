@@ -20,6 +20,7 @@ import { registerLogCommands } from './logCommands.js';
 import { registerTableCommands } from './tableCommands.js';
 import { registerTsqlCommand } from './tsqlCommand.js';
 import { initProject } from './init.js';
+import { parseMemory } from '../projections/memoryBudget.js';
 import { packageInfo } from './packageInfo.js';
 import { ingestProgress, progressBar } from './progress.js';
 import { print } from './stdout.js';
@@ -42,8 +43,9 @@ const program = new Command('eventlake')
  * command refuses one that does not exist, naming where it looked: `--lake ./typo run` once made
  * an empty lake and exited 0.
  */
-async function context(options: { create?: boolean } = {}): Promise<{ config: EventlakeConfig; layout: LakeLayout }> {
+async function context(options: { create?: boolean; memory?: string } = {}): Promise<{ config: EventlakeConfig; layout: LakeLayout }> {
   const config = await loadConfig(program.opts<GlobalOptions>());
+  if (options.memory !== undefined) config.memory = parseMemory(options.memory);
   const layout = new LakeLayout(config.lakeDir, config.stateDir ?? undefined);
   if (!options.create && !(await readLogMeta(layout))) {
     throw new Error(`no lake at ${layout.root} (${layout.metaFile} does not exist): check --lake or the config's "lake" (${config.file ?? 'no config file'}); \`eventlake ingest\` creates a lake`);
@@ -90,8 +92,9 @@ program
   .description('run projection jobs to the end of the log (all jobs when none are named)')
   .argument('[jobs...]', 'job names')
   .option('--json', 'print results as JSON')
-  .action(async (names: string[], options: { json?: boolean }) => {
-    const { config, layout } = await context();
+  .option('--memory <size>', 'memory the jobs\' row caches and DuckDB share, spilling to disk beyond it (e.g. 1GB; default: config "memory", else 768MB)')
+  .action(async (names: string[], options: { json?: boolean; memory?: string }) => {
+    const { config, layout } = await context({ memory: options.memory });
     await runAndReport(config, layout, selectJobs(config, names), 'incremental', options.json);
   });
 
@@ -100,8 +103,9 @@ program
   .description('rebuild a job from the start of the log beside the live table, then switch in one commit')
   .argument('<job>', 'job name')
   .option('--json', 'print the result as JSON')
-  .action(async (name: string, options: { json?: boolean }) => {
-    const { config, layout } = await context();
+  .option('--memory <size>', 'memory the jobs\' row caches and DuckDB share, spilling to disk beyond it (e.g. 1GB; default: config "memory", else 1GB)')
+  .action(async (name: string, options: { json?: boolean; memory?: string }) => {
+    const { config, layout } = await context({ memory: options.memory });
     await runAndReport(config, layout, selectJobs(config, [name]), 'rebuild', options.json);
   });
 
@@ -257,7 +261,8 @@ program
   .option('--no-scheduler', 'do not run jobs on their cron schedule')
   .option('--forward', 'also run the outbox forwarder to Event Hubs (config "eventHubs")')
   .option('--unhealthy-after <seconds>', '/healthz fails once the log writer has been down this long without recovering', integer, SERVICE_DEFAULTS.unhealthyAfterMs / 1000)
-  .action(async (options: ServeOptions) => {
+  .option('--memory <size>', 'memory the jobs\' row caches and DuckDB share, spilling to disk beyond it (e.g. 1GB; default: config "memory", else 1GB)')
+  .action(async (options: ServeOptions & { memory?: string }) => {
     const serviceConfig = resolveServiceConfig({
       host: options.host,
       port: options.port,
@@ -282,7 +287,7 @@ program
       forward: options.forward ?? false,
       unhealthyAfterMs: options.unhealthyAfter * 1000,
     });
-    const { config, layout } = await context({ create: true });
+    const { config, layout } = await context({ create: true, memory: options.memory });
     // The service's modules (fastify, prom-client) load only for `serve`: the other commands start faster.
     const { serve } = await import('../service/serve.js');
     await serve(config, layout, serviceConfig, print);

@@ -3,6 +3,8 @@ import { conformingSelect, ENVELOPE_COLUMNS, loadJsonLines, loadRows } from './b
 import type { DomainRegistry } from '../domains/registry.js';
 import { BatchRecords, type RecordSelection } from './jobSource.js';
 import type { Column, Projection, Row, RowsProjection, SqlProjection, StateProjection } from './projection.js';
+import { DEFAULT_ROW_CACHE_BYTES } from './memoryBudget.js';
+import { RowCachePool, type RowCache } from './rowCache.js';
 import { rowProblem } from './rowValues.js';
 
 /**
@@ -12,6 +14,8 @@ import { rowProblem } from './rowValues.js';
 export interface BatchApplier {
   /** Returns the records the projection threw on and skipped (policy `skip`). */
   apply(batch: string[] | RecordSelection): Promise<Poisoned[]>;
+  /** Stages its rows itself (a state rebuild, stateRebuild.ts) instead of leaving them in `out`. */
+  readonly stagesItself?: boolean;
 }
 
 /** A log record a projection threw on. */
@@ -30,7 +34,7 @@ export class PoisonEventError extends Error {
 export type ErrorPolicy = 'halt' | 'skip';
 
 /** Calls `fn` on a record; a throw is dead-lettered (skip) or stops the job (halt). */
-function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], fn: () => T): T | undefined {
+export function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], fn: () => T): T | undefined {
   try {
     return fn();
   } catch (error) {
@@ -41,36 +45,39 @@ function guarded<T>(record: unknown, policy: ErrorPolicy, poisoned: Poisoned[], 
   }
 }
 
-/**
- * The table's current rows of some keys, for a state projection to evolve from: read from the
- * Delta table (incremental) or from the rebuild's staged batches.
- */
+/** The table's current rows of some keys, for an incremental state job to evolve from. */
 export type PriorRows = (keys: string[]) => Promise<Row[]>;
 
 /**
- * `priorRows` answers for keys the state kind does not hold in memory; `startsEmpty` says the
- * table had no rows when the pass began (a rebuild or a first run), so a key never seen in this
- * pass has no earlier row and nothing needs reading back.
+ * `cache` holds a state job's rows between batches (its own, within the default budget, unless
+ * the caller shares a pass's); `priorRows` answers for the keys it does not hold. `startsEmpty`
+ * says the table had no rows when the pass began, so a key the cache never held has no earlier
+ * row and nothing needs reading back. (A rebuild's state job is stateRebuild.ts.)
  */
-export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast): BatchApplier {
-  const applier = kindApplier(duck, projection, priorRows, startsEmpty, policy, upcast);
+export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast, cache: RowCache = new RowCachePool(DEFAULT_ROW_CACHE_BYTES).cache()): BatchApplier {
+  const applier = kindApplier(duck, projection, priorRows, startsEmpty, policy, upcast, cache);
   return { apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch) };
+}
+
+/** The selection's records in today's shape (upcast per job: the parsed records are shared). */
+export function recordsOf(upcast: Upcast): Records {
+  return upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
 }
 
 type Upcast = DomainRegistry['upcast'];
 type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
-type Records = (selection: RecordSelection) => unknown[];
+export type Records = (selection: RecordSelection) => unknown[];
 
-function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast): Apply {
-  const records: Records = upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
+function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast, cache: RowCache): Apply {
+  const records = recordsOf(upcast);
   switch (projection.kind) {
     case 'sql':
       return sqlApplier(duck, projection, policy, upcast);
     case 'rows':
       return rowsApplier(duck, projection as RowsProjection<unknown>, policy, records);
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, startsEmpty, policy, records);
+      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, startsEmpty, policy, records, cache);
   }
 }
 
@@ -151,33 +158,25 @@ function rowsApplier(duck: Duck, projection: RowsProjection<unknown>, policy: Er
   };
 }
 
-function assertStorable(rows: Row[], columns: Column[]): void {
+export function assertStorable(rows: Row[], columns: Column[]): void {
   for (const row of rows) {
     const problem = rowProblem(row, columns);
     if (problem) throw new Error(`the projection made a row the table cannot store: ${problem}`);
   }
 }
 
-// Rows kept in memory between batches of one run; past this many the cache starts afresh, so a
-// huge state costs re-reads instead of unbounded memory.
-const STATE_CACHE_LIMIT = 1_000_000;
-
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, records: Records): Apply {
-  let cache = new Map<string, Row>();
-  // A rebuild (or a first run) starts from an empty table, and until the cache is dropped it holds
-  // every row written since: a key it lacks then has no earlier row, so there is nothing to read
-  // back (those reads were most of a rebuild's DuckDB time).
-  let cacheHoldsAll = startsEmpty;
+/**
+ * An incremental run's state job: rows of the keys it touched stay cached between batches (within
+ * the pass's row-cache budget); other keys' rows are read back from the table. On a table that
+ * was empty when the pass began, a key the cache never held (nor evicted) has no row to read.
+ */
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, records: Records, cache: RowCache): Apply {
   return async (selection) => {
     const batch = records(selection);
     const poisoned: Poisoned[] = [];
     const keys = batch.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
-    const missing = [...new Set(keys.filter((k): k is string => k !== null && !cache.has(k)))];
-    if (cache.size + missing.length > STATE_CACHE_LIMIT) {
-      cache = new Map();
-      cacheHoldsAll = false;
-    }
-    if (!cacheHoldsAll && missing.length > 0) {
+    const missing = [...new Set(keys.filter((k): k is string => k !== null && cache.get(k) === undefined && (!startsEmpty || cache.mayHaveEvicted(k))))];
+    if (missing.length > 0) {
       for (const row of await priorRows(missing)) cache.set(row[projection.key] as string, row);
     }
     const evolveKey = (key: string, row: Row | undefined, record: unknown, check: boolean) =>
@@ -212,6 +211,8 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRow
       await loadRows(duck, 'out', [...touched.values()], projection.columns);
     }
     for (const [key, row] of touched) cache.set(key, row);
+    // Evicted rows are committed (by an earlier batch, or in `out` by this one): they can be read back.
+    cache.evictExcess();
     return poisoned;
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type { Action } from '../lake/delta/actions.js';
+import type { Action, AddFile } from '../lake/delta/actions.js';
 import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, refreshSnapshot, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
 import { Duck, sqlPathList, sqlString } from '../lake/duckdb.js';
@@ -12,8 +12,12 @@ import { sealedRanges, type SealedRange } from '../lake/log/sealedSegments.js';
 import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
-import { batchApplier, PoisonEventError, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { batchApplier, PoisonEventError, recordsOf, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
+import type { RowCache } from './rowCache.js';
+import { StateRebuild } from './stateRebuild.js';
+import type { StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type RowChange } from './tableMerge.js';
 import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
@@ -41,6 +45,11 @@ export interface JobRunResult {
   bytesWritten: number;
   /** Bytes of existing files the run replaced by rewritten copies (copy-on-write MERGE). */
   bytesRewritten: number;
+  /**
+   * A state job's rebuild past its memory budget: rows its cache gave up to DuckDB, and records
+   * of those keys applied at the end instead (stateRebuild.ts). Absent when nothing was evicted.
+   */
+  spilled?: { rows: number; deferredRecords: number };
 }
 
 /** One commit of a job's table (made, or about to be made) and what it changes in rows (see RowChange). */
@@ -86,6 +95,8 @@ export interface JobPassOptions {
 export class JobPass {
   readonly result: JobRunResult;
   private readonly applier: BatchApplier;
+  /** A state job's rows between batches (in the pass's row-cache budget). */
+  private readonly cache: RowCache;
   private readonly merge: TableMerge;
   private readonly staging: RebuildStaging;
   /** Batches are staged and folded once at the end (a rebuild, or a first run), not merged one by one. */
@@ -105,6 +116,7 @@ export class JobPass {
     readonly streams: string[],
     private readonly applied: Applied,
     policy: ErrorPolicy,
+    private readonly memory: PassMemory,
     private readonly onChange?: JobPassOptions['onChange'],
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
@@ -115,15 +127,18 @@ export class JobPass {
     // folded table in one commit (merging batch after batch would rewrite the growing table each time).
     this.staged = mode === 'rebuild' || snapshot.version < 0;
     const definition = job.definition;
-    const priorRows: PriorRows = this.staged
-      ? (keys) => (definition.kind === 'state' ? this.staging.latestRows(keys, definition.key, definition.orderBy) : Promise.resolve([]))
-      : (keys) => this.merge.currentRows(this.snapshot, keys);
-    this.applier = batchApplier(duck, definition, priorRows, this.staged || snapshot.files.size === 0, policy, job.upcast);
+    this.cache = memory.rowCaches.cache();
+    if (this.staged && definition.kind === 'state') {
+      this.applier = new StateRebuild(duck, definition as StateProjection<unknown>, this.staging, this.cache, policy, recordsOf(job.upcast));
+    } else {
+      const priorRows: PriorRows = (keys) => this.merge.currentRows(this.snapshot, keys);
+      this.applier = batchApplier(duck, definition, priorRows, snapshot.files.size === 0, policy, job.upcast, this.cache);
+    }
   }
 
-  static async start(layout: LakeLayout, job: Job, partitions: number, options: JobPassOptions): Promise<JobPass> {
+  static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
-    const duck = await Duck.open(':memory:', passDuckOptions(job));
+    const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit));
     try {
       const tableDir = layout.tableDir(job.output);
       const snapshot = await loadTableSnapshot(tableDir);
@@ -137,7 +152,7 @@ export class JobPass {
       // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, options.onChange);
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange);
     } catch (error) {
       duck.close();
       await lock.release();
@@ -198,7 +213,7 @@ export class JobPass {
     this.result.deadLetters += poisoned.length;
     for (const [stream, position] of batch.advanced) this.applied[stream] = position;
     if (this.staged) {
-      await this.staging.stage();
+      if (!this.applier.stagesItself) await this.staging.stage();
     } else {
       const before = this.snapshot.version;
       const folded = this.onChange ? async () => this.tell(before, before + 1, await this.merge.rowChange()) : undefined;
@@ -216,7 +231,7 @@ export class JobPass {
   async finish(): Promise<JobRunResult> {
     try {
       if (this.staged && (this.mode === 'rebuild' || this.result.applied > 0)) {
-        const adds = await this.staging.finish(this.tableDir);
+        const adds = await this.foldStaged();
         failpoint('projection.afterDataFile');
         this.result.bytesWritten += adds.reduce((sum, add) => sum + add.size, 0);
         const actions = this.mode === 'rebuild'
@@ -283,6 +298,25 @@ export class JobPass {
     this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change });
   }
 
+  /**
+   * The rebuild's final files: a state job first stages what its cache still holds and replays
+   * the records it deferred. The fold runs alone (the passes finish one after the other), so it
+   * gets every core and the DuckDB memory of the passes already closed.
+   */
+  private async foldStaged(): Promise<AddFile[]> {
+    let foldedAlready = false;
+    if (this.applier instanceof StateRebuild) {
+      const { poisoned, oneRowPerKey } = await this.applier.finish();
+      if (this.applier.evicted > 0) this.result.spilled = { rows: this.applier.evicted, deferredRecords: this.applier.deferred };
+      for (const p of poisoned) await this.deadLetter(p, 'skipped');
+      this.result.deadLetters += poisoned.length;
+      foldedAlready = oneRowPerKey;
+    }
+    await this.duck.run(`SET memory_limit = '${this.memory.finishingLimit}'`);
+    await this.duck.run(`SET threads = ${os.availableParallelism()}`);
+    return this.staging.finish(this.tableDir, foldedAlready);
+  }
+
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */
   private async commit(actions: Action[]): Promise<void> {
     await commitVersion(this.tableDir, this.snapshot.version + 1, actions);
@@ -301,7 +335,9 @@ export class JobPass {
   }
 
   private async release(): Promise<void> {
+    this.cache.drain();
     this.duck.close();
+    this.memory.closed();
     await this.lock?.release();
     this.lock = null;
   }
@@ -323,18 +359,18 @@ export class JobPass {
 }
 
 /**
- * Every job of a pass holds its own DuckDB at once. A TypeScript job's gets one thread: its DuckDB
- * work is small per batch and the jobs already run side by side, so more threads than cores only
- * contend (1M-event rebuild on 2 cores: 22 s against 29-31 s with DuckDB's default of one per
- * core). A SQL job keeps the default: its rebuild is one large statement over the sealed log
- * (one thread halved it). A TypeScript job's DuckDB is also held to 512 MB, spilling to a temp
- * folder beyond it: with DuckDB's default limit (80% of RAM) six instances kept what they once
- * used, and a 10M-event rebuild peaked at 2.7 GiB; a limit without a temp folder failed instead
- * of spilling ("failed to pin block").
+ * Every job of a pass holds its own DuckDB at once, each held to its share of the pass's memory
+ * budget and spilling to a temp folder beyond it: with DuckDB's default limit (80% of RAM) six
+ * instances kept what they once used, and a 10M-event rebuild peaked at 2.7 GiB; a limit without
+ * a temp folder failed instead of spilling ("failed to pin block"). A TypeScript job's gets one
+ * thread: its DuckDB work is small per batch and the jobs already run side by side, so more
+ * threads than cores only contend (1M-event rebuild on 2 cores: 22 s against 29-31 s with
+ * DuckDB's default of one per core). A SQL job keeps the default: its rebuild is one large
+ * statement over the sealed log (one thread halved it).
  */
-function passDuckOptions(job: Job): Record<string, string> {
-  if (job.definition.kind === 'sql') return {};
-  return { threads: '1', memory_limit: '512MB', temp_directory: path.join(os.tmpdir(), `eventlake-duckdb-${process.pid}-${randomUUID()}`) };
+function passDuckOptions(job: Job, memoryLimit: string): Record<string, string> {
+  const spill = { memory_limit: memoryLimit, temp_directory: path.join(os.tmpdir(), `eventlake-duckdb-${process.pid}-${randomUUID()}`) };
+  return job.definition.kind === 'sql' ? spill : { ...spill, threads: '1' };
 }
 
 function chooseMode(job: Job, snapshot: Snapshot, requested: RunMode): RunMode {

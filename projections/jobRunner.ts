@@ -5,6 +5,7 @@ import { readLogMeta } from '../lake/log/logMeta.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
 import type { ErrorPolicy } from './applyBatch.js';
 import { JobPass, type JobRunResult, type RunMode } from './jobPass.js';
+import { MemoryBudget, PassMemory } from './memoryBudget.js';
 import { readBatch, type Job } from './jobSource.js';
 import { refuseCheckpointsAhead } from './logConsumers.js';
 
@@ -18,6 +19,8 @@ export interface RunOptions {
   onError?: ErrorPolicy;
   /** Called after each batch with the records read so far and the backlog, per pass. */
   onProgress?: (applied: number, backlog: number) => void;
+  /** Bytes the jobs' row caches and DuckDB instances may hold together (memoryBudget.ts; default DEFAULT_MEMORY). */
+  memory?: number;
 }
 
 /** Runs one job to the log's head as it was when the run started. */
@@ -35,8 +38,9 @@ export async function runJob(layout: LakeLayout, job: Job, options: RunOptions =
 export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: RunOptions = {}): Promise<JobRunResult[]> {
   const [meta, head] = await Promise.all([readLogMeta(layout), readCommittedHead(layout)]);
   const passes: JobPass[] = [];
+  const memory = new PassMemory(new MemoryBudget(options.memory), jobs.length);
   try {
-    for (const job of jobs) passes.push(await JobPass.start(layout, job, meta?.partitions ?? 1, options));
+    for (const job of jobs) passes.push(await JobPass.start(layout, job, meta?.partitions ?? 1, memory, options));
   } catch (error) {
     await Promise.all(passes.map((p) => p.abort(error as Error)));
     throw error;

@@ -10,6 +10,7 @@ import { isRemote, registerStorage } from '../lake/storage/locations.js';
 import type { EventHubsConfig } from '../lake/stream/eventHubsConnection.js';
 import type { RemoteViews } from '../views/azureExtension.js';
 import type { Projection } from './projection.js';
+import { DEFAULT_MEMORY, parseMemory } from './memoryBudget.js';
 import { DEFAULT_FILE_SIZES, type FileSizes } from './tableMerge.js';
 
 /** One projection job as `jobs.config.json` lists it. */
@@ -68,6 +69,8 @@ export interface EventlakeConfig {
   lakeSpec: LakeStorageConfig;
   /** How the views read a lake in ADLS: local copies of the committed files, or DuckDB's azure extension. */
   views: { remote: RemoteViews };
+  /** Bytes a pass's row caches and DuckDB instances share (projections/memoryBudget.ts; default 768 MiB). */
+  memory: number;
   registry: DomainRegistry;
   jobs: (JobConfig & { definition: Projection; upcast: DomainRegistry['upcast'] })[];
 }
@@ -96,6 +99,7 @@ const CONFIG_SCHEMA = {
       },
     },
     retentionHours: { type: 'number', minimum: 0 },
+    memory: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', minLength: 1 }] },
     deletionVectors: { type: 'boolean' },
     views: { type: 'object', additionalProperties: false, properties: { remote: { enum: ['cache', 'azure'] } } },
     limits: {
@@ -153,7 +157,7 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
     const allowed = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
     throw new ConfigError(`${file}: ${field || '(top level)'} ${error.message}${allowed}`);
   }
-  const config = (raw ?? {}) as { lake?: LakeStorageConfig; stateDir?: string; eventHubs?: EventHubsConfig; retentionHours?: number; limits?: EventlakeConfig['limits']; views?: { remote?: RemoteViews }; deletionVectors?: boolean; log?: { partitions?: number }; domains?: string[]; jobs?: Parameters<typeof resolveJob>[0][] };
+  const config = (raw ?? {}) as { memory?: string | number; lake?: LakeStorageConfig; stateDir?: string; eventHubs?: EventHubsConfig; retentionHours?: number; limits?: EventlakeConfig['limits']; views?: { remote?: RemoteViews }; deletionVectors?: boolean; log?: { partitions?: number }; domains?: string[]; jobs?: Parameters<typeof resolveJob>[0][] };
   const registry = await loadDomains(config.domains ?? DEFAULT_DOMAINS, configDir).catch((error: Error) => {
     if (!(error instanceof DomainLoadError)) throw error;
     const field = config.domains ? `/domains/${error.index}` : '(default domains)';
@@ -169,7 +173,16 @@ export async function loadConfig(options: { config?: string; lake?: string; cwd?
   const lakeSpec = options.lake ?? config.lake ?? 'lake';
   const lakeDir = await resolveLake(lakeSpec, options.lake !== undefined ? cwd : configDir);
   const stateDir = config.stateDir ? path.resolve(configDir, config.stateDir) : null;
-  return { file: raw === null ? null : file, lakeDir, stateDir, eventHubs: config.eventHubs, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, lakeSpec, views: { remote: config.views?.remote ?? 'cache' }, registry, jobs };
+  const memory = config.memory === undefined ? DEFAULT_MEMORY : configured(() => parseMemory(config.memory!, `${file}: /memory`));
+  return { file: raw === null ? null : file, lakeDir, stateDir, eventHubs: config.eventHubs, partitions: config.log?.partitions ?? 4, retentionHours: config.retentionHours ?? 168, limits: config.limits ?? {}, lakeSpec, views: { remote: config.views?.remote ?? 'cache' }, memory, registry, jobs };
+}
+
+function configured<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 }
 
 /**

@@ -28,26 +28,31 @@ export class RebuildStaging {
     else await this.duck.run(`INSERT INTO __staged BY NAME SELECT *, ${seq}::BIGINT AS __seq FROM out`);
   }
 
-  /** A state projection's latest staged row per key (when its in-memory rows no longer hold them all). */
-  async latestRows(keys: string[], key: string, orderBy: string): Promise<Row[]> {
-    if (this.batches === 0 || keys.length === 0) return [];
-    const keyColumn = this.shape.columns.find((c) => c.name === key)!;
-    await loadRows(this.duck, '__wanted', keys.map((k) => ({ [key]: k })), [keyColumn]);
-    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
-    const rows = await this.duck.rows(
-      `SELECT to_json(t)::VARCHAR AS j FROM (
-         SELECT ${columns} FROM __staged SEMI JOIN __wanted USING (${sqlIdent(key)})
-         QUALIFY row_number() OVER (PARTITION BY ${sqlIdent(key)} ORDER BY ${sqlIdent(orderBy)} DESC, __seq DESC) = 1) t`,
-    );
-    return rows.map((r) => JSON.parse(r.j as string) as Row);
+  /** Stages rows made in JS (a state rebuild's evicted or final rows) as a batch. */
+  async stageRows(rows: Row[]): Promise<void> {
+    await loadRows(this.duck, 'out', rows, this.shape.columns);
+    await this.stage();
   }
 
-  /** Folds everything staged and writes the final data files (not committed). */
-  async finish(tableDir: string): Promise<AddFile[]> {
+  /** SQL: the latest staged row (the table's columns) of each key in `keys` (a relation of one column `key`). */
+  latestRowsSql(keys: string, key: string, orderBy: string): string {
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    return `SELECT ${columns} FROM __staged WHERE CAST(${sqlIdent(key)} AS VARCHAR) IN (SELECT key FROM ${keys})
+      QUALIFY row_number() OVER (PARTITION BY ${sqlIdent(key)} ORDER BY ${sqlIdent(orderBy)} DESC, __seq DESC) = 1`;
+  }
+
+  /**
+   * Folds everything staged and writes the final data files (not committed). `foldedAlready`:
+   * the staged rows are the final ones (a state rebuild that staged each key once), no fold needed.
+   */
+  async finish(tableDir: string, foldedAlready = false): Promise<AddFile[]> {
     if (this.batches === 0) return [];
     const { shape, sizes, duck } = this;
-    await duck.run(`CREATE OR REPLACE TEMP TABLE __final AS ${shape.foldRebuild('__staged')}`);
-    await duck.run('DROP TABLE __staged');
+    if (foldedAlready) await duck.run('ALTER TABLE __staged RENAME TO __final');
+    else {
+      await duck.run(`CREATE OR REPLACE TEMP TABLE __final AS ${shape.foldRebuild('__staged')}`);
+      await duck.run('DROP TABLE __staged');
+    }
     const write = (relation: string, orderBy: string[], maxRows: number) => writeDataFiles(duck, tableDir, shape.columns, { relation, orderBy, maxRows });
     let adds: AddFile[];
     if (shape.mutable === 'none') adds = await write('__final', shape.appendOrder, sizes.appendRows);

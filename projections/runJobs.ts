@@ -29,7 +29,7 @@ export async function runJobs(
     const fromHub = options.mode === 'rebuild' ? [] : jobs.filter((job) => job.source === 'eventhubs');
     const fromLake = jobs.filter((job) => !fromHub.includes(job));
     const results = new Map<Job, JobRunResult>();
-    if (fromLake.length > 0) (await runJobsTogether(layout, fromLake, options)).forEach((result, i) => results.set(fromLake[i], result));
+    if (fromLake.length > 0) (await runJobsTogether(layout, fromLake, { memory: config.memory, ...options })).forEach((result, i) => results.set(fromLake[i], result));
     if (fromHub.length > 0) (await runFromHub(config, layout, fromHub)).forEach((result, i) => results.set(fromHub[i], result));
     return jobs.map((job) => results.get(job)!);
   } finally {

@@ -1,3 +1,4 @@
+import { MemoryBudget, PassMemory } from '../projections/memoryBudget.js';
 import type { LakeLayout } from '../lake/layout.js';
 import type { LogHead } from '../lake/log/logHead.js';
 import { StreamCursor } from '../lake/log/streamCursor.js';
@@ -56,13 +57,15 @@ export class LiveJob {
     readonly job: Job,
     private readonly partitions: number,
     private readonly onChange: (change: TableChange) => void,
+    /** This job's share of the process's memory budget, in bytes (the live jobs split it equally). */
+    private readonly memoryBytes: number,
   ) {}
 
   /** Applies every record of the job's streams up to `head`: one commit per batch. */
   async catchUp(head: LogHead): Promise<CatchUp> {
     const pass = await this.open();
     if (pass === null) {
-      const result = await runJob(this.layout, this.job, { mode: 'incremental' });
+      const result = await runJob(this.layout, this.job, { mode: 'incremental', memory: this.memoryBytes });
       return { applied: result.applied, commits: result.commits, deadLetters: result.deadLetters, tableVersion: result.tableVersion, firstRun: true, deferred: false };
     }
     const before = { ...pass.result };
@@ -136,7 +139,9 @@ export class LiveJob {
       await this.closePass();
       this.deferred = null; // the new pass starts from the table's checkpoint, before them
     }
-    const pass = await JobPass.start(this.layout, this.job, this.partitions, { mode: 'incremental', onChange: this.onChange });
+    // A pass of its own (one DuckDB, one row cache) within this job's share, for as long as it stays open.
+    const memory = new PassMemory(new MemoryBudget(this.memoryBytes), 1);
+    const pass = await JobPass.start(this.layout, this.job, this.partitions, memory, { mode: 'incremental', onChange: this.onChange });
     if (pass.stagesBatches) {
       await pass.close();
       return null;

@@ -117,7 +117,8 @@ export class LiveProjections {
   constructor(private readonly options: LiveProjectionsOptions) {
     // Jobs on Event Hubs are fed by `eventlake consume`, not by the lake log's commits.
     const live = options.live ? options.config.jobs.filter((job) => job.live && job.source === 'lake') : [];
-    this.liveJobs = live.map((job) => new LiveJob(options.layout, job, options.config.partitions, (change) => this.folded(change)));
+    const memoryPerJob = Math.floor(options.config.memory / Math.max(1, live.length));
+    this.liveJobs = live.map((job) => new LiveJob(options.layout, job, options.config.partitions, (change) => this.folded(change), memoryPerJob));
     for (const job of options.config.jobs) {
       this.activity.set(job.name, { running: false, lastRunAt: null, lastTrigger: null, lastApplied: 0, lastError: null });
     }
@@ -300,7 +301,7 @@ export class LiveProjections {
   }
 
   private runJob(job: Job, mode: RunMode): Promise<JobRunResult> {
-    return job.source === 'eventhubs' && mode === 'incremental' ? runFromHub(this.options.config, this.options.layout, job) : runJob(this.options.layout, job, { mode });
+    return job.source === 'eventhubs' && mode === 'incremental' ? runFromHub(this.options.config, this.options.layout, job) : runJob(this.options.layout, job, { mode, memory: this.options.config.memory });
   }
 
   /** Runs one job; a failure is logged and recorded, and the job is retried later. */

@@ -25,8 +25,16 @@ describe('jobs config', () => {
     [{ jobs: [{ name: 'a', projection: 'superchargers', output: '../escape' }] }, /\/jobs\/0\/output must match pattern/],
     [{ domains: ['nonexistent'] }, /unknown domain "nonexistent"/],
     ['{ not json', /is not valid JSON/],
+    [{ memory: 'plenty' }, /\/memory: "plenty" is not a size/],
+    [{ memory: '16MB' }, /\/memory: 16MB is below the least a pass can work in/],
   ])('refuses a bad config with a message naming the field (%#)', async (content, message) => {
     await expect(loadConfig({ config: configFile(content) })).rejects.toThrow(message);
+  });
+
+  it('the memory budget is 768 MiB unless the config gives one, in bytes or with a unit', async () => {
+    expect((await loadConfig({ config: configFile({}) })).memory).toBe(768 * 1024 ** 2);
+    expect((await loadConfig({ config: configFile({ memory: '768MB' }) })).memory).toBe(768 * 1024 ** 2);
+    expect((await loadConfig({ config: configFile({ memory: 500_000_000 }) })).memory).toBe(500_000_000);
   });
 
   it('without a config file every projection of the built-in domains becomes a job', async () => {

@@ -1,0 +1,135 @@
+import { sqlIdent, type Duck } from '../lake/duckdb.js';
+import { assertStorable, guarded, type BatchApplier, type ErrorPolicy, type Poisoned, type Records } from './applyBatch.js';
+import type { RecordSelection } from './jobSource.js';
+import type { Row, StateProjection } from './projection.js';
+import type { RebuildStaging } from './rebuildStaging.js';
+import type { RowCache } from './rowCache.js';
+
+/** Rows handed to DuckDB at once when the cache is drained or the deferred records replayed. */
+const CHUNK_ROWS = 25_000;
+
+/**
+ * A state projection's rebuild (or first run), in bounded memory. The rows live in the job's
+ * row cache (rowCache.ts), not in DuckDB: a batch evolves them in place and nothing is staged
+ * until the cache must give rows up (the pass's row-cache budget) or the rebuild ends, so a key
+ * touched by many batches is written once (staging every batch's rows was most of the rebuild's
+ * DuckDB work).
+ *
+ * An evicted row is staged and its key recorded in the cache's Bloom filter. A later record of
+ * such a key is not applied then (reading its row back from DuckDB each batch made the rebuild
+ * quadratic once the state outgrew memory: a scan of everything staged per batch); it is
+ * deferred, its raw line kept in DuckDB, and at the end the deferred records are replayed in one
+ * sorted pass, key by key, from the key's staged row. A key whose first record the filter
+ * wrongly claims ends up deferred too: it has no staged row, so it replays from nothing, as it
+ * would have been applied. Either way each key's records apply in log order.
+ */
+export class StateRebuild implements BatchApplier {
+  readonly stagesItself = true;
+  /** Records deferred to the end, and rows evicted from the cache, so far. */
+  deferred = 0;
+  evicted = 0;
+  private deferredReady = false;
+
+  constructor(
+    private readonly duck: Duck,
+    private readonly projection: StateProjection<unknown>,
+    private readonly staging: RebuildStaging,
+    private readonly cache: RowCache,
+    private readonly policy: ErrorPolicy,
+    private readonly records: Records,
+  ) {}
+
+  async apply(selection: RecordSelection): Promise<Poisoned[]> {
+    const batch = this.records(selection);
+    const poisoned: Poisoned[] = [];
+    const later: [string, string][] = [];
+    batch.forEach((record, i) => {
+      const key = guarded(record, this.policy, poisoned, () => this.projection.keyOf(record)) ?? null;
+      if (key === null) return;
+      const row = this.cache.get(key);
+      if (row === undefined && this.cache.mayHaveEvicted(key)) later.push([key, selection.lines[i]]);
+      else this.evolveInto(key, row, record, poisoned);
+    });
+    if (later.length > 0) await this.defer(later);
+    const evicted = this.cache.evictExcess();
+    if (evicted.length > 0) await this.staging.stageRows(evicted);
+    this.evicted += evicted.length;
+    return poisoned;
+  }
+
+  /** Stages every row still cached, then replays the deferred records; returns the records they threw on. */
+  async finish(): Promise<{ poisoned: Poisoned[]; oneRowPerKey: boolean }> {
+    const rows = this.cache.drain();
+    for (let i = 0; i < rows.length; i += CHUNK_ROWS) await this.staging.stageRows(rows.slice(i, i + CHUNK_ROWS));
+    rows.length = 0;
+    // Without deferred records every key was staged exactly once (evicted, or drained now).
+    if (this.deferred === 0) return { poisoned: [], oneRowPerKey: true };
+    return { poisoned: await this.replay(), oneRowPerKey: false };
+  }
+
+  /** The row `record` makes of the key's row (checked storable: the record, not a later load, is the poison). */
+  private evolveInto(key: string, row: Row | undefined, record: unknown, poisoned: Poisoned[]): Row | undefined {
+    const next = guarded(record, this.policy, poisoned, () => {
+      const evolved = this.projection.evolve(row, record);
+      assertStorable([evolved], this.projection.columns);
+      return evolved;
+    });
+    if (next) this.cache.set(key, next);
+    return next ?? row;
+  }
+
+  private async defer(later: [string, string][]): Promise<void> {
+    if (!this.deferredReady) {
+      await this.duck.run('CREATE OR REPLACE TABLE __deferred (key VARCHAR, seq BIGINT, line VARCHAR)');
+      this.deferredReady = true;
+    }
+    const first = this.deferred;
+    await this.duck.append({ name: '__deferred' }, later.map(([key, line], i) => [key, BigInt(first + i), line]));
+    this.deferred += later.length;
+  }
+
+  /**
+   * The deferred records in key order (log order within a key), each key starting from its
+   * latest staged row; read in chunks by position so memory holds a chunk, not the whole set.
+   */
+  private async replay(): Promise<Poisoned[]> {
+    const { duck, projection } = this;
+    const latest = this.staging.latestRowsSql('(SELECT DISTINCT key FROM __deferred)', projection.key, projection.orderBy);
+    await duck.run(`CREATE OR REPLACE TEMP TABLE __replay AS
+      SELECT row_number() OVER (ORDER BY d.key, d.seq) AS n, d.key, d.line,
+        CASE WHEN d.seq = min(d.seq) OVER (PARTITION BY d.key) THEN to_json(p)::VARCHAR END AS prior
+      FROM __deferred d LEFT JOIN (${latest}) p ON CAST(p.${sqlIdent(projection.key)} AS VARCHAR) = d.key`);
+    await duck.run('DROP TABLE __deferred');
+    const poisoned: Poisoned[] = [];
+    let out: Row[] = [];
+    let key: string | undefined;
+    let row: Row | undefined;
+    const close = () => {
+      if (row !== undefined) out.push(row);
+    };
+    for (let from = 0; from < this.deferred; from += CHUNK_ROWS) {
+      const chunk = await duck.rows(`SELECT key, line, prior FROM __replay WHERE n > ${from} AND n <= ${from + CHUNK_ROWS} ORDER BY n`);
+      for (const deferred of chunk) {
+        if (deferred.key !== key) {
+          close();
+          key = deferred.key as string;
+          row = deferred.prior ? (JSON.parse(deferred.prior as string) as Row) : undefined;
+        }
+        const [record] = this.records({ lines: [deferred.line as string], records: () => [JSON.parse(deferred.line as string)] });
+        row = guarded(record, this.policy, poisoned, () => {
+          const evolved = projection.evolve(row, record);
+          assertStorable([evolved], projection.columns);
+          return evolved;
+        }) ?? row;
+      }
+      if (out.length >= CHUNK_ROWS) {
+        await this.staging.stageRows(out);
+        out = [];
+      }
+    }
+    close();
+    if (out.length > 0) await this.staging.stageRows(out);
+    await duck.run('DROP TABLE __replay');
+    return poisoned;
+  }
+}
