@@ -8,8 +8,10 @@ export default defineConfig({
   resolve: { alias: { eventlake: fileURLToPath(new URL('./api/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts', 'templates/init/test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Generous: the end-to-end tests spawn the CLI many times and take 20-60 s on a quiet 2-core
+    // machine, several times that when the cores are shared; a hang still fails, just later.
+    testTimeout: 240_000,
+    hookTimeout: 240_000,
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
   },

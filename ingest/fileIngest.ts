@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Ingester, Outcome } from './ingester.js';
 import { DEFAULT_DECIDERS, DeciderPool, type MergedBatch } from './deciderPool.js';
-import { lineBatches } from './ndjsonLines.js';
+import { lineBatches, type LineBatch } from './ndjsonLines.js';
 
 /** One refused line, as `eventlake ingest --json` reports it. */
 export interface IngestError {
@@ -46,24 +46,18 @@ async function ingestOnThisThread(ingester: Ingester, input: Readable, sourceNam
   const summary: IngestSummary = { accepted: 0, rejected: 0, duplicates: 0, events: 0, errors: [] };
   const groupSize = options.groupSize ?? 10_000;
   const commits = new OverlappedCommits(ingester, sourceName);
-  let lineNumber = 0;
-  let bytes = 0;
+  const lines = new FileLines();
   let sinceCommit = 0;
-  for await (const batch of lineBatches(input)) {
-    bytes += batch.bytes;
-    for (const text of batch.lines) {
-      lineNumber += 1;
-      if (text.trim() === '') continue;
-      if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
-      count(summary, ingester.decideLine(text, `file:${sourceName}:${lineNumber}`), lineNumber);
-      if (++sinceCommit >= groupSize) {
-        const [durableBytes, durableLines] = [bytes, lineNumber];
-        await commits.start(lineNumber, () => options.onProgress?.(durableBytes, durableLines));
-        sinceCommit = 0;
-      }
+  for await (const batch of lineBatches(input)) for (const { text, lineNumber } of lines.commandLines(batch)) {
+    if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
+    count(summary, ingester.decideLine(text, `file:${sourceName}:${lineNumber}`), lineNumber);
+    if (++sinceCommit >= groupSize) {
+      const durableBytes = lines.bytes;
+      await commits.start(lineNumber, () => options.onProgress?.(durableBytes, lineNumber));
+      sinceCommit = 0;
     }
   }
-  await commits.start(lineNumber, () => options.onProgress?.(bytes, lineNumber));
+  await commits.start(lines.count, () => options.onProgress?.(lines.bytes, lines.count));
   await commits.settle();
   return summary;
 }
@@ -79,7 +73,7 @@ async function ingestWithDeciders(ingester: Ingester, input: Readable, sourceNam
   const commits = new OverlappedCommits(ingester, sourceName);
   const pool = await DeciderPool.start(ingester.decidingFor(), deciders);
   let completed = false;
-  let bytes = 0;
+  const lines = new FileLines();
   let stagedThrough = 0;
   let committedThrough = 0;
   const mergeOne = async () => {
@@ -87,27 +81,21 @@ async function ingestWithDeciders(ingester: Ingester, input: Readable, sourceNam
     add(summary, merged);
     stagedThrough = merged.throughLine;
     if (stagedThrough - committedThrough >= groupSize) {
-      const [durableBytes, durableLines] = [bytes, stagedThrough];
+      const [durableBytes, durableLines] = [lines.bytes, stagedThrough];
       await commits.start(stagedThrough, () => options.onProgress?.(durableBytes, durableLines));
       committedThrough = stagedThrough;
     }
   };
   try {
-    let lineNumber = 0;
-    for await (const batch of lineBatches(input)) {
-      bytes += batch.bytes;
-      for (const text of batch.lines) {
-        lineNumber += 1;
-        if (text.trim() === '') continue;
-        if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
-        pool.route(text, `file:${sourceName}:${lineNumber}`, lineNumber);
-        // Two batches per decider in flight: each has the next while this thread merges.
-        while (pool.inFlight > 2 * deciders) await mergeOne();
-      }
+    for await (const batch of lineBatches(input)) for (const { text, lineNumber } of lines.commandLines(batch)) {
+      if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
+      pool.route(text, `file:${sourceName}:${lineNumber}`, lineNumber);
+      // Two batches per decider in flight: each has the next while this thread merges.
+      while (pool.inFlight > 2 * deciders) await mergeOne();
     }
     pool.dispatch();
     while (pool.inFlight > 0) await mergeOne();
-    await commits.start(lineNumber, () => options.onProgress?.(bytes, lineNumber));
+    await commits.start(lines.count, () => options.onProgress?.(lines.bytes, lines.count));
     await commits.settle();
     completed = true;
   } catch (error) {
@@ -119,6 +107,23 @@ async function ingestWithDeciders(ingester: Ingester, input: Readable, sourceNam
     await pool.close({ keepAggregates: completed });
   }
   return summary;
+}
+
+/**
+ * A file's lines numbered from 1 across its batches, blank ones passed over; counts the lines and
+ * bytes read. A plain generator per batch: an async one per line would add an await per command.
+ */
+class FileLines {
+  count = 0;
+  bytes = 0;
+
+  *commandLines(batch: LineBatch): Generator<{ text: string; lineNumber: number }> {
+    this.bytes += batch.bytes;
+    for (const text of batch.lines) {
+      this.count += 1;
+      if (text.trim() !== '') yield { text, lineNumber: this.count };
+    }
+  }
 }
 
 function add(summary: IngestSummary, merged: MergedBatch): void {
