@@ -63,6 +63,10 @@ export class LiveJob {
 
   /** Applies every record of the job's streams up to `head`: one commit per batch. */
   async catchUp(head: LogHead): Promise<CatchUp> {
+    const idle = this.pass;
+    const waiting = await this.passOver(head);
+    if (waiting === null && idle) return { applied: 0, commits: 0, deadLetters: 0, tableVersion: idle.tableVersion, firstRun: false, deferred: this.deferred !== null };
+    // The batch read ahead counts only if the pass it was read for is still the one open.
     const pass = await this.open();
     if (pass === null) {
       const result = await runJob(this.layout, this.job, { mode: 'incremental', memory: this.memoryBytes });
@@ -70,8 +74,13 @@ export class LiveJob {
     }
     const before = { ...pass.result };
     try {
+      const first = waiting && pass === idle ? waiting : null;
+      if (first) {
+        await pass.apply(this.withDeferred(first));
+        first.records.release();
+      }
       const cursors = this.positioned(pass);
-      const perStream = Math.max(1, Math.ceil(this.job.batchSize / pass.streams.length));
+      const perStream = this.perStream(pass);
       for (let batch = await readBatch(pass.streams, cursors, perStream, head); batch.lines.length > 0; batch = await readBatch(pass.streams, cursors, perStream, head)) {
         if (this.passesOver(batch)) continue;
         await pass.apply(this.withDeferred(batch));
@@ -93,6 +102,34 @@ export class LiveJob {
     return { applied: after.applied - before.applied, commits: after.commits - before.commits, deadLetters: after.deadLetters - before.deadLetters, tableVersion: pass.tableVersion, firstRun: false, deferred };
   }
 
+  /**
+   * Reads the open pass's streams up to `head` without taking the job's lock or reading the table,
+   * passing over batches of no event type the job reads (most jobs, for most commands). Returns
+   * the first batch the job must apply, null when there is none, or undefined when it could not
+   * read (no pass open, or its cursors not its own yet: the caller opens the pass and reads from
+   * its checkpoint).
+   */
+  private async passOver(head: LogHead): Promise<Batch | null | undefined> {
+    const pass = this.pass;
+    const cursors = this.cursors;
+    if (!pass || !cursors || this.cursorsPass !== pass) return undefined;
+    try {
+      for (let batch = await readBatch(pass.streams, cursors, this.perStream(pass), head); batch.lines.length > 0; batch = await readBatch(pass.streams, cursors, this.perStream(pass), head)) {
+        if (!this.passesOver(batch)) return batch;
+      }
+      return null;
+    } catch (error) {
+      // The cursors may have moved part way: the next catch-up reads from the pass's checkpoint.
+      this.cursors = null;
+      this.deferred = null;
+      throw error;
+    }
+  }
+
+  private perStream(pass: JobPass): number {
+    return Math.max(1, Math.ceil(this.job.batchSize / pass.streams.length));
+  }
+
   /** True when no record of the batch is of an event type the job reads: it is kept to commit later. */
   private passesOver(batch: Batch): boolean {
     const eventTypes = this.job.definition.eventTypes;
@@ -109,15 +146,16 @@ export class LiveJob {
     return batch;
   }
 
-  /** Compaction when due and a checkpoint every few commits, between catch-ups. */
-  async maintain(): Promise<void> {
+  /** Compaction when due and a checkpoint every few commits, between catch-ups; returns the table version after it (-1: no table). */
+  async maintain(): Promise<number> {
     const pass = await this.open();
-    if (pass === null) return;
+    if (pass === null) return -1;
     try {
       const deferred = this.deferred;
       if (deferred) await pass.apply(this.withDeferred(deferred));
       await pass.maintain();
       await pass.pause();
+      return pass.tableVersion;
     } catch (error) {
       this.pass = null;
       await pass.abort(error as Error);
