@@ -76,23 +76,32 @@ interface ScheduledRun {
 /** After a failed run, wait this long before trying the job again (unless new commits arrive). */
 const RETRY_MS = 5_000;
 /**
- * Under steady load the loop never idles, yet a job's small live commits must still be compacted:
- * a job is maintained between two passes once this long has passed since its last maintenance.
+ * Under steady load a job never idles, yet its small live commits must still be compacted: a
+ * job is maintained between two catch-ups once this long has passed since its last maintenance.
  */
 const MAINTAIN_UNDER_LOAD_MS = 5_000;
+/**
+ * An idle job is maintained once it has had nothing to do for this long: maintenance right after
+ * a catch-up would hold up the next command's catch-up of that job (a client sending one command
+ * after another waits for it).
+ */
+const MAINTAIN_IDLE_MS = 1_000;
 /** A delta (hidden keys and added rows) this large is merged into a new base at once: every query scans it (measured: 10,000 rows added ~25 ms to a query of superchargers, 50,000 rows ~220 ms, at a load average of ~10). */
 const MERGE_ROWS = 10_000;
 
 /**
- * The service's one runner loop: every job run in the process goes through it, so a job never
- * runs twice at once and live runs and scheduled runs never interleave.
+ * The service's runner: every job run in the process goes through it, so a job never runs twice
+ * at once and a job's live runs and scheduled runs never interleave.
  *
- * Live: woken by each commit (and by a poll every `intervalMs`), it catches up each live job
- * whose source streams moved; each commit's row change goes to the serving views at once
- * (servingViews.ts), which pass it to the query processes, then the change is announced. No file
- * of the views is written on this path: views.duckdb follows in the background within
- * `mergeDelayMs`. Compaction and checkpoints run between passes, never inside one. Between
- * passes it takes queued scheduled runs.
+ * Live: each live job has a worker of its own, started by a commit (or the poll every
+ * `intervalMs`) when the job's source streams moved, that catches up until nothing is left. The
+ * jobs do not wait for each other: a job writing a large copy-on-write commit holds back no other
+ * job's fold, so a read model is shown as soon as its own job has folded the command. Each batch's
+ * row change goes to the serving views when folded (servingViews.ts), which pass it to the query
+ * processes; the change is announced once the job's commits landed. No file of the views is
+ * written on this path: views.duckdb follows in the background within `mergeDelayMs`, from the
+ * committed steps only. Compaction and checkpoints run between a job's catch-ups, never inside one.
+ * Scheduled runs are taken one at a time, each waiting for its job's live worker to stop.
  */
 export class LiveProjections {
   readonly activity = new Map<string, JobActivity>();
@@ -103,12 +112,17 @@ export class LiveProjections {
   private readonly retryAt = new Map<string, number>();
   /** Jobs committed to since their last maintenance, and when that was. */
   private readonly unmaintained = new Map<string, number>();
+  /** When each live job last finished a catch-up (for idle maintenance). */
+  private readonly lastActive = new Map<string, number>();
   private readonly queue: ScheduledRun[] = [];
-  /** The keys each job's commits changed in the pass under way. */
+  /** The live jobs' workers under way, by job name. */
+  private readonly working = new Map<string, Promise<void>>();
+  /** Jobs a scheduled run is waiting for or running: their live workers stop and do not start. */
+  private readonly held = new Set<string>();
+  private scheduling: Promise<void> | null = null;
+  /** The keys each job's commits changed in its catch-up under way. */
   private readonly passKeys = new Map<string, ChangedKeys>();
   private servingReady = false;
-  /** A live pass is under way: rows may be told whose commits are not written yet. */
-  private passing = false;
   private loop: Promise<void> | null = null;
   private stopping = false;
   private woken = false;
@@ -133,8 +147,6 @@ export class LiveProjections {
       },
       onStep: (step) => options.tell({ step }),
       basesInUse: options.basesInUse,
-      // A merge records the versions it shows: never one told but not committed yet.
-      mayMerge: () => !this.passing,
     });
   }
 
@@ -174,12 +186,14 @@ export class LiveProjections {
     return done;
   }
 
-  /** Lets the run in progress finish, drops queued ones, ends the loop, and writes views.duckdb up to date. */
+  /** Lets the runs in progress finish, drops queued ones, ends the loop, and writes views.duckdb up to date. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.notify();
     for (const run of this.queue.splice(0)) run.settle.reject(new Error('the service stopped before this run started'));
     await this.loop;
+    await this.scheduling;
+    await Promise.all(this.working.values());
     for (const live of this.liveJobs) await live.close().catch((error: Error) => logger.warn({ job: live.job.name, err: error }, 'closing a live job failed'));
     await this.serving.stop();
   }
@@ -187,18 +201,26 @@ export class LiveProjections {
   private async run(): Promise<void> {
     await this.startServing();
     while (!this.stopping) {
-      try {
-        const scheduled = this.queue.shift();
-        if (scheduled) await this.runScheduled(scheduled);
-        else if (await this.livePass()) await this.maintainDue(MAINTAIN_UNDER_LOAD_MS);
-        else if (!(await this.maintainDue(0))) await this.sleep(this.options.intervalMs);
-        // Between passes every row told is committed: the moment a merge into views.duckdb may start.
-        this.serving.mergeIfDue();
-      } catch (error) {
-        // Only the serving views' resync can land here; keep serving and try again on the next poll.
-        logger.error({ err: error }, 'refreshing the views failed');
-        await this.sleep(RETRY_MS);
-      }
+      this.dispatch();
+      this.serving.mergeIfDue();
+      await this.sleep(this.options.intervalMs);
+    }
+  }
+
+  /** Starts a worker for each live job that has work (new records, or maintenance due), and the scheduled runs. */
+  private dispatch(): void {
+    if (this.stopping) return;
+    if (this.queue.length > 0) this.scheduling ??= this.runScheduledQueue().finally(() => (this.scheduling = null));
+    const head = this.options.logHead();
+    for (const live of this.liveJobs) {
+      const name = live.job.name;
+      if (this.working.has(name) || this.held.has(name) || (this.retryAt.get(name) ?? 0) > Date.now()) continue;
+      const moved = head !== null && this.moved(live.job, head);
+      if (!moved && !this.maintenanceDue(name, MAINTAIN_IDLE_MS, this.lastActive.get(name))) continue;
+      this.working.set(name, this.work(live).finally(() => {
+        this.working.delete(name);
+        this.notify(); // the loop looks again: the job may have work by now, or a scheduled run waits for it
+      }));
     }
   }
 
@@ -217,39 +239,49 @@ export class LiveProjections {
   }
 
   /**
-   * One live pass: each moved job catches up, its commits told to the serving views as they
-   * land (the query processes show them from then on). False when there was nothing to do.
+   * One live job's worker: catches up while its streams keep moving (each commit's rows told to
+   * the serving views as folded), maintains it when due, and stops when it has nothing to do.
    */
-  private async livePass(): Promise<boolean> {
-    const head = this.options.logHead();
-    const due = this.liveJobs.filter((live) => this.moved(live.job, head) && (this.retryAt.get(live.job.name) ?? 0) <= Date.now());
-    if (due.length === 0 || !head) return false;
-    const changes: ReadModelChange[] = [];
-    let resync = false;
-    this.passing = true;
-    // The jobs run at once: each waits on its own fsyncs and DuckDB, so together they take about
-    // as long as the slowest instead of the sum.
-    await Promise.all(due.map(async (live) => {
-      if (this.stopping) return;
-      this.passKeys.set(live.job.name, new ChangedKeys(live.job.definition));
-      const result = await this.runOne(live.job, 'live', () => live.catchUp(head));
-      const keys = this.passKeys.get(live.job.name)!;
-      this.passKeys.delete(live.job.name);
-      if (!result) {
-        // A failed catch-up may have told rows whose commit never happened: read the tables anew.
-        if (keys.told) resync = true;
-        return;
+  private async work(live: LiveJob): Promise<void> {
+    const name = live.job.name;
+    try {
+      for (;;) {
+        const head = this.options.logHead();
+        if (this.stopping || this.held.has(name) || !head || !this.moved(live.job, head)) break;
+        if (!(await this.catchUp(live, head))) return;
+        if (this.maintenanceDue(name, MAINTAIN_UNDER_LOAD_MS)) await this.maintain(live);
       }
-      this.seen.set(live.job.name, this.positions(live.job, head));
-      if (result.commits > 0 || result.deferred) this.unmaintained.set(live.job.name, this.unmaintained.get(live.job.name) ?? Date.now());
-      if (result.commits === 0) return;
-      // A first run writes the whole table in one commit, told as no row change: read it anew.
-      if (result.firstRun) resync = true;
-      changes.push(change(live.job, { ...result, mode: 'incremental' }, 'live', result.firstRun ? null : keys.list()));
-    }));
-    this.passing = false;
-    if (resync) await this.serving.resync();
-    if (changes.length > 0) this.options.onChange(changes);
+      if (!this.stopping && !this.held.has(name) && this.maintenanceDue(name, MAINTAIN_IDLE_MS, this.lastActive.get(name))) await this.maintain(live);
+    } catch (error) {
+      // Only the serving views' resync can land here; keep serving and look again on the next poll.
+      logger.error({ job: name, err: error }, 'refreshing the views failed');
+      this.retryAt.set(name, Date.now() + RETRY_MS);
+    }
+  }
+
+  /** One catch-up of a live job to `head`, announced once committed; false when it failed. */
+  private async catchUp(live: LiveJob, head: LogHead): Promise<boolean> {
+    const { job } = live;
+    const keys = new ChangedKeys(job.definition);
+    this.passKeys.set(job.name, keys);
+    const result = await this.runOne(job, 'live', () => live.catchUp(head));
+    this.passKeys.delete(job.name);
+    this.lastActive.set(job.name, Date.now());
+    if (!result) {
+      // A failed catch-up may have told rows whose commit never happened: read the tables anew.
+      if (keys.told) {
+        this.serving.abandon(job.definition.name);
+        await this.serving.resync();
+      }
+      return false;
+    }
+    this.seen.set(job.name, this.positions(job, head));
+    this.serving.committed(job.definition.name, result.tableVersion);
+    if (result.commits > 0 || result.deferred) this.unmaintained.set(job.name, this.unmaintained.get(job.name) ?? Date.now());
+    if (result.commits === 0) return true;
+    // A first run writes the whole table in one commit, told as no row change: read it anew.
+    if (result.firstRun) await this.serving.resync();
+    this.options.onChange([change(job, { ...result, mode: 'incremental' }, 'live', result.firstRun ? null : keys.list())]);
     return true;
   }
 
@@ -262,42 +294,51 @@ export class LiveProjections {
     this.serving.record({ readModel: change.readModel, fromVersion: change.fromVersion, toVersion: change.toVersion, ...change.change });
   }
 
-  /**
-   * Commits a job's passed-over checkpoint, compacts and checkpoints its table, for one job
-   * committed to at least `ageMs` ago; false when none was due.
-   */
-  private async maintainDue(ageMs: number): Promise<boolean> {
+  /** The job was committed to at least `ageMs` ago and not maintained since (and, with `idleSince`, has been idle that long). */
+  private maintenanceDue(name: string, ageMs: number, idleSince?: number): boolean {
+    const since = this.unmaintained.get(name);
     const now = Date.now();
-    const live = this.liveJobs.find((l) => now - (this.unmaintained.get(l.job.name) ?? Infinity) >= ageMs);
-    if (!live || this.stopping) return false;
+    return since !== undefined && now - since >= ageMs && (idleSince === undefined || now - idleSince >= ageMs);
+  }
+
+  /** Commits a job's passed-over checkpoint, compacts and checkpoints its table. */
+  private async maintain(live: LiveJob): Promise<void> {
     this.unmaintained.delete(live.job.name);
-    // Committing passed-over records folds a batch (told before its commit), like a pass.
-    this.passing = true;
     try {
-      await live.maintain();
+      // Committing passed-over records folds a batch (told before its commit), like a catch-up.
+      this.serving.committed(live.job.definition.name, await live.maintain());
     } catch (error) {
       logger.warn({ job: live.job.name, err: error }, 'maintaining a live table failed; trying after its next commit');
+      this.serving.abandon(live.job.definition.name);
       await this.serving.resync();
-    } finally {
-      this.passing = false;
     }
-    return true;
+  }
+
+  private async runScheduledQueue(): Promise<void> {
+    for (let run = this.queue.shift(); run && !this.stopping; run = this.queue.shift()) await this.runScheduled(run);
   }
 
   private async runScheduled(run: ScheduledRun): Promise<void> {
-    const live = this.liveJobs.find((l) => l.job.name === run.job.name);
-    // A live job's open pass holds a cache of its rows: let it go so the run starts from the table.
-    await live?.close();
-    const result = await this.runOne(run.job, 'schedule', () => this.runJob(run.job, run.mode));
-    if (!result) {
-      run.settle.reject(new Error(this.activity.get(run.job.name)!.lastError ?? 'the run failed'));
-      return;
+    const name = run.job.name;
+    this.held.add(name);
+    try {
+      await this.working.get(name);
+      const live = this.liveJobs.find((l) => l.job.name === name);
+      // A live job's open pass holds a cache of its rows: let it go so the run starts from the table.
+      await live?.close();
+      const result = await this.runOne(run.job, 'schedule', () => this.runJob(run.job, run.mode));
+      if (!result) {
+        run.settle.reject(new Error(this.activity.get(name)!.lastError ?? 'the run failed'));
+        return;
+      }
+      if (result.commits > 0) {
+        await this.serving.resync().catch((error: Error) => logger.error({ err: error }, 'refreshing the views failed'));
+        this.options.onChange([change(run.job, result, 'schedule', null)]);
+      }
+      run.settle.resolve(result);
+    } finally {
+      this.held.delete(name);
     }
-    if (result.commits > 0) {
-      await this.serving.resync();
-      this.options.onChange([change(run.job, result, 'schedule', null)]);
-    }
-    run.settle.resolve(result);
   }
 
   private runJob(job: Job, mode: RunMode): Promise<JobRunResult> {
@@ -340,7 +381,7 @@ export class LiveProjections {
     return Object.fromEntries(sourceStreams(job, partitions).map((s) => [s, head.streams[s]?.sequence ?? 0]));
   }
 
-  /** Waits `ms`, cut short by a commit, a queued scheduled run or stop. */
+  /** Waits `ms`, cut short by a commit, a queued scheduled run, a worker ending or stop. */
   private sleep(ms: number): Promise<void> {
     if (this.woken || this.stopping) {
       this.woken = false;

@@ -9,6 +9,7 @@ import { createServingCatalog, type ServingBase, type ServingState } from '../vi
 import { ServingDelta, type RowStep } from '../views/servingDelta.js';
 import { buildViewsBase } from '../views/viewsDatabase.js';
 import { mergeDelta } from '../views/viewsMerge.js';
+import { TableSnapshots } from '../views/tableSnapshots.js';
 
 export interface ServingViewsOptions {
   config: EventlakeConfig;
@@ -26,8 +27,6 @@ export interface ServingViewsOptions {
   onStep: (step: RowStep) => void;
   /** Bases the query processes still hold open (their files must stay). */
   basesInUse: () => Set<number>;
-  /** False while rows may have been told whose table commits are not written yet (a merge waits). */
-  mayMerge: () => boolean;
 }
 
 /** How often the merge and the tables' versions are looked at. */
@@ -41,9 +40,12 @@ const RESYNC_GAP_MS = 5_000;
  * The service's side of the serving views. Query processes read a base (a views database file)
  * plus a delta of the rows changed since; this keeps both:
  *
- * - each commit of a live job arrives as a row change (`record`), is applied to the delta and
- *   passed on to the query processes: a change is queryable as soon as they applied it, with no
- *   file written and no database rebuilt;
+ * - each commit of a live job arrives as a row change (`record`) as soon as it is folded, before
+ *   its table commit is written, and is passed on to the query processes: a change is queryable
+ *   as soon as they applied it, with no file written and no database rebuilt;
+ * - the delta merged into views.duckdb holds only steps whose commits landed (`committed`), so a
+ *   merge may start at any moment, even while jobs are writing: views.duckdb never records a
+ *   table version that does not exist (a catch-up that fails after telling is `abandon`ed);
  * - in the background, once the delta is `mergeDelayMs` old or `mergeRows` large, the delta is
  *   merged into a copy of the base, which becomes `views.duckdb` and the next base (the query
  *   processes switch to it when they have opened it, meanwhile answering from the old one);
@@ -53,7 +55,12 @@ const RESYNC_GAP_MS = 5_000;
  */
 export class ServingViews {
   private base: ServingBase | null = null;
+  /** The steps whose commits have landed: what a merge writes into views.duckdb. */
   private delta: ServingDelta | null = null;
+  /** `delta` plus the steps told but not committed yet: what the query processes show. */
+  private shown: ServingDelta | null = null;
+  /** Steps told (in `shown`) whose commits have not been confirmed (`committed`) yet, in order. */
+  private pending: RowStep[] = [];
   private catalog: string | null = null;
   private nextId = 1;
   /** Steps recorded while a merge or resync runs: replayed onto the new base's delta. */
@@ -65,6 +72,8 @@ export class ServingViews {
   private untold = new Map<string, { version: number; since: number }>();
   private timer: NodeJS.Timeout | null = null;
   private retired: ServingBase[] = [];
+  /** The tables' snapshots as of the last merge: the next reads only their new commits. */
+  private readonly snapshots = new TableSnapshots();
   /** When views.duckdb was last written by this service. */
   builtAt: string | null = null;
   merges = 0;
@@ -90,14 +99,13 @@ export class ServingViews {
 
   /** The state a query process starts from (null before `start` finished). */
   state(): ServingState | null {
-    return this.base && this.delta ? { base: this.base, delta: this.delta.state(), merged: false } : null;
+    return this.base && this.shown ? { base: this.base, delta: this.shown.state(), merged: false } : null;
   }
 
-  /** A live commit's row change: applied to the delta and passed on. */
+  /** A live batch's row change, folded (its commit may not be written yet): shown and passed on. */
   record(step: RowStep): void {
-    if (!this.delta) return;
-    this.sinceRebase?.push(step);
-    const outcome = this.delta.apply(step);
+    if (!this.shown) return;
+    const outcome = this.shown.apply(step);
     if (outcome === 'gap') {
       logger.info({ readModel: step.readModel, from: step.fromVersion, to: step.toVersion }, 'a commit the views were not told of: reading the tables anew');
       this.resyncWanted = true;
@@ -105,8 +113,27 @@ export class ServingViews {
       return;
     }
     if (outcome !== 'applied') return;
-    this.firstUnmerged ??= Date.now();
+    this.pending.push(step);
     this.options.onStep(step);
+  }
+
+  /** The read model's table is committed up to `version`: its steps told up to there may be merged. */
+  committed(readModel: string, version: number): void {
+    const landed = this.pending.filter((s) => s.readModel === readModel && s.toVersion <= version);
+    if (landed.length === 0) return;
+    this.pending = this.pending.filter((s) => !landed.includes(s));
+    for (const step of landed) {
+      this.sinceRebase?.push(step);
+      if (this.delta?.apply(step) === 'applied') this.firstUnmerged ??= Date.now();
+    }
+  }
+
+  /**
+   * A catch-up that told rows failed: its uncommitted steps are dropped (they are still shown
+   * until the resync that must follow replaces the base and its delta).
+   */
+  abandon(readModel: string): void {
+    this.pending = this.pending.filter((s) => s.readModel !== readModel);
   }
 
   /** Reads every table anew (after a scheduled run, a rebuild, a first run); resolves once the query processes were given the result. */
@@ -131,13 +158,9 @@ export class ServingViews {
     this.mergeIfDue();
   }
 
-  /**
-   * Starts a merge (or a due resync) in the background when one is due and allowed. The delta is
-   * frozen synchronously, so a caller between two live passes (nothing told but uncommitted)
-   * knows the merge records only committed versions.
-   */
+  /** Starts a merge (or a due resync) in the background when one is due. */
   mergeIfDue(): void {
-    if (this.rebasing || !this.delta || !this.options.mayMerge()) return;
+    if (this.rebasing || !this.delta) return;
     const due = this.firstUnmerged !== null && (Date.now() - this.firstUnmerged >= this.options.mergeDelayMs || this.delta.size >= this.options.mergeRows);
     const resync = this.resyncWanted && Date.now() - this.lastResync >= RESYNC_GAP_MS;
     if (resync || due) void this.rebase().catch((error: Error) => logger.error({ err: error }, 'refreshing the views database failed; trying again'));
@@ -155,11 +178,12 @@ export class ServingViews {
       this.firstUnmerged = null;
       try {
         if (resync) {
+          this.snapshots.clear();
           this.resyncWanted = false;
           this.lastResync = Date.now();
           this.untold.clear();
         }
-        const versions = resync ? (await buildViewsBase(config, layout, base.base)).versions : await mergeDelta(config, layout, this.base!.base, frozen, base.base);
+        const versions = resync ? (await buildViewsBase(config, layout, base.base)).versions : await mergeDelta(config, layout, this.base!.base, frozen, base.base, this.snapshots);
         this.adopt(base, versions, this.sinceRebase, !resync);
         this.merges += 1;
       } catch (error) {
@@ -174,17 +198,23 @@ export class ServingViews {
     return this.rebasing;
   }
 
-  /** Makes `base` current with a delta of the steps recorded after it was read, and tells the query processes. */
+  /**
+   * Makes `base` current with a delta of the steps committed after it was read, shows the steps
+   * still uncommitted on top, and tells the query processes.
+   */
   private adopt(base: ServingBase, versions: Map<string, number>, later: RowStep[], merged: boolean): void {
     const delta = new ServingDelta(versions);
     for (const step of later) {
       if (delta.apply(step) === 'applied') this.firstUnmerged ??= Date.now();
     }
+    const shown = ServingDelta.from(delta.state());
+    for (const step of this.pending) shown.apply(step);
     if (this.base) this.retired.push(this.base);
     this.base = base;
     this.delta = delta;
+    this.shown = shown;
     this.builtAt = new Date().toISOString();
-    this.options.onBase({ base, delta: delta.state(), merged });
+    this.options.onBase({ base, delta: shown.state(), merged });
   }
 
   private newBase(): ServingBase {
@@ -205,11 +235,11 @@ export class ServingViews {
   }
 
   /**
-   * A table with a commit after the version the views hold, which no live job told within a
+   * A table with a commit after the version the views show, which no live job told within a
    * second (so not one being told right now): `eventlake run` or `rollback` beside the service.
    */
   private async lookForUntoldCommits(): Promise<void> {
-    const versions = this.delta!.versions();
+    const versions = this.shown!.versions();
     for (const job of this.options.config.jobs) {
       const held = versions.get(job.definition.name);
       if (held === undefined) continue;

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import { loadSnapshot } from '../lake/delta/deltaTable.js';
 import { Duck, sqlIdent, sqlPathList, sqlString } from '../lake/duckdb.js';
 import type { LakeLayout } from '../lake/layout.js';
 import type { EventlakeConfig } from '../projections/jobsConfig.js';
@@ -7,6 +6,7 @@ import { DATA_SCHEMA, fileKeys } from './readModelData.js';
 import { addedRows, hiddenKeys, hiddenMatch, registerDeltaFunctions } from './servingCatalog.js';
 import type { ServingDelta } from './servingDelta.js';
 import { heldVersions, replaceViews } from './viewsDatabase.js';
+import { TableSnapshots } from './tableSnapshots.js';
 
 /**
  * The views database brought to the serving views' state without reading a table: a copy of
@@ -14,9 +14,10 @@ import { heldVersions, replaceViews } from './viewsDatabase.js';
  * the base (hidden replaceable rows deleted, added rows inserted), each read model's bookkeeping
  * moved to the version the delta holds. It costs the copy of the file and the changed rows; the
  * result replaces `views.duckdb` (for outside clients) and, linked as `keepAs`, becomes the
- * serving views' next base. Returns the versions it holds.
+ * serving views' next base. Returns the versions it holds. `snapshots` may be kept from one merge
+ * to the next, so each reads only the tables' new commits.
  */
-export async function mergeDelta(config: EventlakeConfig, layout: LakeLayout, base: string, delta: ServingDelta, keepAs: string): Promise<Map<string, number>> {
+export async function mergeDelta(config: EventlakeConfig, layout: LakeLayout, base: string, delta: ServingDelta, keepAs: string, snapshots = new TableSnapshots()): Promise<Map<string, number>> {
   return replaceViews(layout, keepAs, async (tmp) => {
     await fs.copyFile(base, tmp, fs.constants.COPYFILE_FICLONE);
     const duck = await Duck.open(tmp);
@@ -29,7 +30,7 @@ export async function mergeDelta(config: EventlakeConfig, layout: LakeLayout, ba
         if (!model || (model.size === 0 && model.version === held.get(projection.name))) continue;
         const table = `${DATA_SCHEMA}.${sqlIdent(projection.name)}`;
         // The bookkeeping a later `buildViews` refreshes from: the files of the version now shown.
-        const snapshot = model.version < 0 ? null : await loadSnapshot(layout.tableDir(job.output), { version: model.version });
+        const snapshot = model.version < 0 ? null : await snapshots.at(layout.tableDir(job.output), model.version);
         await duck.run('BEGIN TRANSACTION');
         if (model.hidden.size > 0) await duck.run(`DELETE FROM ${table} AS b USING (${hiddenKeys(projection)}) AS h WHERE ${hiddenMatch(projection, 'b', 'h')}`);
         await duck.run(`INSERT INTO ${table} ${addedRows(projection)}`);
