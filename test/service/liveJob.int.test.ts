@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { loadSnapshot } from '../../lake/delta/deltaTable.js';
 import { LakeLayout } from '../../lake/layout.js';
+import { acquireLock } from '../../lake/lock.js';
 import { readCommittedHead } from '../../lake/log/committedHead.js';
 import type { TableChange } from '../../projections/jobPass.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
@@ -60,5 +61,19 @@ describe('a live job kept open between catch-ups', () => {
     const change = told.find((c) => c.job === 'superchargers')!;
     expect(change.toVersion).toBe(change.fromVersion + 1);
     expect(change.change.added.map((a) => JSON.parse(a.key!).supercharger_serial).sort()).toEqual(['PASS-1', 'PASS-2']);
+  });
+
+  it('passes over new records without taking the job\'s lock: a one-shot run holding it does not make the catch-up fail', async () => {
+    const customers = liveJob('customers');
+    await customers.catchUp((await readCommittedHead(layout))!);
+    const commands = ['LOCK-1', 'LOCK-2'].map((serial) => ({ command_id: `reg-${serial}`, ...registerCharger(serial) }));
+    await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, 'lock.ndjson'), commands)]);
+    const lock = await acquireLock(layout.lockFile('job-customers'), 'a test standing in for `eventlake run customers`');
+    try {
+      const caughtUp = await customers.catchUp((await readCommittedHead(layout))!);
+      expect(caughtUp).toMatchObject({ commits: 0, applied: 0, deferred: true });
+    } finally {
+      await lock.release();
+    }
   });
 });
