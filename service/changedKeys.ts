@@ -6,7 +6,7 @@ import { tableShape } from '../projections/tableShape.js';
 export const MAX_CHANGED_KEYS = 1_000;
 
 /**
- * The keys a job's commits changed during one live pass, for the change feed: every replaced key
+ * The keys a job's commits changed during one live catch-up, for the change feed: every replaced key
  * and every added row's key, each once. A read model without a key (facts) has none to list.
  */
 export class ChangedKeys {

@@ -13,7 +13,8 @@ export interface ScheduleInfo {
 /**
  * The built-in scheduler: each job with a cron `schedule` (evaluated in UTC, like every
  * timestamp in eventlake) asks the runner loop for a run in its `scheduleMode`. The loop runs it
- * between live passes, so a scheduled rebuild never overlaps a live run of the same job; a tick
+ * once that job's live worker has stopped (and holds it meanwhile), so a scheduled rebuild never
+ * overlaps a live run of the same job; a tick
  * that comes while the previous run of that job still waits joins it instead of queueing another.
  */
 export class Scheduler {
