@@ -10,6 +10,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'templates/init/test/**/*.test.ts'],
     // Generous: the end-to-end tests spawn the CLI many times and take 20-60 s on a quiet 2-core
     // machine, several times that when the cores are shared; a hang still fails, just later.
+    globalSetup: ['test/support/runTempDir.ts'],
     testTimeout: 240_000,
     hookTimeout: 240_000,
     pool: 'forks',

@@ -155,6 +155,10 @@ export class LogWriter {
         await recoverStream(layout.streamDir(stream), stream, head.streams[stream]);
       }
       const headWriter = await openHeadWriter(layout.headFile);
+      // A new log's head (every stream empty) is written before its first record: a reader then
+      // never finds records without a head, which it must refuse as damage (committedHead.ts).
+      // Without it, a job reading while the first commit was under way saw segments and no head.
+      if (!committed) await headWriter.write(head);
       return new LogWriter(layout, meta, head, headWriter, lock, options.segmentBytes ?? 128 * 1024 * 1024);
     } catch (error) {
       if (!heldLock) await lock.release();

@@ -134,7 +134,10 @@ describe('eventlake consume with six hub jobs', { timeout: 300_000 }, () => {
     const first = consume(config);
     const second = consume(config);
     await ingestMore(config, 300);
-    const caughtUp = waitFor(allCaughtUp, 'all six jobs to reach the hub\'s end', 240_000);
+    const caughtUp = waitFor(allCaughtUp, 'all six jobs to reach the hub\'s end', 240_000).catch((error: Error) => {
+      const tail = (output: string) => output.split('\n').slice(-40).join('\n');
+      throw new Error(`${error.message}\nfirst consumer:\n${tail(first.output())}\nsecond consumer:\n${tail(second.output())}`);
+    });
     const most = await mostReceivers(caughtUp);
     await caughtUp;
     expect(most).toBe(1);

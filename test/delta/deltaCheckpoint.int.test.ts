@@ -1,7 +1,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Duck, sqlString } from '../../lake/duckdb.js';
+import { describe, expect, it } from 'vitest';
+import { sqlString } from '../../lake/duckdb.js';
 import type { Action } from '../../lake/delta/actions.js';
 import {
   commitVersion,
@@ -12,16 +12,9 @@ import {
   writeCheckpoint,
 } from '../../lake/delta/deltaTable.js';
 import { replay } from '../../lake/delta/snapshot.js';
-import { commitInfo, createTable, removeOf, removeScratchDirs, scratchDir, writeIds } from './scratchTable.js';
+import { commitInfo, createTable, removeOf, scratchDir, useScratchDuck, writeIds } from './scratchTable.js';
 
-let duck: Duck;
-beforeAll(async () => {
-  duck = await Duck.open();
-});
-afterAll(async () => {
-  duck.close();
-  await removeScratchDirs();
-});
+const scratch = useScratchDuck();
 
 const T0 = Date.now() - 60_000;
 const logFile = (table: string, name: string) => path.join(table, '_delta_log', name);
@@ -29,9 +22,9 @@ const logFile = (table: string, name: string) => path.join(table, '_delta_log', 
 /** A table with five versions: appends, a txn per batch, a delete and a metadata change. */
 async function tableWithHistory(): Promise<string> {
   const table = await scratchDir();
-  const a = await writeIds(duck, table, 'part-a.parquet', 0, 10);
-  const b = await writeIds(duck, table, 'date=2026-01-01/part b.parquet', 10, 25);
-  const c = await writeIds(duck, table, 'part-c.parquet', 25, 30);
+  const a = await writeIds(scratch.duck, table, 'part-a.parquet', 0, 10);
+  const b = await writeIds(scratch.duck, table, 'date=2026-01-01/part b.parquet', 10, 25);
+  const c = await writeIds(scratch.duck, table, 'part-c.parquet', 25, 30);
   const created = createTable();
   const renamed = { metaData: { ...(created[1] as { metaData: object }).metaData, description: 'orders' } } as Action;
   const commits: Action[][] = [
@@ -73,7 +66,7 @@ describe('Parquet checkpoints', () => {
   it('has the layout of a Spark checkpoint: one struct column per action kind, one row per action', async () => {
     const table = await tableWithHistory();
     const { path: file } = await writeCheckpoint(table, await loadSnapshot(table));
-    const described = await duck.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    const described = await scratch.duck.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
     const columns = Object.fromEntries(described.map((c) => [c.column_name, c.column_type]));
     expect(Object.keys(columns)).toEqual(['txn', 'add', 'remove', 'metaData', 'protocol']);
     // The same names and types Spark writes (see the golden checkpoints), minus features we never use.
@@ -91,7 +84,7 @@ describe('Parquet checkpoints', () => {
     expect(columns.protocol).toBe(
       'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])',
     );
-    const [counts] = await duck.rows(
+    const [counts] = await scratch.duck.rows(
       `SELECT count(protocol) AS protocol, count(metaData) AS metadata, count(txn) AS txn, count("add") AS adds,
               count(remove) AS removes, count(*) AS rows,
               max((txn IS NOT NULL)::INT + ("add" IS NOT NULL)::INT + (remove IS NOT NULL)::INT
@@ -104,7 +97,7 @@ describe('Parquet checkpoints', () => {
   it('commits after a checkpoint are replayed on top of it', async () => {
     const table = await tableWithHistory();
     await writeCheckpoint(table, await loadSnapshot(table, { version: 2 }));
-    const d = await writeIds(duck, table, 'part-d.parquet', 30, 31);
+    const d = await writeIds(scratch.duck, table, 'part-d.parquet', 30, 31);
     await commitVersion(table, 5, [commitInfo(T0 + 5000), { add: d }]);
     const commits = [];
     for (let version = 0; version <= 5; version++) commits.push({ version, actions: await readCommit(table, version) });
@@ -154,7 +147,7 @@ describe('describing a table', () => {
 
   it('counts rows with DuckDB for files committed without stats', async () => {
     const table = await scratchDir();
-    const { stats: _ignored, ...noStats } = await writeIds(duck, table, 'part-0.parquet', 0, 12);
+    const { stats: _ignored, ...noStats } = await writeIds(scratch.duck, table, 'part-0.parquet', 0, 12);
     await commitVersion(table, 0, [commitInfo(T0), ...createTable(), { add: noStats }]);
     expect((await describeTable(table)).rows).toBe(12);
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Duck } from '../../lake/duckdb.js';
 import { sparkSchemaString, type Action, type AddFile } from '../../lake/delta/actions.js';
 import {
@@ -25,18 +25,11 @@ import {
 } from '../../lake/delta/deltaTable.js';
 import { inlineDeletionVector } from '../../lake/delta/deletionVector.js';
 import { replay, type Snapshot } from '../../lake/delta/snapshot.js';
-import { commitInfo, createTable, ID_COLUMNS, removeScratchDirs, scratchDir, writeIds } from './scratchTable.js';
+import { commitInfo, createTable, ID_COLUMNS, scratchDir, useScratchDuck, writeIds } from './scratchTable.js';
 
 /** A table with deletion vectors written by our own writer functions, read back through every path. */
 
-let duck: Duck;
-beforeAll(async () => {
-  duck = await Duck.open();
-});
-afterAll(async () => {
-  duck.close();
-  await removeScratchDirs();
-});
+const scratch = useScratchDuck();
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -61,8 +54,8 @@ function createDvTable(): Action[] {
 
 async function liveIds(table: string, at: AsOf = {}): Promise<number[]> {
   const snapshot = await loadSnapshot(table, at);
-  const { sql } = await liveRowsSelect(duck, table, snapshot);
-  return (await duck.rows(`SELECT id FROM (${sql}) ORDER BY id`)).map((r) => Number(r.id));
+  const { sql } = await liveRowsSelect(scratch.duck, table, snapshot);
+  return (await scratch.duck.rows(`SELECT id FROM (${sql}) ORDER BY id`)).map((r) => Number(r.id));
 }
 
 const ids = (from: number, to: number, except: number[] = []) =>
@@ -83,8 +76,8 @@ async function tableFiles(table: string): Promise<string[]> {
 describe('a table with deletion vectors written by eventlake', () => {
   it('reads its live rows at every version, from JSON commits and from a checkpoint, and vacuums only what no version needs', async () => {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 100);
-    const b = await writeIds(duck, table, 'b.parquet', 100, 200);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 100);
+    const b = await writeIds(scratch.duck, table, 'b.parquet', 100, 200);
     await commitVersion(table, 0, [commitInfo(NOW - 4 * DAY), ...createDvTable(), { add: a }, { add: b }]);
 
     // v1: rows 0, 1, 2 and 50 of a.
@@ -95,7 +88,7 @@ describe('a table with deletion vectors written by eventlake', () => {
     expect(JSON.parse(a1.stats!)).toMatchObject({ numRecords: 100, tightBounds: false });
 
     // v2: two more rows of a (one already deleted), every row of b (so b is only removed), a new file c.
-    const c = await writeIds(duck, table, 'c.parquet', 200, 210);
+    const c = await writeIds(scratch.duck, table, 'c.parquet', 200, 210);
     const v2 = await commitDeletion(table, 2, await loadSnapshot(table), [{ file: a1, rows: [3, 50, 99] }, { file: b, rows: ids(0, 100) }], NOW - 2 * DAY, [{ add: c }]);
     expect(v2.filter((action) => 'remove' in action)).toHaveLength(2);
     expect(v2.filter((action) => 'add' in action)).toHaveLength(1);
@@ -145,12 +138,12 @@ describe('a table with deletion vectors written by eventlake', () => {
 
   it('a merge finds superseded rows by their row address and deletes exactly those', async () => {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 1000);
-    const b = await writeIds(duck, table, 'b.parquet', 1000, 2000);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 1000);
+    const b = await writeIds(scratch.duck, table, 'b.parquet', 1000, 2000);
     await commitVersion(table, 0, [commitInfo(NOW), ...createDvTable(), { add: a }, { add: b }]);
     const snapshot = await loadSnapshot(table);
-    const rows = await liveRowsSelect(duck, table, snapshot, { withRowAddress: true });
-    const superseded = await duck.rows(
+    const rows = await liveRowsSelect(scratch.duck, table, snapshot, { withRowAddress: true });
+    const superseded = await scratch.duck.rows(
       `SELECT "${ROW_FILE_COLUMN}" AS file, "${ROW_INDEX_COLUMN}" AS row FROM (${rows.sql}) WHERE id % 7 = 0 OR id IN (999, 1000)`,
     );
     const byFile = new Map<string, number[]>();
@@ -161,8 +154,8 @@ describe('a table with deletion vectors written by eventlake', () => {
     const gone = (id: number) => id % 7 === 0 || id === 999 || id === 1000;
     expect(await liveIds(table)).toEqual(ids(0, 2000).filter((id) => !gone(id)));
     // Row addresses of a table with DVs are those of the data files, deleted rows skipped.
-    const after = await liveRowsSelect(duck, table, await loadSnapshot(table), { withRowAddress: true });
-    const addresses = await duck.rows(`SELECT id, "${ROW_INDEX_COLUMN}" AS row FROM (${after.sql}) WHERE id IN (1, 1002)`);
+    const after = await liveRowsSelect(scratch.duck, table, await loadSnapshot(table), { withRowAddress: true });
+    const addresses = await scratch.duck.rows(`SELECT id, "${ROW_INDEX_COLUMN}" AS row FROM (${after.sql}) WHERE id IN (1, 1002)`);
     expect(addresses.map((r) => [Number(r.id), Number(r.row)]).sort()).toEqual([
       [1, 1],
       [1002, 2],
@@ -171,12 +164,12 @@ describe('a table with deletion vectors written by eventlake', () => {
 
   it('reads DVs stored inline, at an absolute path and under a random prefix', async () => {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 40);
-    const b = await writeIds(duck, table, 'b.parquet', 40, 80);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 40);
+    const b = await writeIds(scratch.duck, table, 'b.parquet', 40, 80);
     const inline = inlineDeletionVector([3, 4, 7, 11, 18, 29]);
     const [stored] = await writeDeletionVectors(table, [[0, 39]]);
     const absolute = { ...stored, storageType: 'p', pathOrInlineDv: pathToFileURL(deletionVectorLocation(table, stored)!).href };
-    const c = await writeIds(duck, table, 'c.parquet', 80, 90);
+    const c = await writeIds(scratch.duck, table, 'c.parquet', 80, 90);
     const [prefixed] = await writeDeletionVectors(table, [[9]], { prefix: 'x7' });
     expect(prefixed.pathOrInlineDv).toMatch(/^x7.{20}$/);
     expect(deletionVectorLocation(table, prefixed)).toMatch(/\/x7\/deletion_vector_[0-9a-f-]{36}\.bin$/);
@@ -200,27 +193,27 @@ describe('a table with deletion vectors written by eventlake', () => {
 
   it('an empty snapshot reads as no rows with the table columns', async () => {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 3);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 3);
     await commitVersion(table, 0, [commitInfo(NOW), ...createDvTable(), { add: a }]);
     await commitDeletion(table, 1, await loadSnapshot(table), [{ file: a, rows: [0, 1, 2] }], NOW);
     const snapshot = await loadSnapshot(table);
     expect(snapshot.files.size).toBe(0);
-    const { sql } = await liveRowsSelect(duck, table, snapshot, { withRowAddress: true });
-    const described = await duck.rows(`DESCRIBE ${sql}`);
+    const { sql } = await liveRowsSelect(scratch.duck, table, snapshot, { withRowAddress: true });
+    const described = await scratch.duck.rows(`DESCRIBE ${sql}`);
     expect(described.map((c) => `${c.column_name} ${c.column_type}`)).toEqual(['id BIGINT', 'label VARCHAR', `${ROW_FILE_COLUMN} VARCHAR`, `${ROW_INDEX_COLUMN} BIGINT`]);
-    expect(await duck.rows(sql)).toEqual([]);
+    expect(await scratch.duck.rows(sql)).toEqual([]);
   });
 
   it('refuses a table with a column that would hide one of DuckDB\'s virtual columns', async () => {
     const table = await scratchDir();
     const columns = [{ name: 'file_row_number', type: 'BIGINT' }];
     await commitVersion(table, 0, [commitInfo(NOW), ...createTable(columns)]);
-    await expect(liveRowsSelect(duck, table, await loadSnapshot(table))).rejects.toThrow(/has a column named file_row_number, which hides DuckDB's virtual column/);
+    await expect(liveRowsSelect(scratch.duck, table, await loadSnapshot(table))).rejects.toThrow(/has a column named file_row_number, which hides DuckDB's virtual column/);
   });
 
   it('keeps the deleted rows in a persistent table when asked, so a view saved in a database file can use them', async () => {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 10);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 10);
     await commitVersion(table, 0, [commitInfo(NOW), ...createDvTable(), { add: a }]);
     await commitDeletion(table, 1, await loadSnapshot(table), [{ file: a, rows: [4] }], NOW);
     const file = path.join(await scratchDir(), 'views.duckdb');
@@ -245,14 +238,14 @@ describe('a table with deletion vectors written by eventlake', () => {
 describe('deleting rows refuses bad requests before writing anything', () => {
   async function dvTable(): Promise<{ table: string; a: AddFile; snapshot: Snapshot }> {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 10);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 10);
     await commitVersion(table, 0, [commitInfo(NOW), ...createDvTable(), { add: a }]);
     return { table, a, snapshot: await loadSnapshot(table) };
   }
 
   it('on a table without the deletionVectors feature and property', async () => {
     const table = await scratchDir();
-    const a = await writeIds(duck, table, 'a.parquet', 0, 10);
+    const a = await writeIds(scratch.duck, table, 'a.parquet', 0, 10);
     await commitVersion(table, 0, [commitInfo(NOW), ...createTable(), { add: a }]);
     await expect(markRowsDeleted(table, await loadSnapshot(table), [{ file: a, rows: [1] }])).rejects.toThrow(
       /cannot write deletion vectors to Delta table .*: it needs the deletionVectors feature \(reader 3 \/ writer 7\) and delta.enableDeletionVectors=true/,

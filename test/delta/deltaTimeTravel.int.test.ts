@@ -1,19 +1,11 @@
 import { unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Duck } from '../../lake/duckdb.js';
+import { describe, expect, it } from 'vitest';
 import type { Action } from '../../lake/delta/actions.js';
 import { commitVersion, loadSnapshot, writeCheckpoint } from '../../lake/delta/deltaTable.js';
-import { commitInfo, createTable, removeScratchDirs, scratchDir, writeIds } from './scratchTable.js';
+import { commitInfo, createTable, scratchDir, useScratchDuck, writeIds } from './scratchTable.js';
 
-let duck: Duck;
-beforeAll(async () => {
-  duck = await Duck.open();
-});
-afterAll(async () => {
-  duck.close();
-  await removeScratchDirs();
-});
+const scratch = useScratchDuck();
 
 const T = Date.UTC(2026, 0, 1, 12);
 const commitFile = (table: string, version: number) =>
@@ -23,7 +15,7 @@ const commitFile = (table: string, version: number) =>
 async function threeAppends(dated: boolean): Promise<string> {
   const table = await scratchDir();
   for (let version = 0; version < 3; version++) {
-    const add = await writeIds(duck, table, `part-${version}.parquet`, version * 10, version * 10 + 10);
+    const add = await writeIds(scratch.duck, table, `part-${version}.parquet`, version * 10, version * 10 + 10);
     const actions: Action[] = [...(version === 0 ? createTable() : []), { add }];
     await commitVersion(table, version, dated ? [commitInfo(T + version * 60_000), ...actions] : actions);
   }

@@ -1,18 +1,10 @@
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Duck } from '../../lake/duckdb.js';
+import { describe, expect, it } from 'vitest';
 import { commitVersion, describeTable, vacuum } from '../../lake/delta/deltaTable.js';
-import { commitInfo, createTable, removeOf, removeScratchDirs, scratchDir, writeIds } from './scratchTable.js';
+import { commitInfo, createTable, removeOf, scratchDir, useScratchDuck, writeIds } from './scratchTable.js';
 
-let duck: Duck;
-beforeAll(async () => {
-  duck = await Duck.open();
-});
-afterAll(async () => {
-  duck.close();
-  await removeScratchDirs();
-});
+const scratch = useScratchDuck();
 
 const HOUR = 60 * 60 * 1000;
 const NOW = Date.now();
@@ -36,9 +28,9 @@ async function listAll(dir: string, prefix = ''): Promise<string[]> {
 describe('vacuum', () => {
   it('removes only data files that are unreferenced and older than the retention', async () => {
     const table = await scratchDir();
-    const live = await writeIds(duck, table, 'live.parquet', 0, 5);
-    const removedLongAgo = await writeIds(duck, table, 'removed-long-ago.parquet', 5, 10);
-    const removedJustNow = await writeIds(duck, table, 'removed-just-now.parquet', 10, 15);
+    const live = await writeIds(scratch.duck, table, 'live.parquet', 0, 5);
+    const removedLongAgo = await writeIds(scratch.duck, table, 'removed-long-ago.parquet', 5, 10);
+    const removedJustNow = await writeIds(scratch.duck, table, 'removed-just-now.parquet', 10, 15);
     const adds = [live, removedLongAgo, removedJustNow].map((add) => ({ add }));
     await commitVersion(table, 0, [commitInfo(NOW - 4 * RETENTION), ...createTable(), ...adds]);
     await commitVersion(table, 1, [commitInfo(NOW - 2 * RETENTION), removeOf(removedLongAgo, NOW - 2 * RETENTION)]);
@@ -71,7 +63,7 @@ describe('vacuum', () => {
 
   it('deletes nothing more on a second run', async () => {
     const table = await scratchDir();
-    const live = await writeIds(duck, table, 'live.parquet', 0, 5);
+    const live = await writeIds(scratch.duck, table, 'live.parquet', 0, 5);
     await commitVersion(table, 0, [commitInfo(NOW), ...createTable(), { add: live }]);
     await age(path.join(table, 'live.parquet'));
     expect(await vacuum(table, { retentionMs: 0, now: NOW })).toEqual([]);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { Duck, sqlString } from '../../lake/duckdb.js';
 import { sparkSchemaString, type Action, type AddFile, type DuckColumn, type RemoveFile } from '../../lake/delta/actions.js';
 import { encodeDataPath } from '../../lake/delta/snapshot.js';
@@ -19,6 +20,24 @@ export async function scratchDir(): Promise<string> {
 
 export async function removeScratchDirs(): Promise<void> {
   await Promise.all(created.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
+/** A DuckDB instance for a test file's tables, opened before its tests; closed, and the scratch folders removed, after them. */
+export function useScratchDuck(): { readonly duck: Duck } {
+  let duck: Duck | null = null;
+  beforeAll(async () => {
+    duck = await Duck.open();
+  });
+  afterAll(async () => {
+    duck?.close();
+    await removeScratchDirs();
+  });
+  return {
+    get duck(): Duck {
+      if (!duck) throw new Error('the scratch DuckDB is open only while the tests run');
+      return duck;
+    },
+  };
 }
 
 export const ID_COLUMNS: DuckColumn[] = [

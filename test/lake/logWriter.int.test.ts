@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LakeLayout } from '../../lake/layout.js';
+import { readCommittedHead } from '../../lake/log/committedHead.js';
 import { readHead } from '../../lake/log/logHead.js';
 import { LogWriter } from '../../lake/log/logWriter.js';
 import { listSegments, segmentPath } from '../../lake/log/segments.js';
@@ -35,6 +36,17 @@ describe('lake log writer', () => {
     await writer.close();
     expect((await readAll(layout, 'p0')).map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5]);
     expect((await readAll(layout, 'p1')).map((r) => r.sequence)).toEqual([1, 2]);
+  });
+
+  it("writes a new log's empty head before its first record, so a reader during the first commit sees an empty log, not damage", async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    // The first commit under way: its records are in the segment, its head not written yet.
+    fs.mkdirSync(layout.streamDir('p0'), { recursive: true });
+    fs.appendFileSync(segmentPath(layout.streamDir('p0'), 1), '{"sequence":1,"tag":"in flight"}\n');
+    const head = await readCommittedHead(layout);
+    expect(head?.streams.p0).toMatchObject({ sequence: 0, offset: 0 });
+    await writer.close();
   });
 
   it('trims a torn tail left by a crash mid-write, and keeps every committed record', async () => {

@@ -1,7 +1,7 @@
 import { AssertionError } from 'node:assert';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deciderSpec, domainOf, projectionRows, viewRows, type Envelope, type Event, type Row } from '../../api/index.js';
+import { deciderSpec, domainOf, projectionRows, viewRows, type Envelope, type Event, type MergeOf, type Row } from '../../api/index.js';
 import { commandWorkflowDomain } from '../../domains/commandWorkflow.js';
 import { ordersDomain } from '../../domains/orders.js';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
@@ -47,7 +47,7 @@ describe('projectionRows: a SQL projection merge rule that depends on batching i
   type Ping = Event<'Pinged', { n: number }>;
   const pings = domainOf<Ping>();
   const events = [1, 2, 3].map((n) => ({ aggregateType: 'pinger', aggregateId: 'P', timestamp: `2026-01-0${n}T00:00:00Z`, eventType: 'Pinged' as const, data: { n } }));
-  const projection = (merge: Parameters<typeof pings.sqlProjection>[0]['merge']) =>
+  const projection = (merge: MergeOf<'total' | 'pings' | 'one'>) =>
     pings.sqlProjection({
       name: 'pings',
       version: 1,

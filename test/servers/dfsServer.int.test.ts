@@ -187,7 +187,7 @@ describe('ADLS Gen2 test server with the real SDK', () => {
     const dfs = await signedFetch('PATCH', path, 'action=flush&position=0');
     expect(dfs.status).toBe(404);
     expect(dfs.headers.get('x-ms-error-code')).toBe('PathNotFound');
-    expect((await dfs.json()).error.code).toBe('PathNotFound');
+    expect(((await dfs.json()) as { error: { code: string } }).error.code).toBe('PathNotFound');
     const blob = await signedFetch('GET', path);
     expect(blob.headers.get('x-ms-error-code')).toBe('BlobNotFound');
     expect(await blob.text()).toMatch(/^<\?xml.*<Error><Code>BlobNotFound<\/Code><Message>The specified blob does not exist\./s);

@@ -17,7 +17,7 @@ describe('eventlake serve: auth', () => {
   });
 
   it('answers 401 to writes without the token, or with a wrong one, and writes nothing', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'wrong' }, { authorization: TOKEN }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'wrong' }, { authorization: TOKEN }] as Record<string, string>[]) {
       const answer = await post(`${server.url}/commands`, registerCharger('AUTH-0', 'auth-0'), headers);
       expect(answer.status, JSON.stringify(headers)).toBe(401);
       expect(answer.body.error.code).toBe('unauthorized');

@@ -19,7 +19,7 @@ describe('a live job kept open between catch-ups', () => {
   const told: TableChange[] = [];
   const open: LiveJob[] = [];
   const liveJob = (name: string) => {
-    const live = new LiveJob(layout, config.jobs.find((j) => j.name === name)!, config.partitions, (c) => told.push(c));
+    const live = new LiveJob(layout, config.jobs.find((j) => j.name === name)!, config.partitions, (c) => told.push(c), config.memory);
     open.push(live);
     return live;
   };

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (the page functions below run in the browser)
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';

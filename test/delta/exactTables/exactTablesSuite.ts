@@ -90,7 +90,7 @@ describe(`the lake's Delta tables are the read models, at every version (${mode.
       // A table no commit touched since its last check, against the same model, answers as it did
       // (vacuum, which deletes files without a commit, asks for every table to be read again).
       const previous = latestChecked.get(spec.name);
-      if (!options.uncachedRows && previous?.version === lastChecked.get(spec.name) && previous.model === model) continue;
+      if (!options.uncachedRows && previous !== undefined && previous.version === lastChecked.get(spec.name) && previous.model === model) continue;
       latestChecked.set(spec.name, { version: lastChecked.get(spec.name)!, model: model! });
       // A fresh reader starts from the newest checkpoint, as another engine would.
       const fresh = new DeltaTableReader(path.join(lake, 'tables', spec.name), options.uncachedRows ? new Map() : rowCache);
