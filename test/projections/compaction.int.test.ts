@@ -64,7 +64,8 @@ describe('compaction (OPTIMIZE)', () => {
   });
 
   it('merges a history\'s small files of closed rows by time and keeps its open rows apart', async () => {
-    const { job, tableDir } = await lakeWith('order_status_history', { mutable: 1000, append: 1000 }, 1500);
+    // 8 batches: each adds a file of closed rows and one of new orders' open rows, short of COMPACT_AT_FILES.
+    const { job, tableDir } = await lakeWith('order_status_history', { mutable: 1000, append: 1000 }, 900);
     const before = await loadSnapshot(tableDir);
     const groups = compactionGroups(tableShape(job.definition), before, job.fileRows);
     const closedOnly = (add: AddFile) => fileStats(add)!.nullCount.valid_to === 0;
