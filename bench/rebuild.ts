@@ -32,6 +32,9 @@ export interface JobTime {
   kind: ProjectionKind;
   applied: number;
   commits: number;
+  /** Bytes of data files the job's commits wrote, and of existing files they replaced (copy-on-write). */
+  bytesWritten: number;
+  bytesRewritten: number;
   ms: number;
   /** The process's peak RSS so far (bytes), read after the job: which job raised it. */
   peakRssBytes: number;
@@ -60,7 +63,7 @@ export async function runJobsTimed(input: JobsInput): Promise<JobsTimes> {
   const results = await runJobsTogether(layout, jobs, { mode: input.mode, memory: config.memory });
   const totalMs = performance.now() - started;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  const times: JobTime[] = results.map((result, i) => ({ job: jobs[i].name, kind: jobs[i].definition.kind, applied: result.applied, commits: result.commits, ms: totalMs, peakRssBytes }));
+  const times: JobTime[] = results.map((result, i) => ({ job: jobs[i].name, kind: jobs[i].definition.kind, applied: result.applied, commits: result.commits, bytesWritten: result.bytesWritten, bytesRewritten: result.bytesRewritten, ms: totalMs, peakRssBytes }));
   let viewsMs: number | null = null;
   if (input.buildViews) {
     const viewsStarted = performance.now();
