@@ -3,6 +3,8 @@ import { ingestHeap, type IngestTimes } from './ingest.js';
 import type { JobsInput, JobsTimes } from './rebuild.js';
 import type { BenchResult } from './report.js';
 
+const kib = (bytes: number) => Math.round(bytes / 1024).toLocaleString('en-US');
+
 /**
  * Figure 3: ingest 1% more commands on top of N, then one incremental run of every job (what
  * `eventlake run` does on a schedule), next to the full rebuild of the same jobs over N.
@@ -26,7 +28,7 @@ export async function measureIncremental(options: { lake: string; config: string
         ratioMeaning: 'incremental / full rebuild (lower is better)',
         goal: '< 0.05',
         met: seconds / full < 0.05,
-        note: `${ingested.events} new events, ${run.jobs.length} jobs; views database build ${Math.round(run.viewsMs ?? 0)} ms (not counted)`,
+        note: `${ingested.events} new events, ${run.jobs.length} jobs, ${run.jobs.reduce((sum, j) => sum + j.commits, 0)} commits; views database build ${Math.round(run.viewsMs ?? 0)} ms (not counted); per job commits / KiB written / KiB of existing files rewritten: ${run.jobs.map((j) => `${j.job} ${j.commits} / ${kib(j.bytesWritten)} / ${kib(j.bytesRewritten)}`).join(', ')}`,
       },
     ],
   };

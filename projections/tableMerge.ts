@@ -60,6 +60,8 @@ export const NO_ROW_CHANGE: RowChange = { replaced: [], added: [] };
  */
 export class TableMerge {
   private readonly keyColumns: Column[];
+  /** The snapshot version whose rows `currentRows` left in `__read_prior` (null: none). */
+  private readAt: number | null = null;
   /** The work tables of the last merge that hold its replaced rows and its added rows (null: none). */
   private last: { replaced: string | null; added: string | null } = { replaced: null, added: null };
 
@@ -77,12 +79,18 @@ export class TableMerge {
     this.keyColumns = shape.key.map((name) => shape.columns.find((c) => c.name === name)!);
   }
 
-  /** The table's mutable rows of these keys (single-column key), e.g. a state projection's current rows. */
+  /**
+   * The table's mutable rows of these keys (single-column key), e.g. a state projection's current
+   * rows. They stay (`__read_prior`, with their file and row) for the merge of the same snapshot,
+   * which then reads the files again only for keys not asked here.
+   */
   async currentRows(snapshot: Snapshot, keys: string[]): Promise<Row[]> {
     await loadRows(this.duck, '__keys', keys.map((k) => ({ [this.shape.key[0]]: k })), this.keyColumns);
-    await this.loadPrior(snapshot, await this.tableFiles(snapshot));
+    await this.loadPrior(snapshot, await this.tableFiles(snapshot), '__keys', '__read_prior');
+    await this.duck.run('CREATE OR REPLACE TEMP TABLE __read_keys AS SELECT * FROM __keys');
+    this.readAt = snapshot.version;
     const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
-    const rows = await this.duck.rows(`SELECT to_json(t)::VARCHAR AS j FROM (SELECT ${columns} FROM __prior) t`);
+    const rows = await this.duck.rows(`SELECT to_json(t)::VARCHAR AS j FROM (SELECT ${columns} FROM __read_prior) t`);
     return rows.map((r) => JSON.parse(r.j as string) as Row);
   }
 
@@ -94,6 +102,9 @@ export class TableMerge {
   async merge(snapshot: Snapshot, folded?: () => Promise<void>): Promise<MergeOutcome> {
     const { shape, sizes } = this;
     this.last = { replaced: null, added: null };
+    // Rows `currentRows` read serve this merge only, and only at the snapshot they were read at.
+    const readAtThisSnapshot = this.readAt === snapshot.version;
+    this.readAt = null;
     if (Number(await this.duck.scalar('SELECT count(*) FROM out')) === 0) {
       await folded?.();
       return this.outcome([], []);
@@ -106,7 +117,7 @@ export class TableMerge {
     await this.assertOneRowPerKey();
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM out`);
     const files = await this.tableFiles(snapshot);
-    await this.loadPrior(snapshot, files);
+    await this.loadPriorOfBatch(snapshot, files, readAtThisSnapshot);
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
     this.last = { replaced: '__prior', added: '__merged' };
     await folded?.();
@@ -180,26 +191,42 @@ export class TableMerge {
   }
 
   /**
-   * `__prior`: the current mutable rows of the keys in `__keys`, with the file and row they are
-   * at. Only files whose key range (min/max stats) holds one of the keys are read.
+   * `target` (default `__prior`): the current mutable rows of the keys in the table `keys`, with
+   * the file and row they are at. Only files whose key range (min/max stats) holds one of the keys are read.
    */
-  private async loadPrior(snapshot: Snapshot, files: TableFile[]): Promise<void> {
+  private async loadPrior(snapshot: Snapshot, files: TableFile[], keys: string, target = '__prior'): Promise<void> {
     await this.loadRanges(this.mutableFiles(files));
     const candidates = new Set((await this.duck.rows(
-      `SELECT DISTINCT r.local FROM __ranges r WHERE r.kmin IS NULL OR EXISTS (SELECT 1 FROM __keys k WHERE k.${sqlIdent(this.shape.key[0])} BETWEEN r.kmin AND r.kmax)`,
+      `SELECT DISTINCT r.local FROM __ranges r WHERE r.kmin IS NULL OR EXISTS (SELECT 1 FROM ${keys} k WHERE k.${sqlIdent(this.shape.key[0])} BETWEEN r.kmin AND r.kmax)`,
     )).map((r) => r.local as string));
     if (candidates.size === 0) {
-      await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS SELECT *, NULL::VARCHAR AS __file, NULL::BIGINT AS __row FROM (${emptySelect(this.shape.columns)})`);
+      await this.duck.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT *, NULL::VARCHAR AS __file, NULL::BIGINT AS __row FROM (${emptySelect(this.shape.columns)})`);
       return;
     }
     const live = await this.liveRows(snapshot, files.filter((f) => candidates.has(f.local)));
     const open = this.shape.mutable === 'open' && this.shape.open ? `WHERE t.${sqlIdent(this.shape.open)} IS NULL` : '';
     await this.duck.run(
-      `CREATE OR REPLACE TEMP TABLE __prior AS
+      `CREATE OR REPLACE TEMP TABLE ${target} AS
        SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.${sqlIdent(ROW_FILE_COLUMN)} AS __file, t.${sqlIdent(ROW_INDEX_COLUMN)} AS __row
        FROM (${live}) AS t
-       SEMI JOIN __keys AS k ON ${this.keyMatch('t', 'k')} ${open}`,
+       SEMI JOIN ${keys} AS k ON ${this.keyMatch('t', 'k')} ${open}`,
     );
+  }
+
+  /**
+   * `__prior` for the batch's keys: the rows `currentRows` read at this snapshot, and the files
+   * read again only for keys it was not asked for (a state job's cached keys).
+   */
+  private async loadPriorOfBatch(snapshot: Snapshot, files: TableFile[], readAtThisSnapshot: boolean): Promise<void> {
+    if (!readAtThisSnapshot) return this.loadPrior(snapshot, files, '__keys');
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __unread_keys AS SELECT * FROM __keys AS b ANTI JOIN __read_keys AS r ON ${this.keyMatch('b', 'r')}`);
+    const kept = `SELECT p.* FROM __read_prior AS p SEMI JOIN __keys AS b ON ${this.keyMatch('p', 'b')}`;
+    if (Number(await this.duck.scalar('SELECT count(*) FROM __unread_keys')) === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS ${kept}`);
+    else {
+      await this.loadPrior(snapshot, files, '__unread_keys');
+      await this.duck.run(`INSERT INTO __prior ${kept}`);
+    }
+    for (const table of ['__read_prior', '__read_keys', '__unread_keys']) await this.duck.run(`DROP TABLE ${table}`);
   }
 
   /** The files' live rows (their deletion vectors applied) with each row's file and index. */
@@ -226,7 +253,10 @@ export class TableMerge {
   /**
    * `__placed`: the merged rows, each mutable one with its home file: where its key's row was, or
    * for a new key the file whose key range it falls in (the one with the greatest lower bound at
-   * or below it, else the first), so files keep disjoint key ranges. NULL: a new file.
+   * or below it, else the first), so files keep disjoint key ranges. NULL: a new file, for the
+   * keys past every file's range: keys that grow with time (sequential ids, time-ordered UUIDs)
+   * then add a small file per batch instead of rewriting the last one, and compaction merges the
+   * small files later.
    */
   private async placeMergedRows(files: TableFile[]): Promise<void> {
     const { shape } = this;
@@ -239,7 +269,11 @@ export class TableMerge {
          SELECT m.*, ${mutable} AS __mutable, p.__file AS __was
          FROM __merged AS m LEFT JOIN (SELECT DISTINCT ${this.keys('')}, __file FROM __prior) AS p ON ${this.keyMatch('m', 'p')}
        )
-       SELECT l.* EXCLUDE (__was), CASE WHEN NOT l.__mutable THEN NULL ELSE coalesce(l.__was, r.local, (SELECT local FROM __ranges ORDER BY kmin LIMIT 1)) END AS __home
+       SELECT l.* EXCLUDE (__was), CASE
+         WHEN NOT l.__mutable THEN NULL
+         WHEN l.__was IS NOT NULL THEN l.__was
+         WHEN l.${first} > (SELECT max(kmax) FROM __ranges) THEN NULL
+         ELSE coalesce(r.local, (SELECT local FROM __ranges ORDER BY kmin LIMIT 1)) END AS __home
        FROM located AS l ASOF LEFT JOIN __ranges AS r ON l.${first} >= r.kmin`,
     );
   }
@@ -251,22 +285,23 @@ export class TableMerge {
     return files.filter((f) => wanted.has(f.local));
   }
 
-  /** Copy-on-write: each touched file again, without its replaced rows and with the rows placed in it. */
+  /**
+   * Copy-on-write: each touched file again, without its replaced rows and with the rows placed in
+   * it, one file at a time straight from its Parquet. (Copying every touched row into one work
+   * table and scanning it once per file cost as much as writing the files: 1.4 of 2 s for orders
+   * at 1M events.)
+   */
   private async rewrite(snapshot: Snapshot, touched: TableFile[]): Promise<AddFile[]> {
-    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
-    const live = await this.liveRows(snapshot, touched);
-    await this.duck.run(
-      `CREATE OR REPLACE TEMP TABLE __rewrite AS
-       SELECT ${this.shape.columns.map((c) => `t.${sqlIdent(c.name)}`).join(', ')}, t.${sqlIdent(ROW_FILE_COLUMN)} AS __home
-       FROM (${live}) AS t
-       ANTI JOIN __prior AS p ON p.__file = t.${sqlIdent(ROW_FILE_COLUMN)} AND p.__row = t.${sqlIdent(ROW_INDEX_COLUMN)}
-       UNION ALL SELECT ${columns}, __home FROM __placed WHERE __mutable AND __home IS NOT NULL`,
-    );
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name));
     const adds: AddFile[] = [];
     for (const file of touched) {
-      adds.push(...(await this.write(`(SELECT * FROM __rewrite WHERE __home = ${sqlString(file.local)})`, this.shape.key, this.sizes.mutableRows)));
+      const live = await this.liveRows(snapshot, [file]);
+      const local = sqlString(file.local);
+      const kept = `SELECT ${columns.map((c) => `t.${c}`).join(', ')} FROM (${live}) AS t
+        ANTI JOIN (SELECT __row FROM __prior WHERE __file = ${local}) AS p ON p.__row = t.${sqlIdent(ROW_INDEX_COLUMN)}`;
+      const placed = `SELECT ${columns.join(', ')} FROM __placed WHERE __mutable AND __home = ${local}`;
+      adds.push(...(await this.write(`(${kept} UNION ALL ${placed})`, this.shape.key, this.sizes.mutableRows)));
     }
-    await this.duck.run('DROP TABLE __rewrite');
     return adds;
   }
 

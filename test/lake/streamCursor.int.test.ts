@@ -66,3 +66,48 @@ describe('the stream cursor refuses damage and says where it is', () => {
     expect(error!.message).toMatch(new RegExp(`stream p0 is damaged at byte ${at} of ${file}: record 7 is not valid JSON`));
   });
 });
+
+describe('the stream cursor finds its start from the nearer end of the segment', () => {
+  const sequencesOf = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { sequence: number }).sequence);
+
+  it('from any position, in rolled segments and the head one, it returns the records after it', async () => {
+    const { layout, head } = await logOf(90, 1200);
+    expect(fs.readdirSync(layout.streamDir('p0')).length).toBeGreaterThan(3);
+    for (let after = 0; after < 90; after++) {
+      const lines = await new StreamCursor(layout.streamDir('p0'), after).next(7, head);
+      expect(sequencesOf(lines)).toEqual(Array.from({ length: Math.min(7, 90 - after) }, (_, i) => after + 1 + i));
+    }
+  });
+
+  it('resuming near the head does not read the segment from its start', async () => {
+    const { layout, head } = await logOf(200);
+    const file = segmentPath(layout.streamDir('p0'), 1);
+    const text = fs.readFileSync(file);
+    // Zero the first half: a scan from the start would find no line ends there and refuse.
+    text.fill(0, 0, text.length >> 1);
+    fs.writeFileSync(file, text);
+    expect(sequencesOf(await new StreamCursor(layout.streamDir('p0'), 190).next(100, head))).toEqual([191, 192, 193, 194, 195, 196, 197, 198, 199, 200]);
+    await expect(new StreamCursor(layout.streamDir('p0'), 10).next(100, head)).rejects.toThrow(LogDamageError);
+  });
+
+  it('a record added after the start is caught when the lines are read', async () => {
+    const { layout, head } = await logOf(100);
+    const file = segmentPath(layout.streamDir('p0'), 1);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines.splice(95, 0, lines[94]);
+    fs.writeFileSync(file, lines.join('\n'));
+    const error = await rejection(new StreamCursor(layout.streamDir('p0'), 90).next(100, { ...head, offset: fs.statSync(file).size }));
+    expect(error).toBeInstanceOf(LogDamageError);
+    expect(error.message).toMatch(/the record in the place of sequence 91, counted back from the committed end, holds 92/);
+  });
+
+  it('a segment with fewer records than its committed end says is refused', async () => {
+    const { layout, head } = await logOf(100);
+    const file = segmentPath(layout.streamDir('p0'), 1);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    fs.writeFileSync(file, lines.slice(70).join('\n')); // 30 records left, 40 expected after sequence 60
+    const error = await rejection(new StreamCursor(layout.streamDir('p0'), 60).next(100, { ...head, offset: fs.statSync(file).size }));
+    expect(error).toBeInstanceOf(LogDamageError);
+    expect(error.message).toMatch(/the segment holds 30 records before its committed end, 40 are expected after sequence 60/);
+  });
+});
