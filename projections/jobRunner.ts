@@ -58,6 +58,8 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
   const results = new Map<Job, JobRunResult>();
   for (const group of groupByStart(passes)) {
     const survivors = head && meta ? await readTogether(layout, group, head, options, failures) : group;
+    // Each folds in turn with the pass's DuckDB memory; the others wait with theirs on disk.
+    for (const pass of survivors) await pass.park();
     for (const pass of survivors) {
       try {
         results.set(pass.job, await pass.finish());
