@@ -8,9 +8,9 @@ import { RowCachePool } from './rowCache.js';
  * job's DuckDB, and DuckDB spills to its temp folder, so a rebuild's peak depends on the budget,
  * not on the log's length.
  *
- * Default 768 MiB. RSS is more than the budget: Node itself (~100 MB) and V8's heap, which grows
- * to 2-2.5x its live rows before it collects (measured at 3M events: heap 700-980 MB over
- * caches of ~300-400 MB). With 1 GiB (40% caches) a 3M-event rebuild peaked at 1,559 MiB.
+ * Default 768 MiB. RSS is more than the budget: Node itself (~100 MB), V8's headroom over its
+ * live rows (held to 25% by holdHeapGrowth; by default V8 let the heap reach 2-2.5x them), and
+ * DuckDB's floor per instance (MIN_DUCKDB_MIB) when many jobs share a pass.
  */
 export const DEFAULT_MEMORY = 768 * 1024 ** 2;
 
