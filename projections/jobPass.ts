@@ -230,6 +230,9 @@ export class JobPass {
   /** The rebuild's switch, housekeeping, and the job's run state; releases the job. */
   async finish(): Promise<JobRunResult> {
     try {
+      // Its turn: the fold (and a state job's replay of deferred records, which sorts them all)
+      // and compaction run with the pass's DuckDB memory, not a share.
+      await this.duck.run(`SET memory_limit = '${this.memory.finishingLimit}'`);
       if (this.staged && (this.mode === 'rebuild' || this.result.applied > 0)) {
         const adds = await this.foldStaged();
         failpoint('projection.afterDataFile');
@@ -300,10 +303,11 @@ export class JobPass {
 
   /**
    * The rebuild's final files: a state job first stages what its cache still holds and replays
-   * the records it deferred. The fold runs alone (the passes finish one after the other), so it
-   * gets every core and the DuckDB memory of the passes already closed.
+   * the records it deferred. The fold runs alone (the passes finish one after the other, the
+   * others parked), so it gets every core and the pass's DuckDB memory.
    */
   private async foldStaged(): Promise<AddFile[]> {
+    await this.duck.run(`SET threads = ${os.availableParallelism()}`);
     let foldedAlready = false;
     if (this.applier instanceof StateRebuild) {
       const { poisoned, oneRowPerKey } = await this.applier.finish();
@@ -312,9 +316,16 @@ export class JobPass {
       this.result.deadLetters += poisoned.length;
       foldedAlready = oneRowPerKey;
     }
-    await this.duck.run(`SET memory_limit = '${this.memory.finishingLimit}'`);
-    await this.duck.run(`SET threads = ${os.availableParallelism()}`);
     return this.staging.finish(this.tableDir, foldedAlready);
+  }
+
+  /**
+   * Lowers DuckDB's memory limit while the job waits for its turn to finish: what it staged goes
+   * to its temp folder and its memory to the job that folds (memoryBudget.ts, PassMemory).
+   */
+  async park(): Promise<void> {
+    // Only memory is at stake: should DuckDB not free enough, the job goes on at its share.
+    await this.duck.run(`SET memory_limit = '${this.memory.parkedLimit}'`).catch((error: Error) => logger.warn({ job: this.job.name, error: error.message }, 'could not park the job\'s DuckDB'));
   }
 
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */
@@ -335,7 +346,7 @@ export class JobPass {
   }
 
   private async release(): Promise<void> {
-    this.cache.drain();
+    this.cache.release();
     this.duck.close();
     this.memory.closed();
     await this.lock?.release();

@@ -67,8 +67,11 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
   };
   const runGroup = async (group: JobPass[]) => {
     const survivors = head && meta ? await readTogether(layout, group, head, options, failures) : group;
-    if (survivors.some((p) => p.stagesBatches)) for (const pass of survivors) await finish(pass);
-    else await Promise.all(survivors.map(finish));
+    if (survivors.some((p) => p.stagesBatches)) {
+      // Each folds in turn with the pass's DuckDB memory; the others wait with theirs on disk.
+      for (const pass of survivors) await pass.park();
+      for (const pass of survivors) await finish(pass);
+    } else await Promise.all(survivors.map(finish));
   };
   const groups = groupByStart(passes);
   // A staged pass (rebuild, first run) folds its table in `finish` with the memory of the passes

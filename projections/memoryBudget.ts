@@ -1,4 +1,5 @@
 import bytes from 'bytes';
+import v8 from 'node:v8';
 import { RowCachePool } from './rowCache.js';
 
 /**
@@ -7,9 +8,9 @@ import { RowCachePool } from './rowCache.js';
  * job's DuckDB, and DuckDB spills to its temp folder, so a rebuild's peak depends on the budget,
  * not on the log's length.
  *
- * Default 768 MiB. RSS is more than the budget: Node itself (~100 MB) and V8's heap, which grows
- * to 2-2.5x its live rows before it collects (measured at 3M events: heap 700-980 MB over
- * caches of ~300-400 MB). With 1 GiB (40% caches) a 3M-event rebuild peaked at 1,559 MiB.
+ * Default 768 MiB. RSS is more than the budget: Node itself (~100 MB), V8's headroom over its
+ * live rows (held to 25% by holdHeapGrowth; by default V8 let the heap reach 2-2.5x them), and
+ * DuckDB's floor per instance (MIN_DUCKDB_MIB) when many jobs share a pass.
  */
 export const DEFAULT_MEMORY = 768 * 1024 ** 2;
 
@@ -37,6 +38,25 @@ export function parseMemory(value: string | number, where = '--memory'): number 
   return Math.floor(parsed);
 }
 
+/**
+ * How far V8 lets its heap grow past the live objects after a full collection, in percent. V8
+ * picks 10-300% by itself, and past a few hundred MB of live rows it let the heap reach 2-2.5x
+ * them: the row caches' part of the budget cost twice its size in RSS. At 25% (1M-event
+ * rebuild, same lake, load ~15): peak RSS 537 MiB against 831-868 MiB, for ~13% more CPU.
+ */
+export const HEAP_GROWING_PERCENT = 25;
+
+/**
+ * Holds V8's heap to HEAP_GROWING_PERCENT over its live objects from now on. A process-wide V8
+ * flag, read at every full collection; set by the passes of `run`, `rebuild` and `serve`, which
+ * hold the process's large long-lived objects (the row caches). Unless the process was started
+ * with its own `--heap-growing-percent`.
+ */
+export function holdHeapGrowth(): void {
+  if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent') || arg.startsWith('--heap_growing_percent'))) return;
+  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
 /** How a pass splits its budget between its state jobs' row caches and its DuckDB instances. */
 export class MemoryBudget {
   /** Bytes all state jobs' in-memory rows may take together (estimated, see rowCache.ts). */
@@ -49,16 +69,26 @@ export class MemoryBudget {
     this.duckdbBytes = bytes - this.rowCacheBytes;
   }
 
-  /** One DuckDB instance's memory_limit while `open` instances work side by side. */
-  duckdbLimit(open: number): string {
-    return `${Math.max(MIN_DUCKDB_MIB, Math.floor(this.duckdbBytes / Math.max(1, open) / 1024 ** 2))}MiB`;
+  /** One DuckDB instance's memory_limit while `open` instances share `bytes` (the DuckDB part) side by side. */
+  duckdbLimit(open: number, bytes = this.duckdbBytes): string {
+    return `${Math.max(MIN_DUCKDB_MIB, Math.floor(bytes / Math.max(1, open) / 1024 ** 2))}MiB`;
   }
 }
 
 /**
- * A pass's share of the budget as its jobs open and close: every DuckDB instance holds at most
- * its equal share while the jobs apply batches side by side; the job folding its rebuild at the
- * end (one at a time) may also take the shares of the jobs already closed.
+ * An instance's memory_limit while it waits for its turn to fold, or after its pass: lowering
+ * the limit makes DuckDB write what it holds to its temp folder and free it at once (measured:
+ * an instance holding a 120 MiB staged table went from 244 to 117 MiB RSS when set to 16 MiB).
+ */
+const PARKED_MIB = 32;
+
+/**
+ * A pass's share of the budget as its jobs open and close. While the jobs apply batches side by
+ * side, every DuckDB instance holds at most its equal share. When the reading ends, every
+ * instance is parked (its staged rows go to disk) and the jobs fold one after the other, each
+ * with the whole DuckDB part but for what the other open instances keep parked: before, each
+ * idle instance kept its share of staged rows in memory while another folded, and the folds,
+ * the largest DuckDB work of a rebuild, ran in one share.
  */
 export class PassMemory {
   readonly rowCaches: RowCachePool;
@@ -68,6 +98,7 @@ export class PassMemory {
     readonly budget: MemoryBudget,
     private readonly instances: number,
   ) {
+    holdHeapGrowth();
     this.rowCaches = new RowCachePool(budget.rowCacheBytes);
     this.open = instances;
   }
@@ -77,9 +108,15 @@ export class PassMemory {
     return this.budget.duckdbLimit(this.instances);
   }
 
-  /** The finishing instance's memory_limit: its share and those of the instances already closed. */
+  /** An idle instance's memory_limit: what it holds goes to its temp folder. */
+  get parkedLimit(): string {
+    return `${PARKED_MIB}MiB`;
+  }
+
+  /** The folding instance's memory_limit: the DuckDB part less what the other open instances keep parked. */
   get finishingLimit(): string {
-    return this.budget.duckdbLimit(this.instances / (this.instances - this.open + 1));
+    const others = (this.open - 1) * PARKED_MIB * 1024 ** 2;
+    return this.budget.duckdbLimit(1, this.budget.duckdbBytes - others);
   }
 
   closed(): void {

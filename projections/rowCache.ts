@@ -91,14 +91,31 @@ export class RowCache {
     return evicted;
   }
 
-  /** Every row still held, the cache emptied and released from its pool. */
-  drain(): Row[] {
-    const all = [...this.rows.values()];
+  /**
+   * Every row still held, `size` at a time, each chunk removed from the cache as it is taken (so
+   * a chunk written elsewhere can be collected while the next is taken); the cache ends emptied
+   * and released from its pool.
+   */
+  *drain(size = Number.MAX_SAFE_INTEGER): Generator<Row[]> {
+    while (this.rows.size > 0) {
+      const chunk: Row[] = [];
+      for (const [key, row] of this.rows) {
+        if (chunk.length >= size) break;
+        chunk.push(row);
+        this.rows.delete(key);
+        this.bytes -= rowBytes(row);
+      }
+      yield chunk;
+    }
+    this.release();
+  }
+
+  /** Drops every row and leaves the pool. */
+  release(): void {
     this.rows.clear();
     this.bytes = 0;
     this.evictedKeys = new EvictedKeys();
     this.pool.forget(this);
-    return all;
   }
 }
 

@@ -59,9 +59,7 @@ export class StateRebuild implements BatchApplier {
 
   /** Stages every row still cached, then replays the deferred records; returns the records they threw on. */
   async finish(): Promise<{ poisoned: Poisoned[]; oneRowPerKey: boolean }> {
-    const rows = this.cache.drain();
-    for (let i = 0; i < rows.length; i += CHUNK_ROWS) await this.staging.stageRows(rows.slice(i, i + CHUNK_ROWS));
-    rows.length = 0;
+    for (const rows of this.cache.drain(CHUNK_ROWS)) await this.staging.stageRows(rows);
     // Without deferred records every key was staged exactly once (evicted, or drained now).
     if (this.deferred === 0) return { poisoned: [], oneRowPerKey: true };
     return { poisoned: await this.replay(), oneRowPerKey: false };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { MemoryBudget, parseMemory } from '../../projections/memoryBudget.js';
+import { MemoryBudget, PassMemory, parseMemory } from '../../projections/memoryBudget.js';
 import { RowCachePool } from '../../projections/rowCache.js';
 
 const row = (key: string) => ({ id: key, name: 'x'.repeat(100), version: 1 });
@@ -24,6 +24,33 @@ describe('the memory budget', () => {
     expect(budget.rowCacheBytes + budget.duckdbBytes).toBe(1000 * 1024 ** 2);
     expect(budget.duckdbLimit(3)).toBe('250MiB');
     expect(budget.duckdbLimit(10)).toBe('128MiB');
+  });
+});
+
+describe("a pass's DuckDB memory as its jobs fold in turn", () => {
+  const MiB = 1024 ** 2;
+  const mib = (limit: string) => Number(/^(\d+)MiB$/.exec(limit)![1]);
+
+  test('the folding job gets the DuckDB part less what the parked others keep, more as they close', () => {
+    const pass = new PassMemory(new MemoryBudget(2048 * MiB), 6);
+    const duckdb = pass.budget.duckdbBytes / MiB;
+    expect(mib(pass.sharedLimit)).toBe(256);
+    expect(mib(pass.parkedLimit)).toBeLessThan(mib(pass.sharedLimit));
+    const folding: number[] = [];
+    for (let open = 6; open >= 1; open--) {
+      folding.push(mib(pass.finishingLimit));
+      // The folding instance and the parked ones together stay within the DuckDB part.
+      expect(mib(pass.finishingLimit) + (open - 1) * mib(pass.parkedLimit)).toBeLessThanOrEqual(duckdb);
+      pass.closed();
+    }
+    expect(folding[0]).toBeGreaterThan(mib(pass.sharedLimit) * 4);
+    expect(folding.at(-1)).toBe(duckdb);
+    expect([...folding].sort((a, b) => a - b)).toEqual(folding);
+  });
+
+  test('a live job alone has the whole DuckDB part', () => {
+    const pass = new PassMemory(new MemoryBudget(768 * MiB), 1);
+    expect(mib(pass.finishingLimit)).toBe(pass.budget.duckdbBytes / MiB);
   });
 });
 
@@ -67,5 +94,22 @@ describe('row caches sharing one pool', () => {
     let claimed = 0;
     for (let i = 0; i < 100_000; i++) if (cache.mayHaveEvicted(`other-${i}`)) claimed += 1;
     expect(claimed).toBeLessThan(1000);
+  });
+
+  test('a drained cache gives its rows a chunk at a time, each gone from the cache as it is taken, then leaves the pool', () => {
+    const pool = new RowCachePool(1_000_000);
+    const cache = pool.cache();
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, row(`k${i}`));
+    const sizes: number[] = [];
+    const taken: string[] = [];
+    for (const chunk of cache.drain(4)) {
+      sizes.push(chunk.length);
+      taken.push(...chunk.map((r) => r.id as string));
+      for (const r of chunk) expect(cache.get(r.id as string)).toBeUndefined();
+    }
+    expect(sizes).toEqual([4, 4, 2]);
+    expect(taken).toEqual([...Array(10).keys()].map((i) => `k${i}`));
+    expect(pool.usedBytes).toBe(0);
+    expect(cache.size).toBe(0);
   });
 });
