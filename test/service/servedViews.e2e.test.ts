@@ -28,7 +28,7 @@ describe.each([
   { tables: 'copy-on-write', deletionVectors: false, count: 400 },
   // Deletion vectors change what a batch commits (new rows and bitmaps, no rewritten files) and
   // so what the merges into views.duckdb record; fewer commands keep the run short.
-  { tables: 'deletion vectors', deletionVectors: true, count: 200 },
+  { tables: 'deletion vectors', deletionVectors: true, count: 100 },
 ])('eventlake serve: live answers equal views built from the tables ($tables)', ({ deletionVectors, count }) => {
   it(`after ${count / 10} live batches of mixed commands`, { timeout: 600_000 }, async () => {
     const server = await startServer({ args: ['--query-limit', '10000'], config: { domains: ['superchargers', 'orders'], deletionVectors } });
