@@ -53,9 +53,13 @@ export const HEAP_GROWING_PERCENT = 25;
  * with its own `--heap-growing-percent`.
  */
 export function holdHeapGrowth(): void {
+  // Once per process: every pass builds its memory, and `serve` opens a pass per live job.
+  if (heapHeld) return;
+  heapHeld = true;
   if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent') || arg.startsWith('--heap_growing_percent'))) return;
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
+let heapHeld = false;
 
 /** How a pass splits its budget between its state jobs' row caches and its DuckDB instances. */
 export class MemoryBudget {
