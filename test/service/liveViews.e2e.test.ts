@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventlake } from '../support/cli.js';
-import { changeStatus, get, post, registerCharger, startServer, waitFor, waitReady, type RunningServer } from '../support/server.js';
+import { changeStatus, get, post, registerCharger, startServer, waitCaughtUp, waitFor, waitReady, type RunningServer } from '../support/server.js';
 
 interface ServerEvent {
   event: string;
@@ -91,7 +91,7 @@ describe('eventlake serve: live projections, change feed and queries', () => {
 
   it('lists each changed key once per read model', async () => {
     // Every job past its first run (which writes the whole table and lists no keys) first.
-    await waitFor(async () => (await get(`${server.url}/status`)).body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined, 'zero lag');
+    await waitCaughtUp(server);
     const feed = await subscribe(`${server.url}/events/stream`);
     try {
       await feed.next((e) => e.event === 'ready', 0, 'the ready event');
@@ -132,10 +132,7 @@ describe('eventlake serve: live projections, change feed and queries', () => {
   });
 
   it('catches every live job up (no lag) once the commands are in', async () => {
-    await waitFor(async () => {
-      const { body } = await get(`${server.url}/status`);
-      return body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined;
-    }, 'zero lag');
+    await waitCaughtUp(server);
     const { body } = await get(`${server.url}/status`);
     // Six commands: two in the first test, three in the keys test, one for views.duckdb.
     expect(body.jobs.find((j: { job: string }) => j.job === 'command_status')).toMatchObject({ live: true, lastTrigger: 'live', lastError: null, rows: 6 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { eventlake } from '../support/cli.js';
-import { get, post, startServer, waitFor, waitReady } from '../support/server.js';
+import { post, startServer, waitCaughtUp, waitReady } from '../support/server.js';
 
 /** Every view of the built-in domains, in an order that makes the answers comparable. */
 const QUESTIONS = [
@@ -40,9 +40,9 @@ describe.each([
       for (let i = 0; i < commands.length; i += 10) {
         expect((await post(`${server.url}/commands`, commands.slice(i, i + 10))).status).toBeLessThan(500);
         // Now and then wait for the read side, so batches land in separate live passes.
-        if (i % 40 === 0) await waitFor(async () => (await get(`${server.url}/status`)).body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined, 'zero lag', 180_000);
+        if (i % 40 === 0) await waitCaughtUp(server, 180_000);
       }
-      await waitFor(async () => (await get(`${server.url}/status`)).body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined, 'zero lag', 180_000);
+      await waitCaughtUp(server, 180_000);
       for (const sql of QUESTIONS) {
         const answer = await post(`${server.url}/query`, { sql });
         expect(answer.status, JSON.stringify(answer.body)).toBe(200);

@@ -91,6 +91,11 @@ export function waitReady(server: RunningServer): Promise<true> {
   return waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200 || undefined, 'readiness');
 }
 
+/** Waits until `/status` shows every job with no lag (its table's checkpoint at the log's head). */
+export function waitCaughtUp(server: RunningServer, timeoutMs?: number): Promise<true> {
+  return waitFor(async () => (await get(`${server.url}/status`)).body.jobs.every((j: { lagEvents: number }) => j.lagEvents === 0) || undefined, 'zero lag', timeoutMs);
+}
+
 export interface Answer<T = any> {
   status: number;
   body: T;
