@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** One figure of a bench run: ours, the baseline measured in the same run, and their ratio. */
 export interface BenchResult {
@@ -41,6 +43,19 @@ export interface BenchReport {
   startedAt: string;
   durationSeconds: number;
   results: BenchResult[];
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The product's commit, from git or (for a run from an exported tree) EVENTLAKE_BENCH_COMMIT. */
+export function productCommit(): string | null {
+  if (process.env.EVENTLAKE_BENCH_COMMIT) return process.env.EVENTLAKE_BENCH_COMMIT;
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
+  } catch {
+    return null;
+  }
 }
 
 export function machine(loadStart: number[]): Machine {

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { measureIngest } from './ingest.js';
 import { LIVE_BATCH, measureLiveBatch } from './liveBatch.js';
 import { measureQueries } from './queries.js';
 import { measureRebuild } from './rebuild.js';
-import { machine, notMeasured, writeReport, type BenchResult } from './report.js';
+import { machine, notMeasured, productCommit, writeReport, type BenchResult } from './report.js';
 import { existingWorkload, writeBenchConfig, writeWorkload } from './workload.js';
 import { LakeLayout } from '../lake/layout.js';
 import { readHead } from '../lake/log/logHead.js';
@@ -60,17 +59,6 @@ interface Options {
   queryReps: number;
   profile?: string;
   resultsDir: string;
-}
-
-/** The product's commit, from git or (for a run from an exported tree) EVENTLAKE_BENCH_COMMIT. */
-function productCommit(): string | null {
-  if (process.env.EVENTLAKE_BENCH_COMMIT) return process.env.EVENTLAKE_BENCH_COMMIT;
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
-  } catch {
-    return null;
-  }
 }
 
 /** A reused lake must hold exactly the N events asked for, or every figure would be off. */
