@@ -74,4 +74,25 @@ describe('the benchmark harness', () => {
     expect(fs.readFileSync(path.join(resultsDir, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*ingest[\s\S]*<\/svg>\n$/);
     expect(fs.readFileSync(path.join(resultsDir, 'latest.md'), 'utf8')).toContain('| figure | ours | baseline | ratio | goal |');
   }, 300_000);
+
+  it('writes the scaling table: one row per N with time, CPU per event and peak RSS', async () => {
+    const dir = tempDir('eventlake-bench-scale-');
+    const json = path.join(dir, 'rows.jsonl');
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const { stdout } = await run(process.execPath, [path.join(REPO, 'dist/bench/scale.js'), '--events', '300,600', '--dir', path.join(dir, 'work'), '--json', json], { cwd: REPO });
+
+    const rows = fs.readFileSync(json, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { events: number; ingest: Record<string, number>; rebuild: Record<string, number> });
+    expect(rows.map((r) => r.events)).toEqual([300, 600]);
+    for (const row of rows) {
+      for (const figure of [row.ingest.commandsPerSecond, row.ingest.cpuUsPerCommand, row.ingest.peakRssMiB, row.rebuild.recordsPerSecond, row.rebuild.cpuUsPerRecord, row.rebuild.peakRssMiB]) {
+        expect(Number.isFinite(figure) && figure > 0, JSON.stringify(row)).toBe(true);
+      }
+      // Six TypeScript jobs: command_status reads the command log, the other five every event.
+      expect(row.rebuild.recordsApplied).toBe(6 * row.events);
+    }
+    expect(stdout).toMatch(/^\| events \| ingest s \|/);
+    expect(stdout).toContain('| 600 |');
+    // Each N's lake is removed once measured unless --keep.
+    expect(fs.readdirSync(path.join(dir, 'work'))).toEqual([]);
+  }, 300_000);
 });
