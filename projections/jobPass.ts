@@ -182,25 +182,30 @@ export class JobPass {
     if (files.length === 0) return;
     const wanted = definition.eventTypes ? `WHERE eventType IN (${definition.eventTypes.map(sqlString).join(', ')})` : '';
     await this.duck.run(`CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet(${sqlPathList(files)}) ${wanted}`);
-    await this.duck.run(`CREATE OR REPLACE TEMP TABLE out AS ${conformingSelect(definition.columns, definition.sql)}`);
+    await this.staging.stageSelect(conformingSelect(definition.columns, definition.sql));
     await this.duck.run('DROP VIEW events');
-    await this.staging.stage();
+    const lasts = await this.lastTimestamps(ranges.flatMap((r) => r.at(-1) ?? []));
     for (const [i, stream] of this.streams.entries()) {
       const last = ranges[i].at(-1);
       if (!last) continue;
       // Sealed ranges run gap-free from 1, so the last one tells how many there are.
-      this.applied[stream] = { sequence: last.last, timestamp: await this.lastTimestamp(last) };
+      this.applied[stream] = { sequence: last.last, timestamp: lasts.get(last.location) ?? null };
       this.sealedThrough.set(stream, last.last);
       this.result.applied += last.last;
     }
   }
 
-  /** Business time of a sealed range's last event (for lag in seconds). */
-  private async lastTimestamp(range: SealedRange): Promise<string | null> {
-    const [file] = await localFiles([range.location]);
-    return this.duck.scalar<string | null>(
-      `SELECT strftime(timezone('UTC', timestamp), '%Y-%m-%dT%H:%M:%S.%gZ') FROM read_parquet(${sqlString(file)}) WHERE sequence = ${range.last}`,
-    );
+  /**
+   * Business time of each sealed range's last event (for lag in seconds): one statement, each
+   * file read for its one row, which its row groups' sequence stats find without a scan.
+   */
+  private async lastTimestamps(ranges: SealedRange[]): Promise<Map<string, string | null>> {
+    if (ranges.length === 0) return new Map();
+    const files = await localFiles(ranges.map((r) => r.location));
+    const lastRows = ranges.map((r, i) => `SELECT ${i} AS i, strftime(timezone('UTC', timestamp), '%Y-%m-%dT%H:%M:%S.%gZ') AS at FROM read_parquet(${sqlString(files[i])}) WHERE sequence = ${r.last}`);
+    const rows = await this.duck.rows(lastRows.join(' UNION ALL '));
+    const byRange = new Map(rows.map((row) => [Number(row.i), row.at as string | null]));
+    return new Map(ranges.map((r, i) => [r.location, byRange.get(i) ?? null]));
   }
 
   /** Applies one batch: staged (rebuild), or merged into the table and committed with the checkpoint. */

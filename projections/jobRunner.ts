@@ -69,7 +69,8 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
     const survivors = head && meta ? await readTogether(layout, group, head, options, failures) : group;
     if (survivors.some((p) => p.stagesBatches)) {
       // Each folds in turn with the pass's DuckDB memory; the others wait with theirs on disk.
-      for (const pass of survivors) await pass.park();
+      // The first folds at once: parking it would only spill what it reads back right away.
+      for (const pass of survivors.slice(1)) await pass.park();
       for (const pass of survivors) await finish(pass);
     } else await Promise.all(survivors.map(finish));
   };

@@ -23,9 +23,14 @@ export class RebuildStaging {
 
   /** Adds the batch in `out`; `__seq` keeps log order across batches for the fold. */
   async stage(): Promise<void> {
+    await this.stageSelect('SELECT * FROM out');
+  }
+
+  /** Adds the rows of a SELECT as a batch, with no `out` table between (a SQL rebuild's one statement over the sealed log). */
+  async stageSelect(select: string): Promise<void> {
     const seq = this.batches++;
-    if (seq === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __staged AS SELECT *, ${seq}::BIGINT AS __seq FROM out`);
-    else await this.duck.run(`INSERT INTO __staged BY NAME SELECT *, ${seq}::BIGINT AS __seq FROM out`);
+    if (seq === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __staged AS SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
+    else await this.duck.run(`INSERT INTO __staged BY NAME SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
   }
 
   /** Stages rows made in JS (a state rebuild's evicted or final rows) as a batch. */

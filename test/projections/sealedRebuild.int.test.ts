@@ -13,6 +13,7 @@ import { Duck, sqlPathList, sqlString } from '../../lake/duckdb.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { readHead } from '../../lake/log/logHead.js';
 import { sealedRanges, sealLog } from '../../lake/log/sealedSegments.js';
+import { lastApplied } from '../../projections/jobCommits.js';
 import { runJob } from '../../projections/jobRunner.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
 import { tempDir } from '../support/cli.js';
@@ -113,5 +114,26 @@ describe('rebuilding a SQL projection from the sealed log', () => {
     }
     await runJob(tampered, job(), { mode: 'rebuild' });
     expect(await dailyChanges(tampered)).not.toEqual(answer);
+  });
+
+  test('a rebuild wholly from the sealed log records each stream\'s last event and its business time, as one from NDJSON does', async () => {
+    const layout = layoutAt(config.lakeDir);
+    await ingest(layout, 0, 1500);
+    await sealLog(layout);
+    const plain = layoutAt(path.join(dir, 'plain'));
+    fs.cpSync(layout.root, plain.root, { recursive: true });
+    fs.rmSync(path.join(plain.root, 'log', 'sealed'), { recursive: true });
+
+    await runJob(layout, job(), { mode: 'rebuild' });
+    await runJob(plain, job(), { mode: 'rebuild' });
+    const appliedOf = async (at: LakeLayout) => {
+      const tableDir = at.tableDir('daily_status_changes');
+      return lastApplied(tableDir, await loadSnapshot(tableDir));
+    };
+    const [fromSealed, fromNdjson] = [await appliedOf(layout), await appliedOf(plain)];
+    // Status's lag in seconds counts from these business times.
+    expect(Object.keys(fromSealed).sort()).toEqual(['p0', 'p1', 'p2']);
+    for (const stream of ['p0', 'p1', 'p2']) expect(fromSealed[stream].timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(fromSealed).toEqual(fromNdjson);
   });
 });
