@@ -1,4 +1,5 @@
 import { COMMAND_STREAM } from '../lake/log/logMeta.js';
+import { ENCODE_BATCH_CHARS } from '../lake/log/logWriter.js';
 import type { CommandMemo } from './commandIdStore.js';
 import type { DecisionLog } from './commandDecider.js';
 
@@ -6,32 +7,50 @@ import type { DecisionLog } from './commandDecider.js';
 export class NdjsonBytes {
   private buffer: Buffer;
   private used = 0;
-  /** End offset of each record, for cutting the buffer back into records. */
-  readonly ends: number[] = [];
+  /** Lines not encoded yet (see ENCODE_BATCH_CHARS). */
+  private pending = '';
+  private lines = 0;
 
   constructor(expectedBytes = 64 * 1024) {
     this.buffer = Buffer.allocUnsafeSlow(expectedBytes);
   }
 
   add(line: string): void {
-    const most = line.length * 3 + 1; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    this.pending += `${line}\n`;
+    this.lines += 1;
+    if (this.pending.length >= ENCODE_BATCH_CHARS) this.encodePending();
+  }
+
+  get count(): number {
+    return this.lines;
+  }
+
+  /** End offset of each record, for cutting the bytes back into records (a JSON line holds no raw newline). */
+  ends(): Int32Array {
+    this.encodePending();
+    const ends = new Int32Array(this.lines);
+    let from = 0;
+    for (let i = 0; i < ends.length; i++) from = ends[i] = this.buffer.indexOf(0x0a, from) + 1;
+    return ends;
+  }
+
+  /** The records' bytes: a view of a buffer that owns its ArrayBuffer (transferable). */
+  bytes(): Uint8Array {
+    this.encodePending();
+    return new Uint8Array(this.buffer.buffer, 0, this.used);
+  }
+
+  /** Lines added since the last encode go into the buffer together (see ENCODE_BATCH_CHARS). */
+  private encodePending(): void {
+    if (this.pending === '') return;
+    const most = this.pending.length * 3; // UTF-8 needs at most 3 bytes per UTF-16 unit
     if (this.used + most > this.buffer.length) {
       const larger = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.used + most));
       this.buffer.copy(larger, 0, 0, this.used);
       this.buffer = larger;
     }
-    this.used += this.buffer.write(line, this.used, 'utf8');
-    this.buffer[this.used++] = 0x0a;
-    this.ends.push(this.used);
-  }
-
-  get count(): number {
-    return this.ends.length;
-  }
-
-  /** The records' bytes: a view of a buffer that owns its ArrayBuffer (transferable). */
-  bytes(): Uint8Array {
-    return new Uint8Array(this.buffer.buffer, 0, this.used);
+    this.used += this.buffer.write(this.pending, this.used, 'utf8');
+    this.pending = '';
   }
 }
 
@@ -104,7 +123,7 @@ export class BufferedDecisionLog implements DecisionLog {
     const taken: DecidedRecords = {
       events: [...this.events].map(([stream, s]) => ({ stream, first: s.first, count: s.lines.count, bytes: s.lines.bytes(), lastTimestamp: s.lastTimestamp })),
       records: this.records.bytes(),
-      recordEnds: Int32Array.from(this.records.ends),
+      recordEnds: this.records.ends(),
       ids: this.ids,
       memos: this.memos,
       eventCounts: Int32Array.from(this.eventCounts),
