@@ -6,6 +6,7 @@ import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMet
 import { BufferedDecisionLog, type DecidedRecords } from './bufferedDecisionLog.js';
 import { CommandDecider } from './commandDecider.js';
 import type { CommandMemo } from './commandIdStore.js';
+import { CommandRouter, ownerOf } from './commandRouting.js';
 import { commandIdOf, parseCommandLine } from './commandTriage.js';
 import type { DeciderBatch, DeciderInit, DeciderReply, DecidedBatch } from './deciderProtocol.js';
 import type { CommandInput } from './envelope.js';
@@ -78,6 +79,7 @@ export class DeciderPool {
   private readonly workers: DeciderThread[];
   private readonly refusals: BufferedDecisionLog;
   private readonly refuser: CommandDecider;
+  private readonly router: CommandRouter;
   private readonly pendingIds = new Set<string>();
   private readonly queue: PendingBatch[] = [];
   private current: PendingBatch;
@@ -93,6 +95,7 @@ export class DeciderPool {
     this.refusals = new BufferedDecisionLog();
     // Refusals before routing touch no aggregate: this decider's model stays empty.
     this.refuser = new CommandDecider(target.registry, new WriteModel(target.registry), target.partitions, this.refusals, target.maxDepth);
+    this.router = new CommandRouter(target.registry, target.partitions, workers.length);
     this.nextCommandSequence = target.nextSequenceOf(COMMAND_STREAM);
     this.current = this.newBatch();
     this.routed = this.newRouting();
@@ -111,6 +114,8 @@ export class DeciderPool {
       Array.from({ length: deciders }, (_, k) =>
         DeciderThread.start({
           domains: loadedFrom,
+          index: k,
+          deciders,
           partitions: target.partitions,
           maxDepth: target.maxDepth,
           nextSequences: Object.fromEntries(owned(k).map((p) => [partitionStream(p), target.nextSequenceOf(partitionStream(p))])),
@@ -135,19 +140,25 @@ export class DeciderPool {
   route(text: string, source: string, lineNumber: number): void {
     const batch = this.current;
     batch.lineNumbers.push(lineNumber);
+    // Most lines are routed by a scan; the rest are parsed here, as every line once was.
+    if (text.length <= this.target.maxCommandBytes && this.router.route(text)) return this.send(batch, text, source, this.router.commandId, this.router.owner);
     const parsed = parseCommandLine(text, this.target.maxCommandBytes);
     if (!parsed.ok) return this.refuse(batch, null, parsed.rejection, source);
     const id = commandIdOf(parsed.value);
     if (!id.ok) return this.refuse(batch, parsed.value as CommandInput, id.rejection, source);
-    if (id.commandId !== null && (this.pendingIds.has(id.commandId) || this.target.knownCommand(id.commandId))) {
+    this.send(batch, text, source, id.commandId, ownerOf(this.target.registry, parsed.value, this.target.partitions, this.workers.length));
+  }
+
+  /** A line with a usable id (or none) goes to its decider, unless its id is taken. */
+  private send(batch: PendingBatch, text: string, source: string, commandId: string | null, owner: number): void {
+    if (commandId !== null && (this.pendingIds.has(commandId) || this.target.knownCommand(commandId))) {
       batch.owners.push(DUPLICATE);
       return;
     }
-    const owner = this.ownerOf(parsed.value);
     batch.owners.push(owner);
-    if (id.commandId !== null) {
-      this.pendingIds.add(id.commandId);
-      batch.ids.push(id.commandId);
+    if (commandId !== null) {
+      this.pendingIds.add(commandId);
+      batch.ids.push(commandId);
     }
     const routed = this.routed[owner];
     routed.texts.push(text);
@@ -199,17 +210,6 @@ export class DeciderPool {
     this.refusals.setCommandSequence(this.nextCommandSequence++);
     const outcome = this.refuser.reject(null, input, rejection, source);
     if (outcome.status === 'rejected') batch.refused.errors.push({ index, commandId: null, code: outcome.code, message: outcome.message });
-  }
-
-  /** The decider of the aggregate the payload addresses; any for a payload too broken to tell (it is refused anyway). */
-  private ownerOf(value: unknown): number {
-    try {
-      const input = value as CommandInput;
-      const aggregateId = this.target.registry.command(input.command_name)?.aggregateId(input.command);
-      return typeof aggregateId === 'string' ? partitionOf(aggregateId, this.target.partitions) % this.workers.length : 0;
-    } catch {
-      return 0;
-    }
   }
 
   private merge(batch: PendingBatch, answers: (DecidedBatch | null)[]): MergedBatch {
