@@ -83,13 +83,14 @@ export class DeciderPool {
   private readonly pendingIds = new Set<string>();
   private readonly queue: PendingBatch[] = [];
   private current: PendingBatch;
-  private routed: { texts: string[]; sources: string[]; sequences: number[] }[];
+  private routed: { texts: string[]; lineNumbers: number[]; sequences: number[] }[];
   private nextCommandSequence: number;
   private batches = 0;
 
   private constructor(
     private readonly target: DecidingFor,
     workers: DeciderThread[],
+    private readonly sourcePrefix: string,
   ) {
     this.workers = workers;
     this.refusals = new BufferedDecisionLog();
@@ -101,7 +102,8 @@ export class DeciderPool {
     this.routed = this.newRouting();
   }
 
-  static async start(target: DecidingFor, deciders: number): Promise<DeciderPool> {
+  /** `sourcePrefix`: a line's source is it followed by the line number ("file:NAME:"). */
+  static async start(target: DecidingFor, deciders: number, sourcePrefix: string): Promise<DeciderPool> {
     const { loadedFrom } = target.registry;
     if (!loadedFrom) throw new Error('decider threads need domains loaded from the config (loadDomains), which they load again');
     const owned = (k: number) => [...Array(target.partitions).keys()].filter((p) => p % deciders === k);
@@ -123,7 +125,7 @@ export class DeciderPool {
         }),
       ),
     );
-    return new DeciderPool(target, workers);
+    return new DeciderPool(target, workers, sourcePrefix);
   }
 
   /** Lines routed but not yet handed to the deciders. */
@@ -137,20 +139,21 @@ export class DeciderPool {
   }
 
   /** Takes one non-blank line: settles it here (refused, duplicate) or routes it to its decider. */
-  route(text: string, source: string, lineNumber: number): void {
+  route(text: string, lineNumber: number): void {
     const batch = this.current;
     batch.lineNumbers.push(lineNumber);
     // Most lines are routed by a scan; the rest are parsed here, as every line once was.
-    if (text.length <= this.target.maxCommandBytes && this.router.route(text)) return this.send(batch, text, source, this.router.commandId, this.router.owner);
+    if (text.length <= this.target.maxCommandBytes && this.router.route(text)) return this.send(batch, text, lineNumber, this.router.commandId, this.router.owner);
+    const source = `${this.sourcePrefix}${lineNumber}`;
     const parsed = parseCommandLine(text, this.target.maxCommandBytes);
     if (!parsed.ok) return this.refuse(batch, null, parsed.rejection, source);
     const id = commandIdOf(parsed.value);
     if (!id.ok) return this.refuse(batch, parsed.value as CommandInput, id.rejection, source);
-    this.send(batch, text, source, id.commandId, ownerOf(this.target.registry, parsed.value, this.target.partitions, this.workers.length));
+    this.send(batch, text, lineNumber, id.commandId, ownerOf(this.target.registry, parsed.value, this.target.partitions, this.workers.length));
   }
 
   /** A line with a usable id (or none) goes to its decider, unless its id is taken. */
-  private send(batch: PendingBatch, text: string, source: string, commandId: string | null, owner: number): void {
+  private send(batch: PendingBatch, text: string, lineNumber: number, commandId: string | null, owner: number): void {
     if (commandId !== null && (this.pendingIds.has(commandId) || this.target.knownCommand(commandId))) {
       batch.owners.push(DUPLICATE);
       return;
@@ -162,7 +165,7 @@ export class DeciderPool {
     }
     const routed = this.routed[owner];
     routed.texts.push(text);
-    routed.sources.push(source);
+    routed.lineNumbers.push(lineNumber);
     routed.sequences.push(this.nextCommandSequence++);
     if (batch.owners.length >= BATCH_LINES) this.dispatch();
   }
@@ -174,7 +177,7 @@ export class DeciderPool {
     batch.refused = { ...this.refusals.take(), errors: batch.refused.errors };
     batch.answers = this.routed.map((lines, k) => {
       if (lines.texts.length === 0) return null;
-      const answer = this.workers[k].decide({ batch: batch.id, ...lines });
+      const answer = this.workers[k].decide({ batch: batch.id, sourcePrefix: this.sourcePrefix, ...lines });
       answer.catch(() => undefined); // awaited by mergeNext(); not an unhandled rejection meanwhile
       return answer;
     });
@@ -262,7 +265,7 @@ export class DeciderPool {
   }
 
   private newRouting() {
-    return this.workers.map(() => ({ texts: [] as string[], sources: [] as string[], sequences: [] as number[] }));
+    return this.workers.map(() => ({ texts: [] as string[], lineNumbers: [] as number[], sequences: [] as number[] }));
   }
 }
 

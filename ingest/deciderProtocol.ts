@@ -18,7 +18,9 @@ export interface DeciderInit {
 export interface DeciderBatch {
   batch: number;
   texts: string[];
-  sources: string[];
+  /** Each command's source is `sourcePrefix` and its line number (built where it is needed). */
+  sourcePrefix: string;
+  lineNumbers: number[];
   sequences: number[];
 }
 

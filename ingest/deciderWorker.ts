@@ -40,12 +40,13 @@ function decideBatch(batch: DeciderBatch): { batch: number; decided: DecidedBatc
     log.setCommandSequence(batch.sequences[i]);
     // The ingester's thread parsed the line and checked its id already (same functions).
     const value = JSON.parse(batch.texts[i]) as unknown;
+    const source = `${batch.sourcePrefix}${batch.lineNumbers[i]}`;
     // Routed by a scan (commandRouting.ts): the aggregate must be this thread's, or its order is lost.
     if (ownerOf(registry, value, init.partitions, init.deciders) !== init.index) {
-      throw new Error(`decider ${init.index} was sent ${batch.sources[i]}, whose aggregate is another decider's: the routing scan and the domain's aggregateId disagree`);
+      throw new Error(`decider ${init.index} was sent ${source}, whose aggregate is another decider's: the routing scan and the domain's aggregateId disagree`);
     }
     const id = commandIdOf(value);
-    const outcome = decider.decideNew(value, id.ok ? id.commandId : null, batch.sources[i]);
+    const outcome = decider.decideNew(value, id.ok ? id.commandId : null, source);
     if (outcome.status === 'rejected') errors.push({ index: i, commandId: outcome.commandId, code: outcome.code, message: outcome.message });
   }
   const records = log.take();
