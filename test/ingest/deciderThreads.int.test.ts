@@ -73,6 +73,23 @@ describe('decider threads', () => {
     }
   }, 120_000);
 
+  it('stop, writing nothing, when a command reaches a decider that does not own its aggregate (a domain whose aggregateId fools the routing probe)', async () => {
+    const prefixed = await loadDomains([path.join(process.cwd(), 'test/fixtures/prefixedIdDomain.mjs')], process.cwd());
+    const file = path.join(tempDir(), 'tags.ndjson');
+    const line = (i: number) => JSON.stringify({ command_id: `t-${i}`, command_name: 'TagThing', received: '2026-01-01T00:00:00Z', command: { serial: `R-${i}` } });
+    fs.writeFileSync(file, `${Array.from({ length: 200 }, (_, i) => line(i)).join('\n')}\n`);
+    const twoLayout = new LakeLayout(tempDir());
+    const two = await Ingester.open(twoLayout, prefixed, { partitions: 4 });
+    await expect(ingestNdjson(two, fs.createReadStream(file), 'tags.ndjson', { deciders: 2 })).rejects.toThrow(/another decider's/);
+    await two.close();
+    expect(readLogStream(twoLayout.root, 'commands')).toEqual([]);
+    // One thread decides the same file: the domain itself is fine.
+    const oneLayout = new LakeLayout(tempDir());
+    const one = await Ingester.open(oneLayout, prefixed, { partitions: 4 });
+    expect((await ingestNdjson(one, fs.createReadStream(file), 'tags.ndjson', { deciders: 1 })).accepted).toBe(200);
+    await one.close();
+  }, 60_000);
+
   it('leave nothing written after a decider fails, and the ingester refuses work until it recovers', async () => {
     const layout = new LakeLayout(tempDir());
     const ingester = await Ingester.open(layout, registry, { partitions: 4 });
