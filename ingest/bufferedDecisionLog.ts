@@ -2,6 +2,7 @@ import { COMMAND_STREAM } from '../lake/log/logMeta.js';
 import { ENCODE_BATCH_CHARS } from '../lake/log/logWriter.js';
 import type { CommandMemo } from './commandIdStore.js';
 import type { DecisionLog } from './commandDecider.js';
+import type { RejectionCode } from './envelope.js';
 
 /** NDJSON records encoded into one buffer of their own (its memory can be handed to another thread). */
 export class NdjsonBytes {
@@ -75,8 +76,10 @@ export class BufferedDecisionLog implements DecisionLog {
   private records = new NdjsonBytes();
   private sequence = 0;
   ids: string[] = [];
-  memos: CommandMemo[] = [];
-  eventCounts: number[] = [];
+  private sequences: number[] = [];
+  private rejected: number[] = [];
+  private codes: (RejectionCode | null)[] = [];
+  private eventCounts: number[] = [];
   lastReceived: string | null = null;
 
   /** `nextSequences`: the next sequence of each event stream this log may write. */
@@ -114,7 +117,9 @@ export class BufferedDecisionLog implements DecisionLog {
 
   recorded(commandId: string, memo: CommandMemo, events: number): void {
     this.ids.push(commandId);
-    this.memos.push(memo);
+    this.sequences.push(memo.sequence);
+    this.rejected.push(memo.status === 'rejected' ? 1 : 0);
+    if (memo.status === 'rejected') this.codes.push(memo.code);
     this.eventCounts.push(events);
   }
 
@@ -125,14 +130,18 @@ export class BufferedDecisionLog implements DecisionLog {
       records: this.records.bytes(),
       recordEnds: this.records.ends(),
       ids: this.ids,
-      memos: this.memos,
+      sequences: Float64Array.from(this.sequences),
+      rejected: Uint8Array.from(this.rejected),
+      rejectedCodes: this.codes,
       eventCounts: Int32Array.from(this.eventCounts),
       lastReceived: this.lastReceived,
     };
     this.events = new Map();
     this.records = new NdjsonBytes();
     this.ids = [];
-    this.memos = [];
+    this.sequences = [];
+    this.rejected = [];
+    this.codes = [];
     this.eventCounts = [];
     this.lastReceived = null;
     return taken;
@@ -145,9 +154,15 @@ export interface DecidedRecords {
   /** The command log records, one per decided command, newline-terminated. */
   records: Uint8Array;
   recordEnds: Int32Array;
-  /** Per record: the id it is recorded under, its first outcome and how many events it made. */
+  /**
+   * Per record: the id it is recorded under, its command log sequence, whether it was rejected
+   * and how many events it made; then the code of each rejected one, in order. Typed arrays, not
+   * a memo object per command: they cross between threads as one copy each, not a clone per object.
+   */
   ids: string[];
-  memos: CommandMemo[];
+  sequences: Float64Array;
+  rejected: Uint8Array;
+  rejectedCodes: (RejectionCode | null)[];
   eventCounts: Int32Array;
   /** The last record's `received` (the command stream's timestamp if it is the group's last). */
   lastReceived: string | null;

@@ -220,6 +220,7 @@ export class DeciderPool {
     const sources = [...answers, batch.refused];
     const cursors = sources.map(() => 0);
     const errorCursors = sources.map(() => 0);
+    const codeCursors = sources.map(() => 0);
     let run: { source: number; from: number; to: number; sequence: number } | null = null;
     const flush = () => {
       if (!run) return;
@@ -238,7 +239,9 @@ export class DeciderPool {
       const source = owner === REFUSED_HERE ? sources.length - 1 : owner;
       const records = sources[source]!;
       const r = cursors[source]++;
-      const memo = records.memos[r];
+      const memo: CommandMemo = records.rejected[r]
+        ? { sequence: records.sequences[r], status: 'rejected', code: records.rejectedCodes[codeCursors[source]++] }
+        : { sequence: records.sequences[r], status: 'completed', code: null };
       if (run && run.source === source && run.to === r) run.to += 1;
       else {
         flush();

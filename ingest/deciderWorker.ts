@@ -31,7 +31,9 @@ port.on('message', (message: DeciderBatch | { close: true }) => {
   }
   const reply = decideBatch(message);
   // The record buffers move to the ingester's thread without a copy.
-  port.postMessage(reply, [reply.decided.records.buffer as ArrayBuffer, ...reply.decided.events.map((e) => e.bytes.buffer as ArrayBuffer)]);
+  const { decided } = reply;
+  const arrays = [decided.records, decided.recordEnds, decided.sequences, decided.rejected, decided.eventCounts, ...decided.events.map((e) => e.bytes)];
+  port.postMessage(reply, arrays.map((array) => array.buffer as ArrayBuffer));
 });
 
 function decideBatch(batch: DeciderBatch): { batch: number; decided: DecidedBatch } {

@@ -73,6 +73,28 @@ describe('decider threads', () => {
     }
   }, 120_000);
 
+  it('remember each command id with the first outcome one thread remembers (its sequence, status and rejection code)', async () => {
+    const file = path.join(tempDir(), 'messy.ndjson');
+    const lines = messyLines();
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const firstOutcomes = async (deciders: number) => {
+      const ingester = await Ingester.open(new LakeLayout(tempDir()), registry, { partitions: 4, maxCommandBytes: 2048 });
+      try {
+        await ingestNdjson(ingester, fs.createReadStream(file), 'messy.ndjson', { deciders, groupSize: 1500 });
+        // Each line again: a known id answers with the outcome remembered for it.
+        return lines.map((line) => {
+          const outcome = line.trim() === '' ? null : ingester.decideLine(line, 'again');
+          return outcome?.status === 'duplicate' ? outcome.first : outcome?.status;
+        });
+      } finally {
+        await ingester.close({ discard: true });
+      }
+    };
+    const [one, two] = [await firstOutcomes(1), await firstOutcomes(2)];
+    expect(two).toEqual(one);
+    expect(one.filter((o) => typeof o === 'object' && o?.status === 'rejected' && o.code !== null).length).toBeGreaterThan(100);
+  }, 120_000);
+
   it('stop, writing nothing, when a command reaches a decider that does not own its aggregate (a domain whose aggregateId fools the routing probe)', async () => {
     const prefixed = await loadDomains([path.join(process.cwd(), 'test/fixtures/prefixedIdDomain.mjs')], process.cwd());
     const file = path.join(tempDir(), 'tags.ndjson');
