@@ -64,8 +64,8 @@ interface PendingBatch {
 
 /**
  * Decider threads that each own the aggregates of a set of log partitions (partition p belongs
- * to decider p mod n). This thread parses each line to find its command id and its aggregate:
- * duplicates are found here, in arrival order, against every id seen (as the one-thread
+ * to decider p mod n). This thread scans each line (CommandRouter; a full parse for odd lines)
+ * to find its command id and its aggregate: duplicates are found here, in arrival order, against every id seen (as the one-thread
  * ingester does); lines refused before routing (too long, not JSON, a malformed id) are
  * recorded here; every other line goes, as text, to the decider of its aggregate's partition
  * before its payload is validated (the decider validates: a line routed by a payload that turns
