@@ -6,6 +6,7 @@ import { COMMAND_STREAM, partitionOf, partitionStream } from '../lake/log/logMet
 import { BufferedDecisionLog, type DecidedRecords } from './bufferedDecisionLog.js';
 import { CommandDecider } from './commandDecider.js';
 import type { CommandMemo } from './commandIdStore.js';
+import { CommandRouter, ownerOf } from './commandRouting.js';
 import { commandIdOf, parseCommandLine } from './commandTriage.js';
 import type { DeciderBatch, DeciderInit, DeciderReply, DecidedBatch } from './deciderProtocol.js';
 import type { CommandInput } from './envelope.js';
@@ -63,8 +64,8 @@ interface PendingBatch {
 
 /**
  * Decider threads that each own the aggregates of a set of log partitions (partition p belongs
- * to decider p mod n). This thread parses each line to find its command id and its aggregate:
- * duplicates are found here, in arrival order, against every id seen (as the one-thread
+ * to decider p mod n). This thread scans each line (CommandRouter; a full parse for odd lines)
+ * to find its command id and its aggregate: duplicates are found here, in arrival order, against every id seen (as the one-thread
  * ingester does); lines refused before routing (too long, not JSON, a malformed id) are
  * recorded here; every other line goes, as text, to the decider of its aggregate's partition
  * before its payload is validated (the decider validates: a line routed by a payload that turns
@@ -78,27 +79,31 @@ export class DeciderPool {
   private readonly workers: DeciderThread[];
   private readonly refusals: BufferedDecisionLog;
   private readonly refuser: CommandDecider;
+  private readonly router: CommandRouter;
   private readonly pendingIds = new Set<string>();
   private readonly queue: PendingBatch[] = [];
   private current: PendingBatch;
-  private routed: { texts: string[]; sources: string[]; sequences: number[] }[];
+  private routed: { texts: string[]; lineNumbers: number[]; sequences: number[] }[];
   private nextCommandSequence: number;
   private batches = 0;
 
   private constructor(
     private readonly target: DecidingFor,
     workers: DeciderThread[],
+    private readonly sourcePrefix: string,
   ) {
     this.workers = workers;
     this.refusals = new BufferedDecisionLog();
     // Refusals before routing touch no aggregate: this decider's model stays empty.
     this.refuser = new CommandDecider(target.registry, new WriteModel(target.registry), target.partitions, this.refusals, target.maxDepth);
+    this.router = new CommandRouter(target.registry, target.partitions, workers.length);
     this.nextCommandSequence = target.nextSequenceOf(COMMAND_STREAM);
     this.current = this.newBatch();
     this.routed = this.newRouting();
   }
 
-  static async start(target: DecidingFor, deciders: number): Promise<DeciderPool> {
+  /** `sourcePrefix`: a line's source is it followed by the line number ("file:NAME:"). */
+  static async start(target: DecidingFor, deciders: number, sourcePrefix: string): Promise<DeciderPool> {
     const { loadedFrom } = target.registry;
     if (!loadedFrom) throw new Error('decider threads need domains loaded from the config (loadDomains), which they load again');
     const owned = (k: number) => [...Array(target.partitions).keys()].filter((p) => p % deciders === k);
@@ -111,6 +116,8 @@ export class DeciderPool {
       Array.from({ length: deciders }, (_, k) =>
         DeciderThread.start({
           domains: loadedFrom,
+          index: k,
+          deciders,
           partitions: target.partitions,
           maxDepth: target.maxDepth,
           nextSequences: Object.fromEntries(owned(k).map((p) => [partitionStream(p), target.nextSequenceOf(partitionStream(p))])),
@@ -118,7 +125,7 @@ export class DeciderPool {
         }),
       ),
     );
-    return new DeciderPool(target, workers);
+    return new DeciderPool(target, workers, sourcePrefix);
   }
 
   /** Lines routed but not yet handed to the deciders. */
@@ -132,26 +139,33 @@ export class DeciderPool {
   }
 
   /** Takes one non-blank line: settles it here (refused, duplicate) or routes it to its decider. */
-  route(text: string, source: string, lineNumber: number): void {
+  route(text: string, lineNumber: number): void {
     const batch = this.current;
     batch.lineNumbers.push(lineNumber);
+    // Most lines are routed by a scan; the rest are parsed here, as every line once was.
+    if (text.length <= this.target.maxCommandBytes && this.router.route(text)) return this.send(batch, text, lineNumber, this.router.commandId, this.router.owner);
+    const source = `${this.sourcePrefix}${lineNumber}`;
     const parsed = parseCommandLine(text, this.target.maxCommandBytes);
     if (!parsed.ok) return this.refuse(batch, null, parsed.rejection, source);
     const id = commandIdOf(parsed.value);
     if (!id.ok) return this.refuse(batch, parsed.value as CommandInput, id.rejection, source);
-    if (id.commandId !== null && (this.pendingIds.has(id.commandId) || this.target.knownCommand(id.commandId))) {
+    this.send(batch, text, lineNumber, id.commandId, ownerOf(this.target.registry, parsed.value, this.target.partitions, this.workers.length));
+  }
+
+  /** A line with a usable id (or none) goes to its decider, unless its id is taken. */
+  private send(batch: PendingBatch, text: string, lineNumber: number, commandId: string | null, owner: number): void {
+    if (commandId !== null && (this.pendingIds.has(commandId) || this.target.knownCommand(commandId))) {
       batch.owners.push(DUPLICATE);
       return;
     }
-    const owner = this.ownerOf(parsed.value);
     batch.owners.push(owner);
-    if (id.commandId !== null) {
-      this.pendingIds.add(id.commandId);
-      batch.ids.push(id.commandId);
+    if (commandId !== null) {
+      this.pendingIds.add(commandId);
+      batch.ids.push(commandId);
     }
     const routed = this.routed[owner];
     routed.texts.push(text);
-    routed.sources.push(source);
+    routed.lineNumbers.push(lineNumber);
     routed.sequences.push(this.nextCommandSequence++);
     if (batch.owners.length >= BATCH_LINES) this.dispatch();
   }
@@ -163,7 +177,7 @@ export class DeciderPool {
     batch.refused = { ...this.refusals.take(), errors: batch.refused.errors };
     batch.answers = this.routed.map((lines, k) => {
       if (lines.texts.length === 0) return null;
-      const answer = this.workers[k].decide({ batch: batch.id, ...lines });
+      const answer = this.workers[k].decide({ batch: batch.id, sourcePrefix: this.sourcePrefix, ...lines });
       answer.catch(() => undefined); // awaited by mergeNext(); not an unhandled rejection meanwhile
       return answer;
     });
@@ -201,22 +215,12 @@ export class DeciderPool {
     if (outcome.status === 'rejected') batch.refused.errors.push({ index, commandId: null, code: outcome.code, message: outcome.message });
   }
 
-  /** The decider of the aggregate the payload addresses; any for a payload too broken to tell (it is refused anyway). */
-  private ownerOf(value: unknown): number {
-    try {
-      const input = value as CommandInput;
-      const aggregateId = this.target.registry.command(input.command_name)?.aggregateId(input.command);
-      return typeof aggregateId === 'string' ? partitionOf(aggregateId, this.target.partitions) % this.workers.length : 0;
-    } catch {
-      return 0;
-    }
-  }
-
   private merge(batch: PendingBatch, answers: (DecidedBatch | null)[]): MergedBatch {
     const merged: MergedBatch = { accepted: 0, rejected: 0, duplicates: 0, events: 0, errors: [], throughLine: batch.lineNumbers[batch.lineNumbers.length - 1] };
     const sources = [...answers, batch.refused];
     const cursors = sources.map(() => 0);
     const errorCursors = sources.map(() => 0);
+    const codeCursors = sources.map(() => 0);
     let run: { source: number; from: number; to: number; sequence: number } | null = null;
     const flush = () => {
       if (!run) return;
@@ -235,7 +239,9 @@ export class DeciderPool {
       const source = owner === REFUSED_HERE ? sources.length - 1 : owner;
       const records = sources[source]!;
       const r = cursors[source]++;
-      const memo = records.memos[r];
+      const memo: CommandMemo = records.rejected[r]
+        ? { sequence: records.sequences[r], status: 'rejected', code: records.rejectedCodes[codeCursors[source]++] }
+        : { sequence: records.sequences[r], status: 'completed', code: null };
       if (run && run.source === source && run.to === r) run.to += 1;
       else {
         flush();
@@ -262,7 +268,7 @@ export class DeciderPool {
   }
 
   private newRouting() {
-    return this.workers.map(() => ({ texts: [] as string[], sources: [] as string[], sequences: [] as number[] }));
+    return this.workers.map(() => ({ texts: [] as string[], lineNumbers: [] as number[], sequences: [] as number[] }));
   }
 }
 

@@ -3,6 +3,9 @@ import type { DecidedRecords } from './bufferedDecisionLog.js';
 /** What a decider thread starts with. */
 export interface DeciderInit {
   domains: { names: string[]; configDir: string };
+  /** This decider's index among `deciders`: it owns the partitions p with p mod deciders = index. */
+  index: number;
+  deciders: number;
   partitions: number;
   maxDepth?: number;
   /** The next sequence of each partition stream the thread owns. */
@@ -15,7 +18,9 @@ export interface DeciderInit {
 export interface DeciderBatch {
   batch: number;
   texts: string[];
-  sources: string[];
+  /** Each command's source is `sourcePrefix` and its line number (built where it is needed). */
+  sourcePrefix: string;
+  lineNumbers: number[];
   sequences: number[];
 }
 

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadDomains } from '../domains/loadDomains.js';
 import { BufferedDecisionLog } from './bufferedDecisionLog.js';
 import { CommandDecider } from './commandDecider.js';
+import { ownerOf } from './commandRouting.js';
 import { commandIdOf } from './commandTriage.js';
 import { WriteModel } from './writeModel.js';
 import type { DeciderBatch, DeciderInit, DeciderReply, DecidedBatch } from './deciderProtocol.js';
@@ -30,7 +31,9 @@ port.on('message', (message: DeciderBatch | { close: true }) => {
   }
   const reply = decideBatch(message);
   // The record buffers move to the ingester's thread without a copy.
-  port.postMessage(reply, [reply.decided.records.buffer as ArrayBuffer, ...reply.decided.events.map((e) => e.bytes.buffer as ArrayBuffer)]);
+  const { decided } = reply;
+  const arrays = [decided.records, decided.recordEnds, decided.sequences, decided.rejected, decided.eventCounts, ...decided.events.map((e) => e.bytes)];
+  port.postMessage(reply, arrays.map((array) => array.buffer as ArrayBuffer));
 });
 
 function decideBatch(batch: DeciderBatch): { batch: number; decided: DecidedBatch } {
@@ -39,8 +42,13 @@ function decideBatch(batch: DeciderBatch): { batch: number; decided: DecidedBatc
     log.setCommandSequence(batch.sequences[i]);
     // The ingester's thread parsed the line and checked its id already (same functions).
     const value = JSON.parse(batch.texts[i]) as unknown;
+    const source = `${batch.sourcePrefix}${batch.lineNumbers[i]}`;
+    // Routed by a scan (commandRouting.ts): the aggregate must be this thread's, or its order is lost.
+    if (ownerOf(registry, value, init.partitions, init.deciders) !== init.index) {
+      throw new Error(`decider ${init.index} was sent ${source}, whose aggregate is another decider's: the routing scan and the domain's aggregateId disagree`);
+    }
     const id = commandIdOf(value);
-    const outcome = decider.decideNew(value, id.ok ? id.commandId : null, batch.sources[i]);
+    const outcome = decider.decideNew(value, id.ok ? id.commandId : null, source);
     if (outcome.status === 'rejected') errors.push({ index: i, commandId: outcome.commandId, code: outcome.code, message: outcome.message });
   }
   const records = log.take();

@@ -71,7 +71,7 @@ async function ingestWithDeciders(ingester: Ingester, input: Readable, sourceNam
   const summary: IngestSummary = { accepted: 0, rejected: 0, duplicates: 0, events: 0, errors: [] };
   const groupSize = options.groupSize ?? 10_000;
   const commits = new OverlappedCommits(ingester, sourceName);
-  const pool = await DeciderPool.start(ingester.decidingFor(), deciders);
+  const pool = await DeciderPool.start(ingester.decidingFor(), deciders, `file:${sourceName}:`);
   let completed = false;
   const lines = new FileLines();
   let stagedThrough = 0;
@@ -89,7 +89,7 @@ async function ingestWithDeciders(ingester: Ingester, input: Readable, sourceNam
   try {
     for await (const batch of lineBatches(input)) for (const { text, lineNumber } of lines.commandLines(batch)) {
       if (ingester.failed) await commits.settle(); // throws the failed commit's FileIngestError
-      pool.route(text, `file:${sourceName}:${lineNumber}`, lineNumber);
+      pool.route(text, lineNumber);
       // Two batches per decider in flight: each has the next while this thread merges.
       while (pool.inFlight > 2 * deciders) await mergeOne();
     }

@@ -73,6 +73,45 @@ describe('decider threads', () => {
     }
   }, 120_000);
 
+  it('remember each command id with the first outcome one thread remembers (its sequence, status and rejection code)', async () => {
+    const file = path.join(tempDir(), 'messy.ndjson');
+    const lines = messyLines();
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const firstOutcomes = async (deciders: number) => {
+      const ingester = await Ingester.open(new LakeLayout(tempDir()), registry, { partitions: 4, maxCommandBytes: 2048 });
+      try {
+        await ingestNdjson(ingester, fs.createReadStream(file), 'messy.ndjson', { deciders, groupSize: 1500 });
+        // Each line again: a known id answers with the outcome remembered for it.
+        return lines.map((line) => {
+          const outcome = line.trim() === '' ? null : ingester.decideLine(line, 'again');
+          return outcome?.status === 'duplicate' ? outcome.first : outcome?.status;
+        });
+      } finally {
+        await ingester.close({ discard: true });
+      }
+    };
+    const [one, two] = [await firstOutcomes(1), await firstOutcomes(2)];
+    expect(two).toEqual(one);
+    expect(one.filter((o) => typeof o === 'object' && o?.status === 'rejected' && o.code !== null).length).toBeGreaterThan(100);
+  }, 120_000);
+
+  it('stop, writing nothing, when a command reaches a decider that does not own its aggregate (a domain whose aggregateId fools the routing probe)', async () => {
+    const prefixed = await loadDomains([path.join(process.cwd(), 'test/fixtures/prefixedIdDomain.mjs')], process.cwd());
+    const file = path.join(tempDir(), 'tags.ndjson');
+    const line = (i: number) => JSON.stringify({ command_id: `t-${i}`, command_name: 'TagThing', received: '2026-01-01T00:00:00Z', command: { serial: `R-${i}` } });
+    fs.writeFileSync(file, `${Array.from({ length: 200 }, (_, i) => line(i)).join('\n')}\n`);
+    const twoLayout = new LakeLayout(tempDir());
+    const two = await Ingester.open(twoLayout, prefixed, { partitions: 4 });
+    await expect(ingestNdjson(two, fs.createReadStream(file), 'tags.ndjson', { deciders: 2 })).rejects.toThrow(/another decider's/);
+    await two.close();
+    expect(readLogStream(twoLayout.root, 'commands')).toEqual([]);
+    // One thread decides the same file: the domain itself is fine.
+    const oneLayout = new LakeLayout(tempDir());
+    const one = await Ingester.open(oneLayout, prefixed, { partitions: 4 });
+    expect((await ingestNdjson(one, fs.createReadStream(file), 'tags.ndjson', { deciders: 1 })).accepted).toBe(200);
+    await one.close();
+  }, 60_000);
+
   it('leave nothing written after a decider fails, and the ingester refuses work until it recovers', async () => {
     const layout = new LakeLayout(tempDir());
     const ingester = await Ingester.open(layout, registry, { partitions: 4 });

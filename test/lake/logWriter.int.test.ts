@@ -24,6 +24,28 @@ async function readAll(layout: LakeLayout, stream: string): Promise<{ sequence: 
 }
 
 describe('lake log writer', () => {
+  it('encodes lines staged in batches in order, multi-byte text included, and keeps their order next to records encoded elsewhere', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    // Enough lines to cross ENCODE_BATCH_CHARS several times, with 2-, 3- and 4-byte UTF-8.
+    const tags = Array.from({ length: 3000 }, (_, i) => `r${i} é ✓ 😀 ${'x'.repeat(i % 50)}`);
+    const stageLine = (tag: string) => {
+      const sequence = writer.assignSequence('p0');
+      writer.stage('p0', sequence, JSON.stringify({ sequence, tag }), null);
+    };
+    for (const tag of tags.slice(0, 1500)) stageLine(tag);
+    // Then records a decider thread encoded: they must land after the pending lines.
+    const first = writer.nextSequenceOf('p0');
+    const encoded = Buffer.from(`${JSON.stringify({ sequence: first, tag: 'encoded-1' })}\n${JSON.stringify({ sequence: first + 1, tag: 'encoded-2' })}\n`);
+    writer.stageEncoded('p0', first, 2, encoded, null);
+    for (const tag of tags.slice(1500)) stageLine(tag);
+    await writer.commit();
+    await writer.close();
+    const read = await readAll(layout, 'p0');
+    expect(read.map((r) => r.tag)).toEqual([...tags.slice(0, 1500), 'encoded-1', 'encoded-2', ...tags.slice(1500)]);
+    expect(read.map((r) => r.sequence)).toEqual(Array.from({ length: 3002 }, (_, i) => i + 1));
+  });
+
   it('assigns gap-free sequences per stream across commits and reopenings', async () => {
     const layout = new LakeLayout(tempDir());
     let writer = await LogWriter.open(layout, { partitions: 2 });
