@@ -17,7 +17,8 @@ interface Result {
 }
 
 // The harness at a tiny N: every figure is produced with numbers (no timing is asserted). The
-// Emmett peer needs PostgreSQL and minutes, so it is skipped here and must say so.
+// Emmett peer needs PostgreSQL and minutes, so it is skipped here and must say so. The harness
+// takes ~75 s on a quiet 2-core machine and took 299 s at load 14: its limit allows for that.
 describe('the benchmark harness', () => {
   beforeAll(async () => {
     await run(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'bench/tsconfig.json')], { cwd: REPO });
@@ -73,7 +74,7 @@ describe('the benchmark harness', () => {
 
     expect(fs.readFileSync(path.join(resultsDir, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*ingest[\s\S]*<\/svg>\n$/);
     expect(fs.readFileSync(path.join(resultsDir, 'latest.md'), 'utf8')).toContain('| figure | ours | baseline | ratio | goal |');
-  }, 300_000);
+  }, 900_000);
 
   it('writes the scaling table: one row per N with time, CPU per event and peak RSS', async () => {
     const dir = tempDir('eventlake-bench-scale-');
