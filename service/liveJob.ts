@@ -38,12 +38,13 @@ export interface CatchUp {
  * loading the table's snapshot and finding its place in each log segment (scanning the segment
  * from its start); at 200k events that was 0.2-0.6 s of CPU per job per pass on this machine,
  * most of a live pass. Here the pass (DuckDB, snapshot, the state cache) and the cursors stay,
- * so a catch-up costs its new records and its commits. Every batch's change in rows is told
- * (`onChange`) as soon as it is folded, before its table commit, for the serving views.
+ * so a catch-up costs its new records. Every batch's change in rows is told (`onChange`) as soon
+ * as it is folded, and its commit is written behind the folds (projections/liveCommits.ts): a
+ * catch-up returns once it has folded, and `landed` says when its commits are in the table.
  *
- * The job's lock is held only during a catch-up, so `eventlake run`, `rebuild` and `rollback`
- * still work beside the service; when one of them committed to the table meanwhile, the pass is
- * stale and is opened afresh. Compaction and checkpoints are never part of a catch-up: `maintain`
+ * The job's lock is held during a catch-up and until its commits have landed, so `eventlake
+ * run`, `rebuild` and `rollback` still work beside the service; when one of them committed to the
+ * table meanwhile, the pass is stale and is opened afresh. Compaction and checkpoints are never part of a catch-up: `maintain`
  * runs them when the service's runner has nothing more urgent to do.
  */
 export class LiveJob {
