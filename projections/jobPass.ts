@@ -259,6 +259,11 @@ export class JobPass {
     if (this.live?.failed) throw this.live.failed;
   }
 
+  /** Live: the commit that failed, if one did (the pass must then be aborted). */
+  get failed(): Error | null {
+    return this.live?.failed ?? null;
+  }
+
   /** Live: a commit is gathered or being written (the job's lock must stay held). */
   get committing(): boolean {
     return this.live?.busy ?? false;

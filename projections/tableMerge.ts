@@ -139,6 +139,13 @@ export class TableMerge {
     }
     await this.assertOneRowPerKey();
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM out`);
+    if (!shape.foldReadsPrior) {
+      // The batch's rows replace their keys' rows as they are: no prior row to read. Every key is
+      // told as replaced (a reader hiding a row its key never had changes nothing).
+      await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__keys', 'out')}`);
+      this.last = { replaced: '__keys', added: '__merged' };
+      return;
+    }
     await this.loadPriorOver(snapshot, overlay, '__keys', '__prior');
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
     this.last = { replaced: '__prior', added: '__merged' };

@@ -140,6 +140,15 @@ export class LiveJob {
   private async begin(): Promise<void> {
     while (this.pausing) await this.pausing;
     this.active = true;
+    const pass = this.pass;
+    const failed = pass?.failed;
+    if (pass && failed) {
+      // A commit behind the folds failed: what it held is read again from the table's checkpoint.
+      this.pass = null;
+      this.cursors = null;
+      this.deferred = null;
+      await pass.abort(failed).catch(() => undefined);
+    }
   }
 
   /**
@@ -213,6 +222,11 @@ export class LiveJob {
     for (const [stream, position] of this.deferred?.advanced ?? []) if (!batch.advanced.has(stream)) batch.advanced.set(stream, position);
     this.deferred = null;
     return batch;
+  }
+
+  /** Commits folded but not landed yet are being written (maintenance would wait for them). */
+  get committing(): boolean {
+    return this.pass?.committing ?? false;
   }
 
   /** Compaction when due and a checkpoint every few commits, between catch-ups; returns the table version after it (-1: no table). */

@@ -7,10 +7,10 @@ import { acquireLock } from '../../lake/lock.js';
 import { readCommittedHead } from '../../lake/log/committedHead.js';
 import type { TableChange } from '../../projections/jobPass.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
-import { LiveJob } from '../../service/liveJob.js';
+import { LiveJob, type CatchUp } from '../../service/liveJob.js';
 import { eventlakeJson, REPO, tempDir, writeNdjson } from '../support/cli.js';
 import { changeStatus, registerCharger } from '../support/server.js';
-import { holdAt } from '../../lake/failpoints.js';
+import { armFailpoint, holdAt } from '../../lake/failpoints.js';
 import { checkpointAppId } from '../../projections/jobSource.js';
 import { DeltaTableReader } from '../support/deltaReader/deltaTableReader.js';
 
@@ -121,5 +121,29 @@ describe('a live job kept open between catch-ups', () => {
     const checkpoint = (await reader.snapshot()).txns;
     const head = (await readCommittedHead(layout))!;
     for (const [stream, { sequence }] of Object.entries(head.streams)) if (stream !== 'commands') expect(checkpoint.get(checkpointAppId(job, stream)) ?? 0).toBe(sequence);
+  });
+
+  it('a live commit that fails drops the pass: the next catch-up folds its batches again from the checkpoint, each row once', async () => {
+    const history = liveJob('supercharger_status_history');
+    const job = config.jobs.find((j) => j.name === 'supercharger_status_history')!;
+    await (await history.catchUp((await readCommittedHead(layout))!)).landed;
+    const start = await tableVersion(job.name);
+    const commands = [registerCharger('FAIL-1', 'fail-reg-1'), changeStatus('FAIL-1', 'inuse', 'fail-st-1')];
+    await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, 'fail.ndjson'), commands)]);
+    armFailpoint('projection.afterDataFile', 'EIO');
+    let failed: CatchUp;
+    try {
+      failed = await history.catchUp((await readCommittedHead(layout))!);
+      await expect(failed.landed).rejects.toThrow(/EIO/);
+    } finally {
+      armFailpoint('projection.afterDataFile', null);
+    }
+    expect(failed.folded).toBe(1);
+    expect(await tableVersion(job.name)).toBe(start);
+    const again = await history.catchUp((await readCommittedHead(layout))!);
+    expect(again.folded).toBe(1);
+    expect(await again.landed).toBe(start + 1);
+    const rows = (await new DeltaTableReader(layout.tableDir(job.output)).rows()).filter((r) => r.supercharger_serial === 'FAIL-1');
+    expect(rows.map((r) => `${r.status} ${r.valid_to === null ? 'open' : 'closed'}`).sort()).toEqual(['inuse open', 'notinuse closed']);
   });
 });
