@@ -1,5 +1,4 @@
 import { sqlIdent, type Duck } from '../lake/duckdb.js';
-import type { Action } from '../lake/delta/actions.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { failpoint, heldAt } from '../lake/failpoints.js';
 import { emptySelect } from './batchTables.js';
@@ -31,7 +30,7 @@ export interface LiveCommitsOptions {
   write: TableMerge;
   shape: TableShape;
   snapshot: () => Snapshot;
-  /** Commits the next table version with these actions (the pass's snapshot follows). */
+  /** Commits the next table version: these files and the txn checkpoint of the batches (the pass's snapshot follows). */
   commit: (data: MergeOutcome, advanced: Map<string, Position>, applied: Applied) => Promise<void>;
   tell: (fromVersion: number, toVersion: number, change: RowChange, part: number) => void;
 }
