@@ -18,11 +18,12 @@ import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
 import { StateRebuild } from './stateRebuild.js';
 import type { StateProjection } from './projection.js';
-import { NO_ROW_CHANGE, TableMerge, type RowChange } from './tableMerge.js';
+import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
+import { LiveCommits } from './liveCommits.js';
 import { tableShape } from './tableShape.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
-import { checkpointAppId, sourceStreams, type Batch, type Job } from './jobSource.js';
+import { checkpointAppId, sourceStreams, type Batch, type Job, type Position } from './jobSource.js';
 import { recordJobRun } from './jobState.js';
 import { isOnHub } from './hubPositions.js';
 import { maintainTable } from './tableMaintenance.js';
@@ -59,6 +60,8 @@ export interface TableChange {
   readModel: string;
   fromVersion: number;
   toVersion: number;
+  /** A live commit gathers the batches folded while the one before it is written: this batch's part of it (RowStep.part). */
+  part?: number;
   change: RowChange;
 }
 
@@ -75,6 +78,11 @@ export interface JobPassOptions {
    * run commit the whole table at once and tell nothing.
    */
   onChange?: (change: TableChange) => void;
+  /**
+   * Live (the service): batches are `fold`ed and told at once, their commits written behind them
+   * on a second connection (liveCommits.ts), so a batch never waits for the commit before it.
+   */
+  live?: boolean;
 }
 
 /**
@@ -103,6 +111,8 @@ export class JobPass {
   private readonly staged: boolean;
   /** Rebuild: per stream, the last sequence already applied from the sealed log. */
   private readonly sealedThrough = new Map<string, number>();
+  /** Live: the folds' commits, written behind them (null: each batch is merged and committed in `apply`). */
+  private readonly live: LiveCommits | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -118,6 +128,8 @@ export class JobPass {
     policy: ErrorPolicy,
     private readonly memory: PassMemory,
     private readonly onChange?: JobPassOptions['onChange'],
+    /** Live: a second connection, for the commits written behind the folds. */
+    private readonly writer: Duck | null = null,
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
@@ -131,7 +143,20 @@ export class JobPass {
     if (this.staged && definition.kind === 'state') {
       this.applier = new StateRebuild(duck, definition as StateProjection<unknown>, this.staging, this.cache, policy, recordsOf(job.upcast));
     } else {
-      const priorRows: PriorRows = (keys) => this.merge.currentRows(this.snapshot, keys);
+      if (writer && !this.staged) {
+        this.live = new LiveCommits({
+          duck,
+          writer,
+          fold: this.merge,
+          write: new TableMerge(writer, tableDir, shape, job.fileRows, job.deletionVectors),
+          shape,
+          snapshot: () => this.snapshot,
+          commit: (data, advanced, applied) => this.commitMerged(data, advanced, applied),
+          tell: (fromVersion, toVersion, change, part) => this.tell(fromVersion, toVersion, change, part),
+        });
+      }
+      const live = this.live;
+      const priorRows: PriorRows = live ? (keys) => this.merge.currentRowsOver(this.snapshot, live.overlay, keys) : (keys) => this.merge.currentRows(this.snapshot, keys);
       this.applier = batchApplier(duck, definition, priorRows, snapshot.files.size === 0, policy, job.upcast, this.cache);
     }
   }
@@ -152,7 +177,8 @@ export class JobPass {
       // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange);
+      const writer = options.live && !rebuild && snapshot.version >= 0 ? await duck.connect() : null;
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer);
     } catch (error) {
       duck.close();
       await lock.release();
@@ -208,15 +234,55 @@ export class JobPass {
     return new Map(ranges.map((r, i) => [r.location, byRange.get(i) ?? null]));
   }
 
+  /**
+   * Live: folds one batch and tells its change at once; its commit is written behind (see
+   * `landed`). Returns the id of the commit it joined.
+   */
+  async fold(batch: Batch): Promise<number> {
+    const live = this.live;
+    if (!live) throw new Error(`job ${this.job.name}: a pass not opened live cannot fold`);
+    await live.prepare();
+    await this.applyRecords(batch);
+    const id = await live.fold(batch.advanced, this.applied);
+    this.result.applied += batch.lines.length;
+    return id;
+  }
+
+  /** Live: resolves once the commit `id` has landed (rejects when a commit failed first). */
+  landed(id: number): Promise<void> {
+    return this.live?.landed(id) ?? Promise.resolve();
+  }
+
+  /** Live: the id of the last commit a fold joined. */
+  get lastCommit(): number {
+    return this.live?.lastId ?? 0;
+  }
+
+  /** Live: resolves once every folded batch is committed; throws the commit failure if one failed. */
+  async settled(): Promise<void> {
+    await this.live?.settled();
+    if (this.live?.failed) throw this.live.failed;
+  }
+
+  /** Live: the commit that failed, if one did (the pass must then be aborted). */
+  get failed(): Error | null {
+    return this.live?.failed ?? null;
+  }
+
+  /** Live: a commit is gathered or being written (the job's lock must stay held). */
+  get committing(): boolean {
+    return this.live?.busy ?? false;
+  }
+
   /** Applies one batch: staged (rebuild), or merged into the table and committed with the checkpoint. */
   async apply(batch: Batch): Promise<void> {
-    const poisoned = await this.applier.apply(batch.records.select(this.job.definition.eventTypes)).catch(async (error: unknown) => {
-      if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
-      throw error;
-    });
-    for (const p of poisoned) await this.deadLetter(p, 'skipped');
-    this.result.deadLetters += poisoned.length;
-    for (const [stream, position] of batch.advanced) this.applied[stream] = position;
+    if (this.live) {
+      // A live pass keeps its commits in order behind its folds.
+      await this.fold(batch);
+      await this.settled();
+      return;
+    }
+    await this.applyRecords(batch);
     if (this.staged) {
       if (!this.applier.stagesItself) await this.staging.stage();
     } else {
@@ -224,12 +290,27 @@ export class JobPass {
       const folded = this.onChange ? async () => this.tell(before, before + 1, await this.merge.rowChange()) : undefined;
       const merged = await this.merge.merge(this.snapshot, folded);
       failpoint('projection.afterDataFile');
-      const actions = appendCommit(this.job, this.snapshot, merged.actions, batch.advanced, this.applied);
-      await this.commit(actions);
-      this.result.bytesWritten += merged.bytesWritten;
-      this.result.bytesRewritten += merged.bytesRewritten;
+      await this.commitMerged(merged, batch.advanced, this.applied);
     }
     this.result.applied += batch.lines.length;
+  }
+
+  /** The projection run over the batch's records (into `out`, or staged), its dead letters recorded and positions taken. */
+  private async applyRecords(batch: Batch): Promise<void> {
+    const poisoned = await this.applier.apply(batch.records.select(this.job.definition.eventTypes)).catch(async (error: unknown) => {
+      if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
+      throw error;
+    });
+    for (const p of poisoned) await this.deadLetter(p, 'skipped');
+    this.result.deadLetters += poisoned.length;
+    for (const [stream, position] of batch.advanced) this.applied[stream] = position;
+  }
+
+  /** A merge's files committed with the checkpoint of the batches it holds. */
+  private async commitMerged(merged: MergeOutcome, advanced: Map<string, Position>, applied: Applied): Promise<void> {
+    await this.commit(appendCommit(this.job, this.snapshot, merged.actions, advanced, applied));
+    this.result.bytesWritten += merged.bytesWritten;
+    this.result.bytesRewritten += merged.bytesRewritten;
   }
 
   /** The rebuild's switch, housekeeping, and the job's run state; releases the job. */
@@ -276,6 +357,8 @@ export class JobPass {
    * meanwhile: this pass's snapshot and cache are then stale, and it must be closed.
    */
   async resume(): Promise<boolean> {
+    // Held still (its commits were being written): nobody else could commit.
+    if (this.lock) return true;
     this.lock ??= await acquireLock(this.layout.lockFile(`job-${this.job.name}`), `job ${this.job.name}`);
     const latest = await refreshSnapshot(this.tableDir, this.snapshot);
     return latest.version === this.snapshot.version;
@@ -302,8 +385,8 @@ export class JobPass {
     await this.release();
   }
 
-  private tell(fromVersion: number, toVersion: number, change: RowChange): void {
-    this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change });
+  private tell(fromVersion: number, toVersion: number, change: RowChange, part?: number): void {
+    this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change, ...(part ? { part } : {}) });
   }
 
   /**
@@ -351,7 +434,10 @@ export class JobPass {
   }
 
   private async release(): Promise<void> {
+    // A commit being written finishes (or fails) before its connection closes; none lands after the lock is let go.
+    await this.live?.settled();
     this.cache.release();
+    this.writer?.close();
     this.duck.close();
     this.memory.closed();
     await this.lock?.release();

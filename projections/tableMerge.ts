@@ -121,6 +121,85 @@ export class TableMerge {
     await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
     this.last = { replaced: '__prior', added: '__merged' };
     await folded?.();
+    return this.writeMerged(snapshot, files);
+  }
+
+  /**
+   * Live (liveCommits.ts): folds the batch in `out` into `__merged` against the table as the job
+   * has folded it so far: a key's row in `overlay` (folded, maybe not committed yet) over its row
+   * in the files of `snapshot`. Writes nothing; `rowChange` then tells what it changed.
+   */
+  async foldLive(snapshot: Snapshot, overlay: string): Promise<void> {
+    const { shape } = this;
+    this.readAt = null;
+    this.last = { replaced: null, added: '__merged' };
+    if (shape.mutable === 'none') {
+      await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
+      return;
+    }
+    await this.assertOneRowPerKey();
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM out`);
+    if (!shape.foldReadsPrior) {
+      // The batch's rows replace their keys' rows as they are: no prior row to read. Every key is
+      // told as replaced (a reader hiding a row its key never had changes nothing).
+      await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__keys', 'out')}`);
+      this.last = { replaced: '__keys', added: '__merged' };
+      return;
+    }
+    await this.loadPriorOver(snapshot, overlay, '__keys', '__prior');
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS ${shape.foldBatch('__prior', 'out')}`);
+    this.last = { replaced: '__prior', added: '__merged' };
+  }
+
+  /** Live: the current rows of these keys (single-column key): the overlay's, else the files'. */
+  async currentRowsOver(snapshot: Snapshot, overlay: string, keys: string[]): Promise<Row[]> {
+    await loadRows(this.duck, '__asked_keys', keys.map((k) => ({ [this.shape.key[0]]: k })), this.keyColumns);
+    await this.loadPriorOver(snapshot, overlay, '__asked_keys', '__asked_rows');
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    const rows = await this.duck.rows(`SELECT to_json(t)::VARCHAR AS j FROM (SELECT ${columns} FROM __asked_rows) t`);
+    return rows.map((r) => JSON.parse(r.j as string) as Row);
+  }
+
+  /**
+   * Live: writes a commit's folded rows (relation `rows`: each key's row as its batches left it,
+   * and the final rows they added) into the table at `snapshot`, like `merge` writes one batch:
+   * the committed rows of their keys are replaced (files rewritten, or deletion vectors).
+   */
+  async writeFolded(snapshot: Snapshot, rows: string): Promise<MergeOutcome> {
+    const { shape, sizes } = this;
+    const columns = shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __merged AS SELECT ${columns} FROM ${rows}`);
+    if (Number(await this.duck.scalar('SELECT count(*) FROM __merged')) === 0) return this.outcome([], []);
+    if (shape.mutable === 'none') return this.outcome([], await this.write('__merged', shape.appendOrder, sizes.appendRows));
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __keys AS SELECT DISTINCT ${this.keys('')} FROM __merged`);
+    const files = await this.tableFiles(snapshot);
+    await this.loadPrior(snapshot, files, '__keys');
+    return this.writeMerged(snapshot, files);
+  }
+
+  /** SQL true when the row (alias `t`) may be replaced by a later batch: a key's row, a history's open row. */
+  mutableRow(alias: string): string {
+    const { shape } = this;
+    return shape.mutable === 'all' ? 'true' : shape.mutable === 'open' && shape.open ? `${alias}.${sqlIdent(shape.open)} IS NULL` : 'false';
+  }
+
+  /** SQL true when the rows `left` and `right` have the same key. */
+  sameKey(left: string, right: string): string {
+    return this.keyMatch(left, right);
+  }
+
+  /** `target`: the current mutable rows of the keys in `keys`: the overlay's, else the files' (with their file and row). */
+  private async loadPriorOver(snapshot: Snapshot, overlay: string, keys: string, target: string): Promise<void> {
+    const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __over AS SELECT ${this.shape.columns.map((c) => `o.${sqlIdent(c.name)}`).join(', ')} FROM ${overlay} AS o SEMI JOIN ${keys} AS k ON ${this.keyMatch('o', 'k')}`);
+    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __from_files AS SELECT * FROM ${keys} AS k ANTI JOIN __over AS o ON ${this.keyMatch('k', 'o')}`);
+    await this.loadPrior(snapshot, await this.tableFiles(snapshot), '__from_files', target);
+    await this.duck.run(`INSERT INTO ${target} (${columns}) SELECT ${columns} FROM __over`);
+  }
+
+  /** The merged rows (`__merged`) replacing the prior ones (`__prior`, with their files) in the table at `snapshot`. */
+  private async writeMerged(snapshot: Snapshot, files: TableFile[]): Promise<MergeOutcome> {
+    const { shape, sizes } = this;
     // A table opting in gets the feature with the batch's commit (jobCommits.ts); from then on DVs.
     if (this.deletionVectors && deletionVectorsEnabled(snapshot)) return this.mergeWithDeletionVectors(snapshot, files);
     await this.placeMergedRows(files);

@@ -26,6 +26,8 @@ export interface TableShape {
    * `delta`) into the rows that replace them. Prior rows come before the batch's in time.
    */
   foldBatch(prior: string, delta: string): string;
+  /** `foldBatch` reads the prior rows (a history closes its open row, a combine adds to it); false: the batch's rows replace them as they are. */
+  foldReadsPrior: boolean;
   /** SQL folding every staged batch output of a rebuild (relation `staged`, in log order by `__seq`) into the final rows. */
   foldRebuild(staged: string): string;
   /** How immutable rows are ordered in their files (a history by time, so point-in-time filters skip row groups). */
@@ -64,6 +66,7 @@ function appendShape(columns: Column[], appendOrder: string[]): TableShape {
     appendOrder,
     oneRowPerKeyPerBatch: false,
     foldBatch: (_prior, delta) => `SELECT ${list(columns.map((c) => c.name))} FROM ${delta}`,
+    foldReadsPrior: false,
     foldRebuild: (staged) => `SELECT ${list(columns.map((c) => c.name))} FROM ${staged}`,
   };
 }
@@ -83,6 +86,7 @@ function upsertShape(columns: Column[], key: string[], orderBy: string | null): 
     // A state batch holds one row per key it touched (the evolved row) by construction.
     oneRowPerKeyPerBatch: false,
     foldBatch: (_prior, delta) => `SELECT ${names} FROM ${delta}`,
+    foldReadsPrior: false,
     foldRebuild: (staged) => `SELECT ${names} FROM ${staged} QUALIFY row_number() OVER (PARTITION BY ${list(key)} ORDER BY ${last}) = 1`,
   };
 }
@@ -103,6 +107,7 @@ function historyShape(columns: Column[], validity: { key: string; orderBy: strin
     oneRowPerKeyPerBatch: false,
     appendOrder: [validity.from, validity.key, validity.orderBy],
     foldBatch: (prior, delta) => withValidTo(priorThenBatch(prior, delta), `__batch, ${sqlIdent(validity.orderBy)}`),
+    foldReadsPrior: true,
     foldRebuild: (staged) => withValidTo(staged, `${sqlIdent(validity.orderBy)}, __seq`),
   };
 }
@@ -125,6 +130,7 @@ function combineShape(columns: Column[], key: string[], functions: Record<string
     appendOrder: key,
     oneRowPerKeyPerBatch: false,
     foldBatch: (prior, delta) => select(priorThenBatch(prior, delta), '__batch'),
+    foldReadsPrior: true,
     foldRebuild: (staged) => select(staged, '__seq'),
   };
 }

@@ -23,6 +23,14 @@ export interface CatchUp {
   firstRun: boolean;
   /** Records of no event type the job reads were passed over: their checkpoint waits for `maintain`. */
   deferred: boolean;
+  /** Batches folded and told (their commits may still be written). */
+  folded: number;
+  /**
+   * The table version once every batch this catch-up folded is committed (the commits are
+   * written behind the folds); rejects when one of them failed: its rows were told but never
+   * committed, and the job starts again from its table's checkpoint.
+   */
+  landed: Promise<number>;
 }
 
 /**
@@ -30,12 +38,13 @@ export interface CatchUp {
  * loading the table's snapshot and finding its place in each log segment (scanning the segment
  * from its start); at 200k events that was 0.2-0.6 s of CPU per job per pass on this machine,
  * most of a live pass. Here the pass (DuckDB, snapshot, the state cache) and the cursors stay,
- * so a catch-up costs its new records and its commits. Every batch's change in rows is told
- * (`onChange`) as soon as it is folded, before its table commit, for the serving views.
+ * so a catch-up costs its new records. Every batch's change in rows is told (`onChange`) as soon
+ * as it is folded, and its commit is written behind the folds (projections/liveCommits.ts): a
+ * catch-up returns once it has folded, and `landed` says when its commits are in the table.
  *
- * The job's lock is held only during a catch-up, so `eventlake run`, `rebuild` and `rollback`
- * still work beside the service; when one of them committed to the table meanwhile, the pass is
- * stale and is opened afresh. Compaction and checkpoints are never part of a catch-up: `maintain`
+ * The job's lock is held during a catch-up and until its commits have landed, so `eventlake
+ * run`, `rebuild` and `rollback` still work beside the service; when one of them committed to the
+ * table meanwhile, the pass is stale and is opened afresh. Compaction and checkpoints are never part of a catch-up: `maintain`
  * runs them when the service's runner has nothing more urgent to do.
  */
 export class LiveJob {
@@ -51,6 +60,10 @@ export class LiveJob {
    */
   private deferred: Batch | null = null;
   private appliedInPass = 0;
+  /** A catch-up or maintenance is under way: the pass must not be paused under it. */
+  private active = false;
+  /** The pass being paused (its lock let go) after its commits landed: the next catch-up waits for it. */
+  private pausing: Promise<void> | null = null;
 
   constructor(
     private readonly layout: LakeLayout,
@@ -61,32 +74,47 @@ export class LiveJob {
     private readonly memoryBytes: number,
   ) {}
 
-  /** Applies every record of the job's streams up to `head`: one commit per batch. */
+  /**
+   * Folds every record of the job's streams up to `head` and tells each batch's change; returns
+   * without waiting for their commits (`landed`), so the next catch-up folds the next command
+   * while they are written.
+   */
   async catchUp(head: LogHead): Promise<CatchUp> {
+    await this.begin();
+    try {
+      return await this.foldUpTo(head);
+    } finally {
+      this.end();
+    }
+  }
+
+  private async foldUpTo(head: LogHead): Promise<CatchUp> {
     const idle = this.pass;
     const waiting = await this.passOver(head);
-    if (waiting === null && idle) return { applied: 0, commits: 0, deadLetters: 0, tableVersion: idle.tableVersion, firstRun: false, deferred: this.deferred !== null };
+    if (waiting === null && idle) return { applied: 0, commits: 0, deadLetters: 0, tableVersion: idle.tableVersion, firstRun: false, deferred: this.deferred !== null, folded: 0, landed: Promise.resolve(idle.tableVersion) };
     // The batch read ahead counts only if the pass it was read for is still the one open.
     const pass = await this.open();
     if (pass === null) {
       const result = await runJob(this.layout, this.job, { mode: 'incremental', memory: this.memoryBytes });
-      return { applied: result.applied, commits: result.commits, deadLetters: result.deadLetters, tableVersion: result.tableVersion, firstRun: true, deferred: false };
+      return { applied: result.applied, commits: result.commits, deadLetters: result.deadLetters, tableVersion: result.tableVersion, firstRun: true, deferred: false, folded: result.commits, landed: Promise.resolve(result.tableVersion) };
     }
     const before = { ...pass.result };
+    let folded = 0;
     try {
       const first = waiting && pass === idle ? waiting : null;
       if (first) {
-        await pass.apply(this.withDeferred(first));
+        await pass.fold(this.withDeferred(first));
         first.records.release();
+        folded += 1;
       }
       const cursors = this.positioned(pass);
       const perStream = this.perStream(pass);
       for (let batch = await readBatch(pass.streams, cursors, perStream, head); batch.lines.length > 0; batch = await readBatch(pass.streams, cursors, perStream, head)) {
         if (this.passesOver(batch)) continue;
-        await pass.apply(this.withDeferred(batch));
+        await pass.fold(this.withDeferred(batch));
         batch.records.release();
+        folded += 1;
       }
-      await pass.pause();
     } catch (error) {
       // Cursors may be past what was committed: the next pass starts from the table's checkpoint.
       this.pass = null;
@@ -98,8 +126,58 @@ export class LiveJob {
     const after = pass.result;
     this.appliedInPass += after.applied - before.applied;
     const deferred = this.deferred !== null;
-    if (this.appliedInPass >= RECORDS_PER_PASS && !deferred) await this.closePass();
-    return { applied: after.applied - before.applied, commits: after.commits - before.commits, deadLetters: after.deadLetters - before.deadLetters, tableVersion: pass.tableVersion, firstRun: false, deferred };
+    const commit = pass.lastCommit;
+    const landed = folded === 0 ? Promise.resolve(pass.tableVersion) : pass.landed(commit).then(() => pass.tableVersion);
+    landed.catch(() => undefined); // the caller's to handle; the pass is dropped when it settles (`end`)
+    if (this.appliedInPass >= RECORDS_PER_PASS && !deferred) {
+      await pass.settled().catch(() => undefined);
+      if (this.pass === pass) await this.closePass();
+    }
+    return { applied: after.applied - before.applied, commits: after.commits - before.commits, deadLetters: after.deadLetters - before.deadLetters, tableVersion: pass.tableVersion, firstRun: false, deferred, folded, landed };
+  }
+
+  /** A catch-up or maintenance starts: after a pause under way (its lock released) is done. */
+  private async begin(): Promise<void> {
+    while (this.pausing) await this.pausing;
+    this.active = true;
+    const pass = this.pass;
+    const failed = pass?.failed;
+    if (pass && failed) {
+      // A commit behind the folds failed: what it held is read again from the table's checkpoint.
+      this.pass = null;
+      this.cursors = null;
+      this.deferred = null;
+      await pass.abort(failed).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A catch-up or maintenance ended: once the pass's commits have landed and nothing else started,
+   * its lock is let go (so `eventlake run` or a rollback may take it); a pass whose commit failed
+   * is dropped, the next catch-up reading from the table's checkpoint.
+   */
+  private end(): void {
+    this.active = false;
+    const pass = this.pass;
+    if (!pass) return;
+    void pass.settled().catch(() => undefined).then(() => {
+      if (this.pass !== pass || this.active || this.pausing) return;
+      this.pausing = this.pauseOrDrop(pass).finally(() => (this.pausing = null));
+    });
+  }
+
+  private async pauseOrDrop(pass: JobPass): Promise<void> {
+    try {
+      await pass.settled();
+      await pass.pause();
+    } catch (error) {
+      if (this.pass === pass) {
+        this.pass = null;
+        this.cursors = null;
+        this.deferred = null;
+      }
+      await pass.abort(error as Error).catch(() => undefined);
+    }
   }
 
   /**
@@ -146,25 +224,38 @@ export class LiveJob {
     return batch;
   }
 
+  /** Commits folded but not landed yet are being written (maintenance would wait for them). */
+  get committing(): boolean {
+    return this.pass?.committing ?? false;
+  }
+
   /** Compaction when due and a checkpoint every few commits, between catch-ups; returns the table version after it (-1: no table). */
   async maintain(): Promise<number> {
-    const pass = await this.open();
-    if (pass === null) return -1;
+    await this.begin();
     try {
-      const deferred = this.deferred;
-      if (deferred) await pass.apply(this.withDeferred(deferred));
-      await pass.maintain();
-      await pass.pause();
-      return pass.tableVersion;
-    } catch (error) {
-      this.pass = null;
-      await pass.abort(error as Error);
-      throw error;
+      const pass = await this.open();
+      if (pass === null) return -1;
+      try {
+        const deferred = this.deferred;
+        if (deferred) await pass.fold(this.withDeferred(deferred));
+        await pass.settled();
+        await pass.maintain();
+        await pass.pause();
+        return pass.tableVersion;
+      } catch (error) {
+        this.pass = null;
+        this.cursors = null;
+        await pass.abort(error as Error);
+        throw error;
+      }
+    } finally {
+      this.end();
     }
   }
 
   /** Lets go of the pass (DuckDB, caches, and the lock if a catch-up was cut short). */
   async close(): Promise<void> {
+    while (this.pausing) await this.pausing;
     this.cursors = null;
     this.deferred = null;
     await this.closePass();
@@ -179,7 +270,7 @@ export class LiveJob {
     }
     // A pass of its own (one DuckDB, one row cache) within this job's share, for as long as it stays open.
     const memory = new PassMemory(new MemoryBudget(this.memoryBytes), 1);
-    const pass = await JobPass.start(this.layout, this.job, this.partitions, memory, { mode: 'incremental', onChange: this.onChange });
+    const pass = await JobPass.start(this.layout, this.job, this.partitions, memory, { mode: 'incremental', onChange: this.onChange, live: true });
     if (pass.stagesBatches) {
       await pass.close();
       return null;

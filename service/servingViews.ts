@@ -74,6 +74,8 @@ export class ServingViews {
   private retired: ServingBase[] = [];
   /** The tables' snapshots as of the last merge: the next reads only their new commits. */
   private readonly snapshots = new TableSnapshots();
+  /** Change events waiting for the query processes to show a read model's version (`whenShown`). */
+  private readonly showing: { readModel: string; version: number; resolve: () => void }[] = [];
   /** When views.duckdb was last written by this service. */
   builtAt: string | null = null;
   merges = 0;
@@ -115,6 +117,29 @@ export class ServingViews {
     if (outcome !== 'applied') return;
     this.pending.push(step);
     this.options.onStep(step);
+    this.wakeShowing();
+  }
+
+  /**
+   * Resolves once the query processes were given the read model's rows up to `version`: a step
+   * the views could not take (a gap) is shown only after the resync that reads the tables anew,
+   * and a change event must not come before its rows.
+   */
+  whenShown(readModel: string, version: number): Promise<void> {
+    if (this.shows(readModel, version)) return Promise.resolve();
+    return new Promise((resolve) => this.showing.push({ readModel, version, resolve }));
+  }
+
+  private shows(readModel: string, version: number): boolean {
+    const model = this.shown?.model(readModel);
+    return model !== undefined && model.version >= version;
+  }
+
+  private wakeShowing(): void {
+    for (const waiter of this.showing.filter((w) => this.shows(w.readModel, w.version))) {
+      this.showing.splice(this.showing.indexOf(waiter), 1);
+      waiter.resolve();
+    }
   }
 
   /** The read model's table is committed up to `version`: its steps told up to there may be merged. */
@@ -215,6 +240,7 @@ export class ServingViews {
     this.shown = shown;
     this.builtAt = new Date().toISOString();
     this.options.onBase({ base, delta: shown.state(), merged });
+    this.wakeShowing();
   }
 
   private newBase(): ServingBase {

@@ -8,6 +8,13 @@ export interface RowStep extends RowChange {
   readModel: string;
   fromVersion: number;
   toVersion: number;
+  /**
+   * A live job folds batches while its writer is still writing an earlier commit, and the batches
+   * folded meanwhile go into one later commit (projections/liveCommits.ts): each is told at once,
+   * as a part of that commit. 0 (or absent): the commit's first batch, from `fromVersion`; n: its
+   * (n+1)th, following part n-1 of the same `toVersion`.
+   */
+  part?: number;
 }
 
 /** What `apply` did with a step: taken, already held (an older or repeated step), or not applicable (a commit between was never told). */
@@ -30,7 +37,11 @@ export class ModelDelta {
   /** Rows added since the base that never change again. */
   readonly final: string[] = [];
 
-  constructor(public version: number) {}
+  constructor(
+    public version: number,
+    /** Parts of `version`'s commit applied so far (see RowStep.part); null: the whole commit (read from the table). */
+    public part: number | null = null,
+  ) {}
 
   apply(step: RowStep): void {
     for (const key of step.replaced) {
@@ -41,6 +52,18 @@ export class ModelDelta {
       else this.final.push(row);
     }
     this.version = step.toVersion;
+    this.part = step.part ?? 0;
+  }
+
+  /** What applying `step` would do: a step of an older commit (or a part already applied) is held. */
+  outcome(step: RowStep): StepOutcome {
+    const part = step.part ?? 0;
+    if (step.toVersion < this.version) return 'held';
+    if (step.toVersion === this.version) {
+      if (this.part === null || part <= this.part) return 'held';
+      return part === this.part + 1 ? 'applied' : 'gap';
+    }
+    return part === 0 && step.fromVersion === this.version ? 'applied' : 'gap';
   }
 
   /** Rows the views add on top of the base. */
@@ -55,7 +78,7 @@ export class ModelDelta {
 
 /** A delta as it travels to a query process (structured clone over IPC). */
 export interface DeltaState {
-  models: { readModel: string; version: number; hidden: string[]; current: [string, string][]; final: string[] }[];
+  models: { readModel: string; version: number; part: number | null; hidden: string[]; current: [string, string][]; final: string[] }[];
 }
 
 /**
@@ -75,7 +98,7 @@ export class ServingDelta {
   static from(state: DeltaState): ServingDelta {
     const delta = new ServingDelta(new Map());
     for (const m of state.models) {
-      const model = new ModelDelta(m.version);
+      const model = new ModelDelta(m.version, m.part);
       for (const key of m.hidden) model.hidden.add(key);
       for (const [key, row] of m.current) model.current.set(key, row);
       model.final.push(...m.final);
@@ -87,10 +110,9 @@ export class ServingDelta {
   apply(step: RowStep): StepOutcome {
     const model = this.models.get(step.readModel);
     if (!model) return 'gap';
-    if (step.toVersion <= model.version) return 'held';
-    if (step.fromVersion !== model.version) return 'gap';
-    model.apply(step);
-    return 'applied';
+    const outcome = model.outcome(step);
+    if (outcome === 'applied') model.apply(step);
+    return outcome;
   }
 
   model(readModel: string): ModelDelta | undefined {
@@ -110,7 +132,7 @@ export class ServingDelta {
 
   state(): DeltaState {
     return {
-      models: [...this.models].map(([readModel, m]) => ({ readModel, version: m.version, hidden: [...m.hidden], current: [...m.current], final: [...m.final] })),
+      models: [...this.models].map(([readModel, m]) => ({ readModel, version: m.version, part: m.part, hidden: [...m.hidden], current: [...m.current], final: [...m.final] })),
     };
   }
 }

@@ -7,9 +7,12 @@ import { acquireLock } from '../../lake/lock.js';
 import { readCommittedHead } from '../../lake/log/committedHead.js';
 import type { TableChange } from '../../projections/jobPass.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
-import { LiveJob } from '../../service/liveJob.js';
+import { LiveJob, type CatchUp } from '../../service/liveJob.js';
 import { eventlakeJson, REPO, tempDir, writeNdjson } from '../support/cli.js';
-import { registerCharger } from '../support/server.js';
+import { changeStatus, registerCharger } from '../support/server.js';
+import { armFailpoint, holdAt } from '../../lake/failpoints.js';
+import { checkpointAppId } from '../../projections/jobSource.js';
+import { DeltaTableReader } from '../support/deltaReader/deltaTableReader.js';
 
 describe('a live job kept open between catch-ups', () => {
   const dir = tempDir();
@@ -56,8 +59,11 @@ describe('a live job kept open between catch-ups', () => {
   it('tells each commit of a job that reads the records, with the rows it added', async () => {
     const head = (await readCommittedHead(layout))!;
     const superchargers = liveJob('superchargers');
+    const before = await tableVersion('superchargers');
     const caughtUp = await superchargers.catchUp(head);
-    expect(caughtUp).toMatchObject({ commits: 1, deferred: false, applied: 2 });
+    expect(caughtUp).toMatchObject({ folded: 1, deferred: false, applied: 2 });
+    expect(await caughtUp.landed).toBe(before + 1);
+    expect(await tableVersion('superchargers')).toBe(before + 1);
     const change = told.find((c) => c.job === 'superchargers')!;
     expect(change.toVersion).toBe(change.fromVersion + 1);
     expect(change.change.added.map((a) => JSON.parse(a.key!).supercharger_serial).sort()).toEqual(['PASS-1', 'PASS-2']);
@@ -75,5 +81,69 @@ describe('a live job kept open between catch-ups', () => {
     } finally {
       await lock.release();
     }
+  });
+
+  it('folds and tells the next batches while a commit is being written; they land in one later commit, each row once', async () => {
+    const history = liveJob('supercharger_status_history');
+    const job = config.jobs.find((j) => j.name === 'supercharger_status_history')!;
+    const ingest = async (name: string, commands: object[]) => {
+      await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, `${name}.ndjson`), commands)]);
+      return (await readCommittedHead(layout))!;
+    };
+    await (await history.catchUp((await readCommittedHead(layout))!)).landed;
+    const start = await tableVersion(job.name);
+    const hold = holdAt('projection.liveCommit');
+    let held = true;
+    try {
+      const first = await history.catchUp(await ingest('hold-1', [registerCharger('HOLD-1', 'hold-reg-1'), changeStatus('HOLD-1', 'inuse', 'hold-st-1')]));
+      await hold.reached; // the first batch's commit is being written, and stays so
+      const second = await history.catchUp(await ingest('hold-2', [changeStatus('HOLD-1', 'serviced', 'hold-st-2'), registerCharger('HOLD-2', 'hold-reg-2')]));
+      const third = await history.catchUp(await ingest('hold-3', [changeStatus('HOLD-2', 'inuse', 'hold-st-3')]));
+      expect([first.folded, second.folded, third.folded]).toEqual([1, 1, 1]);
+      // Both later batches were told while the first commit was held: against the first batch's rows, not the table's.
+      expect(await tableVersion(job.name)).toBe(start);
+      const steps = told.filter((c) => c.job === job.name && c.toVersion > start);
+      expect(steps.map((c) => [c.fromVersion, c.toVersion, c.part ?? 0])).toEqual([[start, start + 1, 0], [start + 1, start + 2, 0], [start + 1, start + 2, 1]]);
+      expect(steps[1].change.replaced.map((k) => JSON.parse(k).supercharger_serial)).toEqual(['HOLD-1']);
+      expect(steps[1].change.added.filter((a) => a.mutable).map((a) => JSON.parse(a.row).status).sort()).toEqual(['notinuse', 'serviced']);
+      hold.release();
+      held = false;
+      expect(await third.landed).toBe(start + 2);
+    } finally {
+      if (held) hold.release();
+    }
+    // The table (read by the test's own Delta reader) holds every row once: two commits for three batches.
+    const reader = new DeltaTableReader(layout.tableDir(job.output));
+    expect(await reader.latestVersion()).toBe(start + 2);
+    const rows = (await reader.rows()).filter((r) => String(r.supercharger_serial).startsWith('HOLD-'));
+    const shown = rows.map((r) => `${r.supercharger_serial} ${r.status} ${r.valid_to === null ? 'open' : 'closed'}`).sort();
+    expect(shown).toEqual(['HOLD-1 inuse closed', 'HOLD-1 notinuse closed', 'HOLD-1 serviced open', 'HOLD-2 inuse open', 'HOLD-2 notinuse closed']);
+    const checkpoint = (await reader.snapshot()).txns;
+    const head = (await readCommittedHead(layout))!;
+    for (const [stream, { sequence }] of Object.entries(head.streams)) if (stream !== 'commands') expect(checkpoint.get(checkpointAppId(job, stream)) ?? 0).toBe(sequence);
+  });
+
+  it('a live commit that fails drops the pass: the next catch-up folds its batches again from the checkpoint, each row once', async () => {
+    const history = liveJob('supercharger_status_history');
+    const job = config.jobs.find((j) => j.name === 'supercharger_status_history')!;
+    await (await history.catchUp((await readCommittedHead(layout))!)).landed;
+    const start = await tableVersion(job.name);
+    const commands = [registerCharger('FAIL-1', 'fail-reg-1'), changeStatus('FAIL-1', 'inuse', 'fail-st-1')];
+    await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, 'fail.ndjson'), commands)]);
+    armFailpoint('projection.afterDataFile', 'EIO');
+    let failed: CatchUp;
+    try {
+      failed = await history.catchUp((await readCommittedHead(layout))!);
+      await expect(failed.landed).rejects.toThrow(/EIO/);
+    } finally {
+      armFailpoint('projection.afterDataFile', null);
+    }
+    expect(failed.folded).toBe(1);
+    expect(await tableVersion(job.name)).toBe(start);
+    const again = await history.catchUp((await readCommittedHead(layout))!);
+    expect(again.folded).toBe(1);
+    expect(await again.landed).toBe(start + 1);
+    const rows = (await new DeltaTableReader(layout.tableDir(job.output)).rows()).filter((r) => r.supercharger_serial === 'FAIL-1');
+    expect(rows.map((r) => `${r.status} ${r.valid_to === null ? 'open' : 'closed'}`).sort()).toEqual(['inuse open', 'notinuse closed']);
   });
 });
