@@ -75,12 +75,14 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
     // The groups (the command log's jobs and the event log's) read side by side: one after the
     // other left a core idle while a lone job, command_status, waited on its DuckDB. A staged
     // pass (rebuild, first run) folds its table in `finish` with the memory of the passes closed
-    // before it, so once every group has read, all staged passes are parked (their staged rows
-    // on disk) and they fold one at a time; the groups holding rows in the JS heap first, so
-    // that no other group's fold runs beside rows that wait for their own.
-    const survivors = await Promise.all(groups.map(read));
-    const folding = survivors.filter((group) => group.some((p) => p.stagesBatches));
-    for (const pass of folding.flat()) await pass.park();
+    // before it, so each group's staged passes are parked once it has read (their staged rows
+    // on disk), and once all have read they fold one at a time; the groups holding rows in the
+    // JS heap first, so that no other group's fold runs beside rows that wait for their own.
+    const survivors = await Promise.all(groups.map(async (group) => {
+      const done = await read(group);
+      if (done.some((p) => p.stagesBatches)) for (const pass of done) await pass.park();
+      return done;
+    }));
     const cached = (group: JobPass[]) => group.reduce((sum, p) => sum + p.cachedBytes, 0);
     for (const group of survivors.sort((a, b) => cached(b) - cached(a))) await finishGroup(group);
   } else await Promise.all(groups.map(async (group) => finishGroup(await read(group))));
