@@ -191,6 +191,11 @@ export class JobPass {
     return this.staged;
   }
 
+  /** Bytes of rows its state job holds in the JS heap until it finishes (rowCache.ts). */
+  get cachedBytes(): number {
+    return this.cache.bytes;
+  }
+
   /** Where this pass starts reading `stream`: after the checkpoint, or from the start for a rebuild. */
   startAfter(stream: string): number {
     return this.mode === 'rebuild' ? (this.sealedThrough.get(stream) ?? 0) : (this.snapshot.txns.get(checkpointAppId(this.job, stream))?.version ?? 0);

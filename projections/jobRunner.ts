@@ -65,21 +65,29 @@ export async function runJobsTogether(layout: LakeLayout, jobs: Job[], options: 
       failures.push(error as Error);
     }
   };
-  const runGroup = async (group: JobPass[]) => {
-    const survivors = head && meta ? await readTogether(layout, group, head, options, failures) : group;
-    if (survivors.some((p) => p.stagesBatches)) {
-      // Each folds in turn with the pass's DuckDB memory; the others wait with theirs on disk.
-      // The first folds at once: parking it would only spill what it reads back right away.
-      for (const pass of survivors.slice(1)) await pass.park();
-      for (const pass of survivors) await finish(pass);
-    } else await Promise.all(survivors.map(finish));
+  const read = (group: JobPass[]) => (head && meta ? readTogether(layout, group, head, options, failures) : Promise.resolve(group));
+  const finishGroup = async (survivors: JobPass[]) => {
+    if (survivors.some((p) => p.stagesBatches)) for (const pass of survivors) await finish(pass);
+    else await Promise.all(survivors.map(finish));
   };
   const groups = groupByStart(passes);
-  // A staged pass (rebuild, first run) folds its table in `finish` with the memory of the passes
-  // closed before it, so those finish one at a time. Incremental groups (the command log's jobs
-  // and the event log's) run side by side: one after the other left a core idle.
-  if (passes.some((p) => p.stagesBatches)) for (const group of groups) await runGroup(group);
-  else await Promise.all(groups.map(runGroup));
+  if (passes.some((p) => p.stagesBatches)) {
+    // The groups (the command log's jobs and the event log's) read side by side: one after the
+    // other left a core idle while a lone job, command_status, waited on its DuckDB. A staged
+    // pass (rebuild, first run) folds its table in `finish` with the memory of the passes closed
+    // before it, so each group's staged passes are parked once it has read (their staged rows
+    // on disk), and once all have read they fold one at a time; the groups holding rows in the
+    // JS heap first, so that no other group's fold runs beside rows that wait for their own.
+    // A lone group's first pass folds at once: parking it would only spill what it reads back.
+    const waits = (i: number) => groups.length > 1 || i > 0;
+    const survivors = await Promise.all(groups.map(async (group) => {
+      const done = await read(group);
+      if (done.some((p) => p.stagesBatches)) for (const [i, pass] of done.entries()) if (waits(i)) await pass.park();
+      return done;
+    }));
+    const cached = (group: JobPass[]) => group.reduce((sum, p) => sum + p.cachedBytes, 0);
+    for (const group of survivors.sort((a, b) => cached(b) - cached(a))) await finishGroup(group);
+  } else await Promise.all(groups.map(async (group) => finishGroup(await read(group))));
   if (failures.length > 0) throw failures[0];
   return jobs.map((job) => results.get(job)!);
 }

@@ -14,6 +14,24 @@ export function rowProblem(row: Row, columns: Column[]): string | null {
   return null;
 }
 
+/**
+ * rowProblem for a row evolved from `prior`, a row already found storable: each value is checked
+ * on its own, so only the values that differ from prior's can be the problem. A state rebuild
+ * checks every evolved row (the record, not a later load, is the poison); checking the changed
+ * values only took the per-record check from every column (a regex and a Date per timestamp) to
+ * the one or two an event changes. `evolve` is pure: it never changes `prior` in place.
+ */
+export function changedRowProblem(row: Row, prior: Row | undefined, columns: Column[]): string | null {
+  if (prior === undefined || prior === row) return rowProblem(row, columns);
+  for (const column of columns) {
+    const value = row[column.name];
+    if (value === prior[column.name]) continue;
+    const problem = valueProblem(column, value);
+    if (problem) return `column ${column.name}: ${problem}`;
+  }
+  return null;
+}
+
 function valueProblem(column: Column, value: unknown): string | null {
   if (value === null || value === undefined) return null;
   switch (column.type) {

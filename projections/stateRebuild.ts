@@ -1,5 +1,5 @@
 import { sqlIdent, type Duck } from '../lake/duckdb.js';
-import { assertStorable, guarded, type BatchApplier, type ErrorPolicy, type Poisoned, type Records } from './applyBatch.js';
+import { assertStorableChange, guarded, type BatchApplier, type ErrorPolicy, type Poisoned, type Records } from './applyBatch.js';
 import type { RecordSelection } from './jobSource.js';
 import type { Row, StateProjection } from './projection.js';
 import type { RebuildStaging } from './rebuildStaging.js';
@@ -69,7 +69,7 @@ export class StateRebuild implements BatchApplier {
   private evolveInto(key: string, row: Row | undefined, record: unknown, poisoned: Poisoned[]): Row | undefined {
     const next = guarded(record, this.policy, poisoned, () => {
       const evolved = this.projection.evolve(row, record);
-      assertStorable([evolved], this.projection.columns);
+      assertStorableChange(evolved, row, this.projection.columns);
       return evolved;
     });
     if (next) this.cache.set(key, next);
@@ -114,9 +114,10 @@ export class StateRebuild implements BatchApplier {
           row = deferred.prior ? (JSON.parse(deferred.prior as string) as Row) : undefined;
         }
         const [record] = this.records({ lines: [deferred.line as string], records: () => [JSON.parse(deferred.line as string)] });
+        const prior = row;
         row = guarded(record, this.policy, poisoned, () => {
-          const evolved = projection.evolve(row, record);
-          assertStorable([evolved], projection.columns);
+          const evolved = projection.evolve(prior, record);
+          assertStorableChange(evolved, prior, projection.columns);
           return evolved;
         }) ?? row;
       }
