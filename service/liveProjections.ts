@@ -278,8 +278,7 @@ export class LiveProjections {
     if (!result) {
       // A failed catch-up may have told rows whose commit never happened: read the tables anew.
       if (keys.told) {
-        this.serving.abandon(job.definition.name);
-        await this.serving.resync();
+        await this.serving.abandon(job.definition.name);
       }
       return false;
     }
@@ -316,8 +315,7 @@ export class LiveProjections {
       this.options.metrics.jobRuns.inc({ job: job.name, trigger: 'live', result: 'error' });
       this.retryAt.set(job.name, Date.now() + RETRY_MS);
       this.seen.delete(job.name);
-      this.serving.abandon(readModel);
-      await this.serving.resync().catch((e: Error) => logger.error({ err: e }, 'refreshing the views failed'));
+      await this.serving.abandon(readModel).catch((e: Error) => logger.error({ err: e }, 'refreshing the views failed'));
       return;
     }
     this.serving.committed(readModel, version);
@@ -359,8 +357,7 @@ export class LiveProjections {
       this.serving.committed(live.job.definition.name, await live.maintain());
     } catch (error) {
       logger.warn({ job: live.job.name, err: error }, 'maintaining a live table failed; trying after its next commit');
-      this.serving.abandon(live.job.definition.name);
-      await this.serving.resync();
+      await this.serving.abandon(live.job.definition.name);
     }
   }
 

@@ -154,11 +154,12 @@ export class ServingViews {
   }
 
   /**
-   * A catch-up that told rows failed: its uncommitted steps are dropped (they are still shown
-   * until the resync that must follow replaces the base and its delta).
+   * A catch-up that told rows failed: its uncommitted steps are dropped, and every table is read
+   * anew, whose base and delta replace what the query processes showed of them.
    */
-  abandon(readModel: string): void {
+  async abandon(readModel: string): Promise<void> {
     this.pending = this.pending.filter((s) => s.readModel !== readModel);
+    await this.resync();
   }
 
   /** Reads every table anew (after a scheduled run, a rebuild, a first run); resolves once the query processes were given the result. */
