@@ -117,9 +117,7 @@ export class LiveJob {
       }
     } catch (error) {
       // Cursors may be past what was committed: the next pass starts from the table's checkpoint.
-      this.pass = null;
-      this.cursors = null;
-      this.deferred = null;
+      this.forgetPass();
       await pass.abort(error as Error);
       throw error;
     }
@@ -144,9 +142,7 @@ export class LiveJob {
     const failed = pass?.failed;
     if (pass && failed) {
       // A commit behind the folds failed: what it held is read again from the table's checkpoint.
-      this.pass = null;
-      this.cursors = null;
-      this.deferred = null;
+      this.forgetPass();
       await pass.abort(failed).catch(() => undefined);
     }
   }
@@ -171,11 +167,7 @@ export class LiveJob {
       await pass.settled();
       await pass.pause();
     } catch (error) {
-      if (this.pass === pass) {
-        this.pass = null;
-        this.cursors = null;
-        this.deferred = null;
-      }
+      if (this.pass === pass) this.forgetPass();
       await pass.abort(error as Error).catch(() => undefined);
     }
   }
@@ -243,8 +235,7 @@ export class LiveJob {
         await pass.pause();
         return pass.tableVersion;
       } catch (error) {
-        this.pass = null;
-        this.cursors = null;
+        this.forgetPass();
         await pass.abort(error as Error);
         throw error;
       }
@@ -278,6 +269,13 @@ export class LiveJob {
     this.pass = pass;
     this.appliedInPass = 0;
     return pass;
+  }
+
+  /** Drops the open pass (the caller aborts it): the next catch-up opens one and reads from the table's checkpoint. */
+  private forgetPass(): void {
+    this.pass = null;
+    this.cursors = null;
+    this.deferred = null;
   }
 
   private async closePass(): Promise<void> {
