@@ -3,6 +3,7 @@ import path from 'node:path';
 import { sampleNdjson } from '../domains/sampleCommands.js';
 import { JsonMemberScan } from '../ingest/jsonMemberScan.js';
 import { commandRecordLine, eventLineOf, metadataJson } from '../ingest/logLines.js';
+import { ENCODE_BATCH_CHARS } from '../lake/log/logWriter.js';
 import type { CommandInput } from '../ingest/envelope.js';
 import { WORKLOAD_SEED, WORKLOAD_START } from './workload.js';
 
@@ -14,8 +15,6 @@ import { WORKLOAD_SEED, WORKLOAD_START } from './workload.js';
  * the floor bounds what any one thread can reach (docs/benchmarks.md, "Ingest toward the JSON
  * floor"). CPU time per command, not wall time.
  */
-
-const ENCODE_BATCH = 16 * 1024;
 
 export interface FloorStep {
   step: string;
@@ -50,13 +49,13 @@ export function ingestFloorSteps(count: number): { steps: FloorStep[]; bytes: { 
       recordedAt: '2026-11-30T19:00:00.000Z',
     });
   };
-  /** Bytes written: lines built and encoded 16K units at a time into a reused buffer. */
+  /** Bytes written: lines built and encoded ENCODE_BATCH_CHARS units at a time into a reused buffer, as the log writer does. */
   const encoded = (make: (i: number) => string) => () => {
     let bytes = 0;
     let pending = '';
     for (let i = 0; i < count; i++) {
       pending += `${make(i)}\n`;
-      if (pending.length >= ENCODE_BATCH) {
+      if (pending.length >= ENCODE_BATCH_CHARS) {
         bytes += buffer.write(pending, 0, 'utf8');
         pending = '';
       }
