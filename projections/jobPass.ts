@@ -364,7 +364,7 @@ export class JobPass {
   async resume(): Promise<boolean> {
     // Held still (its commits were being written): nobody else could commit.
     if (this.lock) return true;
-    this.lock ??= await acquireLock(this.layout.lockFile(`job-${this.job.name}`), `job ${this.job.name}`);
+    this.lock = await acquireLock(this.layout.lockFile(`job-${this.job.name}`), `job ${this.job.name}`);
     const latest = await refreshSnapshot(this.tableDir, this.snapshot);
     return latest.version === this.snapshot.version;
   }
