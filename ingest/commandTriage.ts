@@ -10,7 +10,7 @@ import type { CommandInput, Rejection } from './envelope.js';
 export type ParsedLine = { ok: true; value: unknown } | { ok: false; rejection: Rejection };
 
 export function parseCommandLine(text: string, maxBytes: number): ParsedLine {
-  if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) {
+  if (overByteLimit(text, maxBytes)) {
     return { ok: false, rejection: { code: 'schema', message: `command is ${Buffer.byteLength(text)} bytes, over the limit of ${maxBytes}`, path: '/' } };
   }
   try {
@@ -18,6 +18,16 @@ export function parseCommandLine(text: string, maxBytes: number): ParsedLine {
   } catch (error) {
     return { ok: false, rejection: { code: 'schema', message: `not valid JSON: ${(error as Error).message}`, path: '/' } };
   }
+}
+
+/**
+ * Whether the line's UTF-8 form passes `maxBytes`. A UTF-16 unit is 1 to 3 bytes in UTF-8 (a
+ * surrogate pair, two units, is 4), so the length bounds the bytes both ways and most lines are
+ * settled without encoding them.
+ */
+export function overByteLimit(text: string, maxBytes: number): boolean {
+  if (text.length > maxBytes) return true;
+  return 3 * text.length > maxBytes && Buffer.byteLength(text) > maxBytes;
 }
 
 /** The command's id (null: it has none, and gets a new one), or why it is no id. */

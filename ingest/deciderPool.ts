@@ -7,7 +7,7 @@ import { BufferedDecisionLog, type DecidedRecords } from './bufferedDecisionLog.
 import { CommandDecider } from './commandDecider.js';
 import type { CommandMemo } from './commandIdStore.js';
 import { CommandRouter, ownerOf } from './commandRouting.js';
-import { commandIdOf, parseCommandLine } from './commandTriage.js';
+import { commandIdOf, overByteLimit, parseCommandLine } from './commandTriage.js';
 import type { DeciderBatch, DeciderInit, DeciderReply, DecidedBatch } from './deciderProtocol.js';
 import type { CommandInput } from './envelope.js';
 import type { AggregateEntry } from './writeModel.js';
@@ -143,7 +143,7 @@ export class DeciderPool {
     const batch = this.current;
     batch.lineNumbers.push(lineNumber);
     // Most lines are routed by a scan; the rest are parsed here, as every line once was.
-    if (text.length <= this.target.maxCommandBytes && this.router.route(text)) return this.send(batch, text, lineNumber, this.router.commandId, this.router.owner);
+    if (!overByteLimit(text, this.target.maxCommandBytes) && this.router.route(text)) return this.send(batch, text, lineNumber, this.router.commandId, this.router.owner);
     const source = `${this.sourcePrefix}${lineNumber}`;
     const parsed = parseCommandLine(text, this.target.maxCommandBytes);
     if (!parsed.ok) return this.refuse(batch, null, parsed.rejection, source);

@@ -12,6 +12,8 @@ import { readLogStream } from '../support/lakeLog.js';
 const registry = await loadDomains(['superchargers', 'orders'], process.cwd());
 
 /** A file with everything the triage and the deciders settle: refusals of every kind, duplicates, ids missing, blank lines. */
+const WIDE_ID = 'wide';
+
 function messyLines(): string[] {
   const lines = [...sampleNdjson({ count: 6000, seed: 23, invalidShare: 0.05 })];
   const extra = [
@@ -19,6 +21,8 @@ function messyLines(): string[] {
     'not json',
     '{"command_id":"\\udfff","command_name":"RegisterCustomer","received":"2026-01-01T00:00:00Z","command":{"customer_id":"X","customer_name":"Y"}}',
     `{"command_id":"long","command_name":"RegisterCustomer","received":"2026-01-01T00:00:00Z","command":{"customer_id":"L","customer_name":"${'x'.repeat(3000)}"}}`,
+    // Under the limit in UTF-16 units, over it in bytes: the limit is in bytes.
+    `{"command_id":"${WIDE_ID}","command_name":"RegisterCustomer","received":"2026-01-01T00:00:00Z","command":{"customer_id":"W","customer_name":"${'é'.repeat(1500)}"}}`,
     '{"command_name":"RegisterCustomer","received":"2026-01-01T00:00:00Z","command":{"customer_id":"NOID-1","customer_name":"no id"}}',
     '{"command_name":"RegisterCustomer","received":"2026-01-01T00:00:00Z","command":{"customer_id":"NOID-1","customer_name":"again"}}',
     '{"command_id":"bad-payload","command_name":"CreateOrder","received":"2026-01-01T00:00:00Z","command":{"items":7}}',
@@ -92,6 +96,8 @@ describe('decider threads', () => {
     };
     const [one, two] = [await firstOutcomes(1), await firstOutcomes(2)];
     expect(two).toEqual(one);
+    const wide = lines.findIndex((line) => line.includes(`"${WIDE_ID}"`));
+    expect(one[wide]).toBe('rejected');
     expect(one.filter((o) => typeof o === 'object' && o?.status === 'rejected' && o.code !== null).length).toBeGreaterThan(100);
   }, 120_000);
 
