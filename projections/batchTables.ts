@@ -15,7 +15,7 @@ export const ENVELOPE_COLUMNS = SEALED_COLUMNS as Column[];
  */
 export function loadJsonLines(duck: Duck, table: string, lines: string[], columns: Column[]): Promise<void> {
   // Only the bytes live through the awaits, not the lines (see loadRows).
-  return createFromNdjson(duck, table, Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : ''), columns);
+  return loadNdjson(duck, table, Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : ''), columns);
 }
 
 /**
@@ -24,7 +24,7 @@ export function loadJsonLines(duck: Duck, table: string, lines: string[], column
  * are copied by V8's young-generation collections: most of a rebuild's GC).
  */
 export function loadRows(duck: Duck, table: string, rows: Record<string, unknown>[], columns: Column[]): Promise<void> {
-  return createFromNdjson(duck, table, ndjsonOf(rows), columns);
+  return loadNdjson(duck, table, ndjsonOf(rows), columns);
 }
 
 /**
@@ -81,10 +81,6 @@ const NEWLINE = 0x0a;
 
 /** Loads NDJSON bytes of rows with these columns into a temp table. */
 export function loadNdjson(duck: Duck, table: string, ndjson: Buffer, columns: Column[]): Promise<void> {
-  return createFromNdjson(duck, table, ndjson, columns);
-}
-
-function createFromNdjson(duck: Duck, table: string, ndjson: Buffer, columns: Column[]): Promise<void> {
   return withNdjsonSelect(ndjson, columns, (select) => duck.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdent(table)} AS ${select}`));
 }
 
