@@ -12,12 +12,12 @@ import { sealedRanges, type SealedRange } from '../lake/log/sealedSegments.js';
 import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
-import { batchApplier, PoisonEventError, recordsOf, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { batchApplier, PoisonEventError, recordsOf, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
 import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
 import { StateRebuild } from './stateRebuild.js';
-import type { StateProjection } from './projection.js';
+import type { RowsProjection, StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
 import { tableShape } from './tableShape.js';
@@ -142,6 +142,8 @@ export class JobPass {
     this.cache = memory.rowCaches.cache();
     if (this.staged && definition.kind === 'state') {
       this.applier = new StateRebuild(duck, definition as StateProjection<unknown>, this.staging, this.cache, policy, recordsOf(job.upcast));
+    } else if (this.staged && definition.kind === 'rows') {
+      this.applier = stagedRowsApplier(this.staging, definition as RowsProjection<unknown>, policy, job.upcast);
     } else {
       if (writer && !this.staged) {
         this.live = new LiveCommits({

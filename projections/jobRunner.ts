@@ -125,6 +125,7 @@ async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead,
     if (batch === null) return [];
     if (batch.lines.length === 0 || active.length === 0) break;
     next = prefetch(streams, cursors, perStream, head);
+    if (active.length === 1) batch.records.readAlone();
     const applying = active.map((pass) => pass.apply(batch));
     // Each pass took its records synchronously, so the shared parsed copy can go now instead of
     // living through the DuckDB work (a pass that asked again would just parse again).

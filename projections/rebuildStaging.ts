@@ -1,6 +1,6 @@
 import type { AddFile } from '../lake/delta/actions.js';
 import { sqlIdent, type Duck } from '../lake/duckdb.js';
-import { loadRows } from './batchTables.js';
+import { withNdjsonSelect, withRowsSelect } from './batchTables.js';
 import { writeDataFiles } from './dataFiles.js';
 import type { Row } from './projection.js';
 import { DEFAULT_FILE_SIZES, type FileSizes } from './tableMerge.js';
@@ -26,17 +26,27 @@ export class RebuildStaging {
     await this.stageSelect('SELECT * FROM out');
   }
 
-  /** Adds the rows of a SELECT as a batch, with no `out` table between (a SQL rebuild's one statement over the sealed log). */
+  /**
+   * Adds the rows of a SELECT as a batch, with no `out` table between (a SQL rebuild's one
+   * statement over the sealed log, rows read from JSON). A batch that fails to stage leaves
+   * nothing staged (one statement) and takes no `__seq`: it may be staged again, without the rows
+   * that made it fail.
+   */
   async stageSelect(select: string): Promise<void> {
-    const seq = this.batches++;
+    const seq = this.batches;
     if (seq === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __staged AS SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
     else await this.duck.run(`INSERT INTO __staged BY NAME SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
+    this.batches += 1;
   }
 
-  /** Stages rows made in JS (a state rebuild's evicted or final rows) as a batch. */
+  /** Stages rows made in JS (a rows job's batch, a state rebuild's evicted or final rows) as a batch, straight from their JSON. */
   async stageRows(rows: Row[]): Promise<void> {
-    await loadRows(this.duck, 'out', rows, this.shape.columns);
-    await this.stage();
+    await withRowsSelect(rows, this.shape.columns, (select) => this.stageSelect(select));
+  }
+
+  /** Stages rows serialized already (NdjsonLines) as a batch. */
+  async stageNdjson(ndjson: Buffer): Promise<void> {
+    await withNdjsonSelect(ndjson, this.shape.columns, (select) => this.stageSelect(select));
   }
 
   /** SQL: the latest staged row (the table's columns) of each key in `keys` (a relation of one column `key`). */
@@ -48,12 +58,14 @@ export class RebuildStaging {
 
   /**
    * Folds everything staged and writes the final data files (not committed). `foldedAlready`:
-   * the staged rows are the final ones (a state rebuild that staged each key once), no fold needed.
+   * the staged rows are the final ones (a state rebuild that staged each key once, or facts),
+   * no fold needed.
    */
   async finish(tableDir: string, foldedAlready = false): Promise<AddFile[]> {
     if (this.batches === 0) return [];
     const { shape, sizes, duck } = this;
-    if (foldedAlready) await duck.run('ALTER TABLE __staged RENAME TO __final');
+    // Facts fold to themselves (every staged row, in log order): no copy (writing the files copies them once more).
+    if (foldedAlready || shape.mutable === 'none') await duck.run('ALTER TABLE __staged RENAME TO __final');
     else {
       await duck.run(`CREATE OR REPLACE TEMP TABLE __final AS ${shape.foldRebuild('__staged')}`);
       await duck.run('DROP TABLE __staged');

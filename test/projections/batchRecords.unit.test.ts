@@ -27,3 +27,23 @@ describe('a batch shared by the jobs of a pass', () => {
     expect(() => records.select(['B']).records()).toThrow(SyntaxError);
   });
 });
+
+describe('a batch read by one job alone', () => {
+  it('hands out the same records, one at a time with `each`, in selection order', () => {
+    const kept = new BatchRecords(lines).select(['A']).records();
+    const alone = new BatchRecords(lines);
+    alone.readAlone();
+    const seen: unknown[] = [];
+    alone.select(['A']).each!((record, i) => seen.push([i, record]));
+    expect(seen).toEqual(kept.map((record, i) => [i, record]));
+  });
+
+  it('keeps no parsed record: each is parsed when asked for and left to the collector', () => {
+    const records = new BatchRecords(lines);
+    records.readAlone();
+    const [first] = records.select(['A']).records();
+    const [again] = records.select(['A']).records();
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
+  });
+});
