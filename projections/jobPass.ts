@@ -21,6 +21,7 @@ import type { StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
 import { tableShape } from './tableShape.js';
+import { ANY_KEY, loadTableKeys, NO_KEYS, type KeyFilter } from './tableKeys.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
 import { checkpointAppId, sourceStreams, type Batch, type Job, type Position } from './jobSource.js';
@@ -130,6 +131,8 @@ export class JobPass {
     private readonly onChange?: JobPassOptions['onChange'],
     /** Live: a second connection, for the commits written behind the folds. */
     private readonly writer: Duck | null = null,
+    /** The keys the table may hold at `snapshot` (a state job's "no earlier row" without reading the table). */
+    tableKeys: KeyFilter = snapshot.files.size === 0 ? NO_KEYS : ANY_KEY,
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
@@ -157,7 +160,7 @@ export class JobPass {
       }
       const live = this.live;
       const priorRows: PriorRows = live ? (keys) => this.merge.currentRowsOver(this.snapshot, live.overlay, keys) : (keys) => this.merge.currentRows(this.snapshot, keys);
-      this.applier = batchApplier(duck, definition, priorRows, snapshot.files.size === 0, policy, job.upcast, this.cache);
+      this.applier = batchApplier(duck, definition, priorRows, tableKeys, policy, job.upcast, this.cache);
     }
   }
 
@@ -178,7 +181,8 @@ export class JobPass {
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
       const writer = options.live && !rebuild && snapshot.version >= 0 ? await duck.connect() : null;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer);
+      const keys = writer ? await liveTableKeys(duck, tableDir, snapshot, job) : undefined;
+      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer, keys);
     } catch (error) {
       duck.close();
       await lock.release();
@@ -478,6 +482,22 @@ export class JobPass {
 function passDuckOptions(job: Job, memoryLimit: string): Record<string, string> {
   const spill = { memory_limit: memoryLimit, temp_directory: path.join(os.tmpdir(), `eventlake-duckdb-${process.pid}-${randomUUID()}`) };
   return job.definition.kind === 'sql' ? spill : { ...spill, threads: '1' };
+}
+
+/**
+ * A live state job's table keys, read once when its pass opens (the pass stays open for many
+ * commands): a command's new key (a new order, a new command id) is then folded without reading
+ * the table. Keys the pass folds later are in its row cache (or its filter of evicted keys), so
+ * the filter need not follow its commits. A one-shot run answers "maybe" for every key instead:
+ * reading every key to fold one batch would cost more than it saves.
+ */
+async function liveTableKeys(duck: Duck, tableDir: string, snapshot: Snapshot, job: Job): Promise<KeyFilter | undefined> {
+  const definition = job.definition;
+  if (definition.kind !== 'state') return undefined;
+  const started = performance.now();
+  const keys = await loadTableKeys(duck, tableDir, snapshot, definition.key);
+  logger.debug({ job: job.name, files: snapshot.files.size, ms: Math.round(performance.now() - started) }, 'live pass: table keys read');
+  return keys;
 }
 
 function chooseMode(job: Job, snapshot: Snapshot, requested: RunMode): RunMode {
