@@ -224,11 +224,15 @@ export class TableMerge {
     const key = this.shape.key.length === 0 ? 'NULL' : `to_json(struct_pack(${this.shape.key.map((k) => `${sqlIdent(k)} := t.${sqlIdent(k)}`).join(', ')}))::VARCHAR`;
     const mutable = this.shape.mutable === 'all' ? 'true' : this.shape.mutable === 'open' && this.shape.open ? `t.${sqlIdent(this.shape.open)} IS NULL` : 'false';
     const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
-    const keys = replaced === null ? [] : await this.duck.rows(`SELECT DISTINCT ${key} AS key FROM ${replaced} AS t`);
-    const rows = added === null ? [] : await this.duck.rows(`SELECT to_json(t)::VARCHAR AS row, ${key} AS key, ${mutable} AS mutable FROM (SELECT ${columns} FROM ${added}) AS t`);
+    // One statement for both (a live fold's every statement is on a command's trip).
+    const parts = [
+      ...(replaced === null ? [] : [`SELECT DISTINCT false AS added, NULL::VARCHAR AS row, ${key} AS key, NULL::BOOLEAN AS mutable FROM ${replaced} AS t`]),
+      ...(added === null ? [] : [`SELECT true AS added, to_json(t)::VARCHAR AS row, ${key} AS key, ${mutable} AS mutable FROM (SELECT ${columns} FROM ${added}) AS t`]),
+    ];
+    const rows = parts.length === 0 ? [] : await this.duck.rows(parts.join(' UNION ALL '));
     return {
-      replaced: keys.map((r) => r.key as string),
-      added: rows.map((r) => ({ row: r.row as string, key: (r.key as string | null) ?? null, mutable: r.mutable === true })),
+      replaced: rows.filter((r) => r.added !== true).map((r) => r.key as string),
+      added: rows.filter((r) => r.added === true).map((r) => ({ row: r.row as string, key: (r.key as string | null) ?? null, mutable: r.mutable === true })),
     };
   }
 
