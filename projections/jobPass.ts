@@ -21,7 +21,7 @@ import type { StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
 import { tableShape } from './tableShape.js';
-import { ANY_KEY, loadTableKeys, NO_KEYS, type KeyFilter } from './tableKeys.js';
+import { ANY_KEY, keysReadBehind, loadTableKeys, NO_KEYS, type KeyFilter } from './tableKeys.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
 import { checkpointAppId, sourceStreams, type Batch, type Job, type Position } from './jobSource.js';
@@ -114,6 +114,8 @@ export class JobPass {
   private readonly sealedThrough = new Map<string, number>();
   /** Live: the folds' commits, written behind them (null: each batch is merged and committed in `apply`). */
   private readonly live: LiveCommits | null = null;
+  /** Live state job: the read of its table's keys under way (settles, never rejects). */
+  private keysLoading: Promise<unknown> | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -181,8 +183,10 @@ export class JobPass {
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
       const writer = options.live && !rebuild && snapshot.version >= 0 ? await duck.connect() : null;
-      const keys = writer ? await liveTableKeys(duck, tableDir, snapshot, job) : undefined;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer, keys);
+      const keys = writer ? await liveTableKeys(duck, tableDir, snapshot, job) : null;
+      const pass = new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer, keys?.filter);
+      pass.keysLoading = keys?.loading ?? null;
+      return pass;
     } catch (error) {
       duck.close();
       await lock.release();
@@ -260,6 +264,11 @@ export class JobPass {
   /** Live: resolves once the commit `id` has landed (rejects when a commit failed first). */
   landed(id: number): Promise<void> {
     return this.live?.landed(id) ?? Promise.resolve();
+  }
+
+  /** Live state job: resolves once its table's keys are read (until then every new key is looked up). */
+  get keysRead(): Promise<unknown> {
+    return this.keysLoading ?? Promise.resolve();
   }
 
   /** Live: the id of the last commit a fold joined. */
@@ -445,6 +454,8 @@ export class JobPass {
   private async release(): Promise<void> {
     // A commit being written finishes (or fails) before its connection closes; none lands after the lock is let go.
     await this.live?.settled();
+    // So does the read of the table's keys (its connection is to the same database).
+    await this.keysLoading;
     this.cache.release();
     this.writer?.close();
     this.duck.close();
@@ -486,18 +497,21 @@ function passDuckOptions(job: Job, memoryLimit: string): Record<string, string> 
 
 /**
  * A live state job's table keys, read once when its pass opens (the pass stays open for many
- * commands): a command's new key (a new order, a new command id) is then folded without reading
- * the table. Keys the pass folds later are in its row cache (or its filter of evicted keys), so
- * the filter need not follow its commits. A one-shot run answers "maybe" for every key instead:
- * reading every key to fold one batch would cost more than it saves.
+ * commands), in the background on a connection of their own: a command's new key (a new order, a
+ * new command id) is then folded without reading the table. Keys the pass folds later are in its
+ * row cache (or its filter of evicted keys), so the filter need not follow its commits. A
+ * one-shot run answers "maybe" for every key instead: reading every key to fold one batch would
+ * cost more than it saves.
  */
-async function liveTableKeys(duck: Duck, tableDir: string, snapshot: Snapshot, job: Job): Promise<KeyFilter | undefined> {
+async function liveTableKeys(duck: Duck, tableDir: string, snapshot: Snapshot, job: Job): Promise<{ filter: KeyFilter; loading: Promise<unknown> } | null> {
   const definition = job.definition;
-  if (definition.kind !== 'state') return undefined;
+  if (definition.kind !== 'state') return null;
+  if (snapshot.files.size === 0) return { filter: NO_KEYS, loading: Promise.resolve() };
+  const reader = await duck.connect();
   const started = performance.now();
-  const keys = await loadTableKeys(duck, tableDir, snapshot, definition.key);
-  logger.debug({ job: job.name, files: snapshot.files.size, ms: Math.round(performance.now() - started) }, 'live pass: table keys read');
-  return keys;
+  const load = loadTableKeys(reader, tableDir, snapshot, definition.key).finally(() => reader.close());
+  void load.then(() => logger.debug({ job: job.name, files: snapshot.files.size, ms: Math.round(performance.now() - started) }, 'live pass: table keys read'), () => undefined);
+  return { filter: keysReadBehind(load, job.output), loading: load.catch(() => undefined) };
 }
 
 function chooseMode(job: Job, snapshot: Snapshot, requested: RunMode): RunMode {

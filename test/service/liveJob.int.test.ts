@@ -155,6 +155,7 @@ describe('a live job kept open between catch-ups', () => {
     // A row cache of a few bytes: every row the pass folds is evicted after its batch.
     const states = liveJob('superchargers', 256);
     await (await states.catchUp((await readCommittedHead(layout))!)).landed;
+    await states.tableKeysRead(); // read behind the pass's first fold
     const readsFail = () => armFailpoint('projection.readPriorRows', 'EIO');
     const readsWork = () => armFailpoint('projection.readPriorRows', null);
     readsFail();
@@ -169,6 +170,7 @@ describe('a live job kept open between catch-ups', () => {
       readsWork();
     }
     await (await states.catchUp((await readCommittedHead(layout))!)).landed;
+    await states.tableKeysRead();
     readsFail();
     try {
       // A key in the table's files when the pass opened (PASS-1, in a file whose stats bound it) must be read.
