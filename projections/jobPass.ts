@@ -169,6 +169,7 @@ export class JobPass {
   static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
     const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit));
+    let keysLoading: Promise<unknown> | undefined;
     try {
       const tableDir = layout.tableDir(job.output);
       const snapshot = await loadTableSnapshot(tableDir);
@@ -184,10 +185,12 @@ export class JobPass {
       const policy = options.onError ?? job.onError;
       const writer = options.live && !rebuild && snapshot.version >= 0 ? await duck.connect() : null;
       const keys = writer ? await liveTableKeys(duck, tableDir, snapshot, job) : null;
+      keysLoading = keys?.loading;
       const pass = new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer, keys?.filter);
       pass.keysLoading = keys?.loading ?? null;
       return pass;
     } catch (error) {
+      await keysLoading; // its connection is to this database
       duck.close();
       await lock.release();
       throw error;
