@@ -7,6 +7,7 @@ import { DEFAULT_ROW_CACHE_BYTES } from './memoryBudget.js';
 import { RowCachePool, type RowCache } from './rowCache.js';
 import { changedRowProblem, rowProblem } from './rowValues.js';
 import type { RebuildStaging } from './rebuildStaging.js';
+import type { KeyFilter } from './tableKeys.js';
 
 /**
  * Turns one batch of log records (raw JSON lines, or a pass's shared selection of them; in log
@@ -51,12 +52,13 @@ export type PriorRows = (keys: string[]) => Promise<Row[]>;
 
 /**
  * `cache` holds a state job's rows between batches (its own, within the default budget, unless
- * the caller shares a pass's); `priorRows` answers for the keys it does not hold. `startsEmpty`
- * says the table had no rows when the pass began, so a key the cache never held has no earlier
- * row and nothing needs reading back. (A rebuild's state job is stateRebuild.ts.)
+ * the caller shares a pass's); `priorRows` answers for the keys it does not hold. `tableKeys`
+ * says which keys the table may hold rows of when the pass began (tableKeys.ts): a key outside it
+ * that the cache never held has no earlier row, and nothing needs reading back. (A rebuild's
+ * state job is stateRebuild.ts.)
  */
-export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast, cache: RowCache = new RowCachePool(DEFAULT_ROW_CACHE_BYTES).cache()): BatchApplier {
-  const applier = kindApplier(duck, projection, priorRows, startsEmpty, policy, upcast, cache);
+export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, upcast: Upcast, cache: RowCache = new RowCachePool(DEFAULT_ROW_CACHE_BYTES).cache()): BatchApplier {
+  const applier = kindApplier(duck, projection, priorRows, tableKeys, policy, upcast, cache);
   return { apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch) };
 }
 
@@ -70,7 +72,7 @@ type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
 export type Records = (selection: RecordSelection) => unknown[];
 
-function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, upcast: Upcast, cache: RowCache): Apply {
+function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, upcast: Upcast, cache: RowCache): Apply {
   const records = recordsOf(upcast);
   switch (projection.kind) {
     case 'sql':
@@ -78,7 +80,7 @@ function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, s
     case 'rows':
       return rowsApplier(projection as RowsProjection<unknown>, policy, upcast, (ndjson) => loadNdjson(duck, 'out', ndjson, projection.columns));
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, startsEmpty, policy, records, cache);
+      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, tableKeys, policy, records, cache);
   }
 }
 
@@ -208,15 +210,16 @@ export function assertStorableChange(row: Row, prior: Row | undefined, columns: 
 
 /**
  * An incremental run's state job: rows of the keys it touched stay cached between batches (within
- * the pass's row-cache budget); other keys' rows are read back from the table. On a table that
- * was empty when the pass began, a key the cache never held (nor evicted) has no row to read.
+ * the pass's row-cache budget); other keys' rows are read back from the table. A key the table
+ * did not hold when the pass began (`tableKeys`) and the cache never held (nor evicted) has no
+ * row to read: every row the pass folded since went through the cache.
  */
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, startsEmpty: boolean, policy: ErrorPolicy, records: Records, cache: RowCache): Apply {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, records: Records, cache: RowCache): Apply {
   return async (selection) => {
     const batch = records(selection);
     const poisoned: Poisoned[] = [];
     const keys = batch.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
-    const missing = [...new Set(keys.filter((k): k is string => k !== null && cache.get(k) === undefined && (!startsEmpty || cache.mayHaveEvicted(k))))];
+    const missing = [...new Set(keys.filter((k): k is string => k !== null && cache.get(k) === undefined && (tableKeys.mayHold(k) || cache.mayHaveEvicted(k))))];
     if (missing.length > 0) {
       for (const row of await priorRows(missing)) cache.set(row[projection.key] as string, row);
     }

@@ -18,6 +18,7 @@ import { committedHubPosition, FILLING_FROM_LAKE, handOverPosition, lakePosition
 import { hubCommit, lastApplied } from './jobCommits.js';
 import { linesOfEventTypes, type Job } from './jobSource.js';
 import { maintainTable } from './tableMaintenance.js';
+import { ANY_KEY, NO_KEYS } from './tableKeys.js';
 
 /** What one hub batch did. */
 export interface HubBatchResult {
@@ -209,7 +210,7 @@ export class HubJobTable {
 
   private async commit(base: Snapshot, partitionId: string, lines: string[], position: HubPosition): Promise<void> {
     const merge = new TableMerge(this.duck, this.tableDir, tableShape(this.job.definition), this.job.fileRows, this.job.deletionVectors);
-    const applier = batchApplier(this.duck, this.job.definition, (keys) => merge.currentRows(base, keys), base.files.size === 0, this.job.onError, this.job.upcast);
+    const applier = batchApplier(this.duck, this.job.definition, (keys) => merge.currentRows(base, keys), base.files.size === 0 ? NO_KEYS : ANY_KEY, this.job.onError, this.job.upcast);
     const poisoned = await applier.apply(linesOfEventTypes(lines, this.job.definition.eventTypes)).catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
       throw error;

@@ -21,6 +21,7 @@ import type { RowsProjection, StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
 import { tableShape } from './tableShape.js';
+import { ANY_KEY, keysReadBehind, loadTableKeys, NO_KEYS, type KeyFilter } from './tableKeys.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
 import { checkpointAppId, sourceStreams, type Batch, type Job, type Position } from './jobSource.js';
@@ -113,6 +114,8 @@ export class JobPass {
   private readonly sealedThrough = new Map<string, number>();
   /** Live: the folds' commits, written behind them (null: each batch is merged and committed in `apply`). */
   private readonly live: LiveCommits | null = null;
+  /** Live state job: the read of its table's keys under way (settles, never rejects). */
+  private keysLoading: Promise<unknown> | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -130,6 +133,8 @@ export class JobPass {
     private readonly onChange?: JobPassOptions['onChange'],
     /** Live: a second connection, for the commits written behind the folds. */
     private readonly writer: Duck | null = null,
+    /** The keys the table may hold at `snapshot` (a state job's "no earlier row" without reading the table). */
+    tableKeys: KeyFilter = snapshot.files.size === 0 ? NO_KEYS : ANY_KEY,
   ) {
     this.result = { job: job.name, mode, applied: 0, commits: 0, deadLetters: 0, tableVersion: snapshot.version, bytesWritten: 0, bytesRewritten: 0 };
     const shape = tableShape(job.definition);
@@ -159,13 +164,14 @@ export class JobPass {
       }
       const live = this.live;
       const priorRows: PriorRows = live ? (keys) => this.merge.currentRowsOver(this.snapshot, live.overlay, keys) : (keys) => this.merge.currentRows(this.snapshot, keys);
-      this.applier = batchApplier(duck, definition, priorRows, snapshot.files.size === 0, policy, job.upcast, this.cache);
+      this.applier = batchApplier(duck, definition, priorRows, tableKeys, policy, job.upcast, this.cache);
     }
   }
 
   static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
     const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit));
+    let keysLoading: Promise<unknown> | undefined;
     try {
       const tableDir = layout.tableDir(job.output);
       const snapshot = await loadTableSnapshot(tableDir);
@@ -180,8 +186,13 @@ export class JobPass {
       // make the read model impossible to rebuild.
       const policy = options.onError ?? job.onError;
       const writer = options.live && !rebuild && snapshot.version >= 0 ? await duck.connect() : null;
-      return new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer);
+      const keys = writer ? await liveTableKeys(duck, tableDir, snapshot, job) : null;
+      keysLoading = keys?.loading;
+      const pass = new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer, keys?.filter);
+      pass.keysLoading = keys?.loading ?? null;
+      return pass;
     } catch (error) {
+      await keysLoading; // its connection is to this database
       duck.close();
       await lock.release();
       throw error;
@@ -258,6 +269,11 @@ export class JobPass {
   /** Live: resolves once the commit `id` has landed (rejects when a commit failed first). */
   landed(id: number): Promise<void> {
     return this.live?.landed(id) ?? Promise.resolve();
+  }
+
+  /** Live state job: resolves once its table's keys are read (until then every new key is looked up). */
+  get keysRead(): Promise<unknown> {
+    return this.keysLoading ?? Promise.resolve();
   }
 
   /** Live: the id of the last commit a fold joined. */
@@ -443,6 +459,8 @@ export class JobPass {
   private async release(): Promise<void> {
     // A commit being written finishes (or fails) before its connection closes; none lands after the lock is let go.
     await this.live?.settled();
+    // So does the read of the table's keys (its connection is to the same database).
+    await this.keysLoading;
     this.cache.release();
     this.writer?.close();
     this.duck.close();
@@ -480,6 +498,25 @@ export class JobPass {
 function passDuckOptions(job: Job, memoryLimit: string): Record<string, string> {
   const spill = { memory_limit: memoryLimit, temp_directory: path.join(os.tmpdir(), `eventlake-duckdb-${process.pid}-${randomUUID()}`) };
   return job.definition.kind === 'sql' ? spill : { ...spill, threads: '1' };
+}
+
+/**
+ * A live state job's table keys, read once when its pass opens (the pass stays open for many
+ * commands), in the background on a connection of their own: a command's new key (a new order, a
+ * new command id) is then folded without reading the table. Keys the pass folds later are in its
+ * row cache (or its filter of evicted keys), so the filter need not follow its commits. A
+ * one-shot run answers "maybe" for every key instead: reading every key to fold one batch would
+ * cost more than it saves.
+ */
+async function liveTableKeys(duck: Duck, tableDir: string, snapshot: Snapshot, job: Job): Promise<{ filter: KeyFilter; loading: Promise<unknown> } | null> {
+  const definition = job.definition;
+  if (definition.kind !== 'state') return null;
+  if (snapshot.files.size === 0) return { filter: NO_KEYS, loading: Promise.resolve() };
+  const reader = await duck.connect();
+  const started = performance.now();
+  const load = loadTableKeys(reader, tableDir, snapshot, definition.key).finally(() => reader.close());
+  void load.then(() => logger.debug({ job: job.name, files: snapshot.files.size, ms: Math.round(performance.now() - started) }, 'live pass: table keys read'), () => undefined);
+  return { filter: keysReadBehind(load, job.output), loading: load.catch(() => undefined) };
 }
 
 function chooseMode(job: Job, snapshot: Snapshot, requested: RunMode): RunMode {

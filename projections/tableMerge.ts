@@ -2,6 +2,7 @@ import { removalOf, type Action, type AddFile } from '../lake/delta/actions.js';
 import { deletionVectorsEnabled, liveRowsSelect, localFiles, markRowsDeleted, ROW_FILE_COLUMN, ROW_INDEX_COLUMN } from '../lake/delta/deltaTable.js';
 import { dataFilePath, type Snapshot } from '../lake/delta/snapshot.js';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
+import { failpoint } from '../lake/failpoints.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { emptySelect, loadRows } from './batchTables.js';
 import { fileStats, writeDataFiles } from './dataFiles.js';
@@ -85,6 +86,7 @@ export class TableMerge {
    * which then reads the files again only for keys not asked here.
    */
   async currentRows(snapshot: Snapshot, keys: string[]): Promise<Row[]> {
+    failpoint('projection.readPriorRows');
     await loadRows(this.duck, '__keys', keys.map((k) => ({ [this.shape.key[0]]: k })), this.keyColumns);
     await this.loadPrior(snapshot, await this.tableFiles(snapshot), '__keys', '__read_prior');
     await this.duck.run('CREATE OR REPLACE TEMP TABLE __read_keys AS SELECT * FROM __keys');
@@ -153,6 +155,8 @@ export class TableMerge {
 
   /** Live: the current rows of these keys (single-column key): the overlay's, else the files'. */
   async currentRowsOver(snapshot: Snapshot, overlay: string, keys: string[]): Promise<Row[]> {
+    // Tests arm it to tell a fold that read the table from one that did not (tableKeys.ts).
+    failpoint('projection.readPriorRows');
     await loadRows(this.duck, '__asked_keys', keys.map((k) => ({ [this.shape.key[0]]: k })), this.keyColumns);
     await this.loadPriorOver(snapshot, overlay, '__asked_keys', '__asked_rows');
     const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
@@ -220,11 +224,15 @@ export class TableMerge {
     const key = this.shape.key.length === 0 ? 'NULL' : `to_json(struct_pack(${this.shape.key.map((k) => `${sqlIdent(k)} := t.${sqlIdent(k)}`).join(', ')}))::VARCHAR`;
     const mutable = this.shape.mutable === 'all' ? 'true' : this.shape.mutable === 'open' && this.shape.open ? `t.${sqlIdent(this.shape.open)} IS NULL` : 'false';
     const columns = this.shape.columns.map((c) => sqlIdent(c.name)).join(', ');
-    const keys = replaced === null ? [] : await this.duck.rows(`SELECT DISTINCT ${key} AS key FROM ${replaced} AS t`);
-    const rows = added === null ? [] : await this.duck.rows(`SELECT to_json(t)::VARCHAR AS row, ${key} AS key, ${mutable} AS mutable FROM (SELECT ${columns} FROM ${added}) AS t`);
+    // One statement for both (a live fold's every statement is on a command's trip).
+    const parts = [
+      ...(replaced === null ? [] : [`SELECT DISTINCT false AS added, NULL::VARCHAR AS row, ${key} AS key, NULL::BOOLEAN AS mutable FROM ${replaced} AS t`]),
+      ...(added === null ? [] : [`SELECT true AS added, to_json(t)::VARCHAR AS row, ${key} AS key, ${mutable} AS mutable FROM (SELECT ${columns} FROM ${added}) AS t`]),
+    ];
+    const rows = parts.length === 0 ? [] : await this.duck.rows(parts.join(' UNION ALL '));
     return {
-      replaced: keys.map((r) => r.key as string),
-      added: rows.map((r) => ({ row: r.row as string, key: (r.key as string | null) ?? null, mutable: r.mutable === true })),
+      replaced: rows.filter((r) => r.added !== true).map((r) => r.key as string),
+      added: rows.filter((r) => r.added === true).map((r) => ({ row: r.row as string, key: (r.key as string | null) ?? null, mutable: r.mutable === true })),
     };
   }
 

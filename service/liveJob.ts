@@ -216,6 +216,11 @@ export class LiveJob {
     return batch;
   }
 
+  /** Resolves once the open pass has read its table's keys (JobPass.keysRead). */
+  async tableKeysRead(): Promise<void> {
+    await this.pass?.keysRead;
+  }
+
   /** Commits folded but not landed yet are being written (maintenance would wait for them). */
   get committing(): boolean {
     return this.pass?.committing ?? false;

@@ -21,8 +21,8 @@ describe('a live job kept open between catch-ups', () => {
   let layout: LakeLayout;
   const told: TableChange[] = [];
   const open: LiveJob[] = [];
-  const liveJob = (name: string) => {
-    const live = new LiveJob(layout, config.jobs.find((j) => j.name === name)!, config.partitions, (c) => told.push(c), config.memory);
+  const liveJob = (name: string, memory = config.memory) => {
+    const live = new LiveJob(layout, config.jobs.find((j) => j.name === name)!, config.partitions, (c) => told.push(c), memory);
     open.push(live);
     return live;
   };
@@ -145,5 +145,42 @@ describe('a live job kept open between catch-ups', () => {
     expect(await again.landed).toBe(start + 1);
     const rows = (await new DeltaTableReader(layout.tableDir(job.output)).rows()).filter((r) => r.supercharger_serial === 'FAIL-1');
     expect(rows.map((r) => `${r.status} ${r.valid_to === null ? 'open' : 'closed'}`).sort()).toEqual(['inuse open', 'notinuse closed']);
+  });
+  it('folds a state job\'s new key without reading the table, and still evolves a key the table or an evicted row holds', async () => {
+    const ingest = async (name: string, commands: object[]) => {
+      await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, `${name}.ndjson`), commands)]);
+      return (await readCommittedHead(layout))!;
+    };
+    const job = config.jobs.find((j) => j.name === 'superchargers')!;
+    // A row cache of a few bytes: every row the pass folds is evicted after its batch.
+    const states = liveJob('superchargers', 256);
+    await (await states.catchUp((await readCommittedHead(layout))!)).landed;
+    await states.tableKeysRead(); // read behind the pass's first fold
+    const readsFail = () => armFailpoint('projection.readPriorRows', 'EIO');
+    const readsWork = () => armFailpoint('projection.readPriorRows', null);
+    readsFail();
+    try {
+      // New keys: the table's keys (read when the pass opened) say no row, nothing is read.
+      const fresh = await states.catchUp(await ingest('keys-new', [registerCharger('KEYS-NEW-1', 'keys-new-1'), registerCharger('KEYS-NEW-2', 'keys-new-2')]));
+      expect(fresh.folded).toBe(1);
+      await fresh.landed;
+      // A key this pass folded (evicted from its cache since) is not among the keys read at its start: it must be read.
+      await expect(states.catchUp(await ingest('keys-evicted', [changeStatus('KEYS-NEW-1', 'inuse', 'keys-evicted-1')]))).rejects.toThrow(/EIO/);
+    } finally {
+      readsWork();
+    }
+    await (await states.catchUp((await readCommittedHead(layout))!)).landed;
+    await states.tableKeysRead();
+    readsFail();
+    try {
+      // A key in the table's files when the pass opened (PASS-1, in a file whose stats bound it) must be read.
+      await expect(states.catchUp(await ingest('keys-old', [changeStatus('PASS-1', 'inuse', 'keys-old-1')]))).rejects.toThrow(/EIO/);
+    } finally {
+      readsWork();
+    }
+    await (await states.catchUp((await readCommittedHead(layout))!)).landed;
+    // Each row evolved from its earlier row (location kept from registration), not started anew.
+    const rows = (await new DeltaTableReader(layout.tableDir(job.output)).rows()).filter((r) => ['PASS-1', 'KEYS-NEW-1', 'KEYS-NEW-2'].includes(String(r.supercharger_serial)));
+    expect(rows.map((r) => `${r.supercharger_serial} ${r.status} ${r.location_name}`).sort()).toEqual(['KEYS-NEW-1 inuse Site KEYS-NEW-1', 'KEYS-NEW-2 notinuse Site KEYS-NEW-2', 'PASS-1 inuse Site PASS-1']);
   });
 });
