@@ -1,25 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO, eventlake, tempDir, writeNdjson } from '../support/cli.js';
+import { REPO, eventlake, writeNdjson } from '../support/cli.js';
+import { fragileLake } from '../support/fragileLake.js';
 import { register } from '../support/commands.js';
 
 /** A lake whose `fragile` job fails on a poisoned event, with the given error policy. */
-function fragileLake(onError: 'halt' | 'skip') {
-  const dir = tempDir();
-  const config = path.join(dir, 'jobs.config.json');
-  fs.writeFileSync(config, JSON.stringify({
-    lake: './lake',
-    domains: ['superchargers', path.join(REPO, 'test/fixtures/fragileDomain.mjs')],
-    jobs: [{ name: 'fragile', projection: 'fragile_names', onError }, { name: 'superchargers', projection: 'superchargers' }],
-  }));
+function lakeWithFragileJob(onError: 'halt' | 'skip') {
+  const { dir, config } = fragileLake([{ name: 'fragile', projection: 'fragile_names', onError }, { name: 'superchargers', projection: 'superchargers' }]);
   const cli = (args: string[], env: Record<string, string> = {}) => eventlake(['--config', config, ...args], { env });
   return { dir, config, cli };
 }
 
 describe('dead letters and error policy', () => {
   it('skip: the poison event becomes a dead letter and the job goes on', async () => {
-    const { dir, cli } = fragileLake('skip');
+    const { dir, cli } = lakeWithFragileJob('skip');
     writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1), register('B', 'POISON', 2), register('C', 'Bergen', 3)]);
     expect((await cli(['ingest', path.join(dir, 'c.ndjson')])).code).toBe(0);
     const run = await cli(['run', '--json']);
@@ -40,7 +35,7 @@ describe('dead letters and error policy', () => {
   });
 
   it('halt: the job stops before the poison event and status shows the error', async () => {
-    const { dir, cli } = fragileLake('halt');
+    const { dir, cli } = lakeWithFragileJob('halt');
     writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1), register('B', 'POISON', 2)]);
     await cli(['ingest', path.join(dir, 'c.ndjson')]);
     const run = await cli(['run', 'fragile']);
@@ -53,7 +48,7 @@ describe('dead letters and error policy', () => {
   });
 
   it('a changed definition without a version bump is reported; a new version rebuilds', async () => {
-    const { dir, config, cli } = fragileLake('skip');
+    const { dir, config, cli } = lakeWithFragileJob('skip');
     writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1)]);
     await cli(['ingest', path.join(dir, 'c.ndjson')]);
     await cli(['run']);

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO, eventlake, tempDir, writeNdjson } from '../support/cli.js';
+import { eventlake, writeNdjson } from '../support/cli.js';
+import { fragileLake } from '../support/fragileLake.js';
 import { register } from '../support/commands.js';
 
 /**
@@ -13,13 +13,7 @@ import { register } from '../support/commands.js';
 const JOBS = ['fragile_times', 'fragile_log', 'fragile_counts'];
 
 function lake(onError: 'halt' | 'skip') {
-  const dir = tempDir();
-  const config = path.join(dir, 'jobs.config.json');
-  fs.writeFileSync(config, JSON.stringify({
-    lake: './lake',
-    domains: ['superchargers', path.join(REPO, 'test/fixtures/fragileDomain.mjs')],
-    jobs: JOBS.map((name) => ({ name, projection: name, onError })),
-  }));
+  const { dir, config } = fragileLake(JOBS.map((name) => ({ name, projection: name, onError })));
   writeNdjson(path.join(dir, 'c.ndjson'), [register('A', 'Oslo', 1), register('B', 'LEAPSECOND', 2), register('C', 'SURROGATE', 3), register('D', 'SQLPOISON', 4), register('E', 'Bergen', 5)]);
   const cli = async (...args: string[]) => {
     const result = await eventlake(['--config', config, ...args]);
