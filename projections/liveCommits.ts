@@ -1,7 +1,7 @@
 import { sqlIdent, type Duck } from '../lake/duckdb.js';
 import type { Snapshot } from '../lake/delta/snapshot.js';
 import { failpoint, heldAt } from '../lake/failpoints.js';
-import { emptySelect } from './batchTables.js';
+import { conformingSelect, emptySelect } from './batchTables.js';
 import type { Applied } from './jobCommits.js';
 import type { Position } from './jobSource.js';
 import type { MergeOutcome, RowChange, TableMerge } from './tableMerge.js';
@@ -122,21 +122,23 @@ export class LiveCommits {
 
   private async foldInto(advanced: Map<string, Position>, applied: Applied): Promise<number> {
     const { duck, fold, shape } = this.options;
-    await fold.foldLive(this.options.snapshot(), this.overlay);
+    const folded = await fold.foldLive(this.options.snapshot(), this.overlay);
     const change = await fold.rowChange();
-    const commit = await this.gather();
+    const commit = this.gather();
     this.options.tell(commit.version - 1, commit.version, change, commit.parts);
     const firstPart = commit.parts === 0;
     commit.parts += 1;
     const columns = shape.columns.map((c) => sqlIdent(c.name)).join(', ');
     if (shape.key.length > 0) {
       // A key's row folded before in this commit is replaced by the batch's; final rows stay.
-      if (!firstPart) await duck.run(`DELETE FROM ${commit.table} AS t WHERE ${fold.mutableRow('t')} AND EXISTS (SELECT 1 FROM __keys AS k WHERE ${fold.sameKey('t', 'k')})`);
-      if (this.overlayNewest > 0) await duck.run(`DELETE FROM __overlay AS t WHERE EXISTS (SELECT 1 FROM __keys AS k WHERE ${fold.sameKey('t', 'k')})`);
-      await duck.run(`INSERT INTO __overlay SELECT ${columns}, ${commit.id} AS __commit FROM __merged AS t WHERE ${fold.mutableRow('t')}`);
+      if (!firstPart) await duck.run(`DELETE FROM ${commit.table} AS t WHERE ${fold.mutableRow('t')} AND EXISTS (SELECT 1 FROM ${folded.keys} AS k WHERE ${fold.sameKey('t', 'k')})`);
+      if (this.overlayNewest > 0) await duck.run(`DELETE FROM __overlay AS t WHERE EXISTS (SELECT 1 FROM ${folded.keys} AS k WHERE ${fold.sameKey('t', 'k')})`);
+      await duck.run(`INSERT INTO __overlay SELECT ${columns}, ${commit.id} AS __commit FROM ${folded.rows} AS t WHERE ${fold.mutableRow('t')}`);
       this.overlayNewest = commit.id;
     }
-    await duck.run(`INSERT INTO ${commit.table} SELECT ${columns} FROM __merged`);
+    // The commit's table is made from its first batch's rows (one statement, not an empty table and an insert).
+    if (firstPart) await duck.run(`CREATE OR REPLACE TABLE ${commit.table} AS ${conformingSelect(shape.columns, `SELECT ${columns} FROM ${folded.rows}`)}`);
+    else await duck.run(`INSERT INTO ${commit.table} SELECT ${columns} FROM ${folded.rows}`);
     for (const [stream, position] of advanced) commit.advanced.set(stream, position);
     commit.applied = { ...applied };
     return commit.id;
@@ -159,14 +161,12 @@ export class LiveCommits {
     while (this.writer) await this.writer;
   }
 
-  /** The commit being gathered, opened when there is none: the version after the one being written (or the table's). */
-  private async gather(): Promise<PendingCommit> {
+  /** The commit being gathered, opened when there is none: the version after the one being written (or the table's). Its table is made by its first fold. */
+  private gather(): PendingCommit {
     if (this.gathering) return this.gathering;
     const id = this.nextId++;
     const version = (this.writing?.version ?? this.options.snapshot().version) + 1;
-    const table = `__live_commit_${id}`;
-    await this.options.duck.run(`CREATE OR REPLACE TABLE ${table} AS ${emptySelect(this.options.shape.columns)}`);
-    this.gathering = { id, version, table, parts: 0, advanced: new Map(), applied: {} };
+    this.gathering = { id, version, table: `__live_commit_${id}`, parts: 0, advanced: new Map(), applied: {} };
     return this.gathering;
   }
 

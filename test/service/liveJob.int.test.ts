@@ -123,6 +123,43 @@ describe('a live job kept open between catch-ups', () => {
     for (const [stream, { sequence }] of Object.entries(head.streams)) if (stream !== 'commands') expect(checkpoint.get(checkpointAppId(job, stream)) ?? 0).toBe(sequence);
   });
 
+  it('a state job folds batches into the commit being gathered without temp tables: what it tells is what the table holds once committed', async () => {
+    const superchargers = liveJob('superchargers');
+    const job = config.jobs.find((j) => j.name === 'superchargers')!;
+    const ingest = async (name: string, commands: object[]) => {
+      await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, `${name}.ndjson`), commands)]);
+      return (await readCommittedHead(layout))!;
+    };
+    await (await superchargers.catchUp((await readCommittedHead(layout))!)).landed;
+    const start = await tableVersion(job.name);
+    const hold = holdAt('projection.liveCommit');
+    let held = true;
+    try {
+      await superchargers.catchUp(await ingest('state-1', [registerCharger('STATE-1', 'state-reg-1')]));
+      await hold.reached;
+      // The next commit's first batch makes its table; the second replaces STATE-1's row in it.
+      await superchargers.catchUp(await ingest('state-2', [changeStatus('STATE-1', 'inuse', 'state-st-1'), registerCharger('STATE-2', 'state-reg-2')]));
+      const third = await superchargers.catchUp(await ingest('state-3', [changeStatus('STATE-1', 'serviced', 'state-st-2'), changeStatus('STATE-2', 'inuse', 'state-st-3')]));
+      hold.release();
+      held = false;
+      expect(await third.landed).toBe(start + 2);
+    } finally {
+      if (held) hold.release();
+    }
+    const steps = told.filter((c) => c.job === job.name && c.toVersion > start);
+    expect(steps.map((c) => [c.fromVersion, c.toVersion, c.part ?? 0])).toEqual([[start, start + 1, 0], [start + 1, start + 2, 0], [start + 1, start + 2, 1]]);
+    expect(steps.map((c) => c.change.replaced.map((k) => JSON.parse(k).supercharger_serial).sort())).toEqual([['STATE-1'], ['STATE-1', 'STATE-2'], ['STATE-1', 'STATE-2']]);
+    // Each key's last told row is its row in the table (read by the test's own Delta reader), once.
+    const lastTold = new Map<string, Record<string, unknown>>();
+    for (const step of steps) for (const added of step.change.added) lastTold.set(JSON.parse(added.key!).supercharger_serial, JSON.parse(added.row));
+    const reader = new DeltaTableReader(layout.tableDir(job.output));
+    expect(await reader.latestVersion()).toBe(start + 2);
+    const rows = (await reader.rows()).filter((r) => String(r.supercharger_serial).startsWith('STATE-'));
+    const shown = (r: Record<string, unknown>) => `${r.supercharger_serial} ${r.status} v${Number(r.version)} ${r.location_name} ${Number(r.lat)}`;
+    expect(rows.map(shown).sort()).toEqual([...lastTold.values()].map(shown).sort());
+    expect(rows.map((r) => `${r.supercharger_serial} ${r.status}`).sort()).toEqual(['STATE-1 serviced', 'STATE-2 inuse']);
+  });
+
   it('a live commit that fails drops the pass: the next catch-up folds its batches again from the checkpoint, each row once', async () => {
     const history = liveJob('supercharger_status_history');
     const job = config.jobs.find((j) => j.name === 'supercharger_status_history')!;
