@@ -17,7 +17,7 @@ export type { Aggregate, CommandHandler, Domain, NewEvent, Upcaster } from '../d
 // The domain and its projections.
 export { commandLog, domainOf } from '../domains/domainOf.js';
 export type { AnyAggregate, AnyCommand, AnyProjection, DomainSpec, TypedDomain } from '../domains/domainOf.js';
-export type { ColumnName, ColumnValue, HistorySpec, MergeOf, OnlyColumns, ProjectionSpec, RowInput, RowOf, RowsSpec, SqlSpec, StateSpec } from '../projections/defineProjection.js';
+export type { ColumnName, ColumnValue, HistorySpec, KeyColumnName, MergeOf, OnlyColumns, ProjectionSpec, RowInput, RowOf, RowsSpec, SqlSpec, StateSpec } from '../projections/defineProjection.js';
 export type { Column, ColumnType, CombineFunction, MergeRule, Projection, ProjectionSource, Row, RowsProjection, SqlProjection, StateProjection, Validity } from '../projections/projection.js';
 
 // Testing a domain without a lake (docs/domains.md, "Testing").

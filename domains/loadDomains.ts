@@ -6,6 +6,8 @@ import { domainConflict } from './domainConflicts.js';
 import { ordersDomain } from './orders.js';
 import { registryOf, type DomainRegistry } from './registry.js';
 import { superchargersDomain } from './superchargers.js';
+import type { StateProjection } from '../projections/projection.js';
+import { stateKeyProblem } from '../projections/stateKeys.js';
 
 /** The domains shipped with eventlake, by name. */
 export const BUILT_IN_DOMAINS: Record<string, Domain> = {
@@ -33,6 +35,8 @@ export async function loadDomains(names: string[], configDir: string): Promise<D
   // The registry keeps one definition per name: a second one would silently replace the first.
   const conflict = domainConflict(domains);
   if (conflict) throw new DomainLoadError(conflict.index - 1, names[conflict.index - 1], conflict.message);
+  const unkeyable = unkeyableProjection(domains);
+  if (unkeyable) throw new DomainLoadError(unkeyable.index - 1, names[unkeyable.index - 1], unkeyable.message);
   return { ...registryOf(domains), loadedFrom: { names, configDir } };
 }
 
@@ -45,6 +49,17 @@ export class DomainLoadError extends Error {
   ) {
     super(`domain "${specifier}": ${reason}`);
   }
+}
+
+/** The first state projection whose key column cannot key its rows (projections/stateKeys.ts), with its domain's index. */
+function unkeyableProjection(domains: Domain[]): { index: number; message: string } | null {
+  for (const [index, domain] of domains.entries()) {
+    for (const projection of domain.projections) {
+      const problem = projection.kind === 'state' ? stateKeyProblem(projection as StateProjection<unknown>) : null;
+      if (problem) return { index, message: problem };
+    }
+  }
+  return null;
 }
 
 async function importDomain(specifier: string, configDir: string): Promise<Domain> {

@@ -8,6 +8,7 @@ import { RowCachePool, type RowCache } from './rowCache.js';
 import { changedRowProblem, rowProblem } from './rowValues.js';
 import type { RebuildStaging } from './rebuildStaging.js';
 import type { KeyFilter } from './tableKeys.js';
+import { canonicalKeyOf, rowKey } from './stateKeys.js';
 
 /**
  * Turns one batch of log records (raw JSON lines, or a pass's shared selection of them; in log
@@ -215,13 +216,14 @@ export function assertStorableChange(row: Row, prior: Row | undefined, columns: 
  * row to read: every row the pass folded since went through the cache.
  */
 function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, records: Records, cache: RowCache): Apply {
+  const keyOf = canonicalKeyOf(projection);
   return async (selection) => {
     const batch = records(selection);
     const poisoned: Poisoned[] = [];
-    const keys = batch.map((r) => guarded(r, policy, poisoned, () => projection.keyOf(r)) ?? null);
+    const keys = batch.map((r) => guarded(r, policy, poisoned, () => keyOf(r)) ?? null);
     const missing = [...new Set(keys.filter((k): k is string => k !== null && cache.get(k) === undefined && (tableKeys.mayHold(k) || cache.mayHaveEvicted(k))))];
     if (missing.length > 0) {
-      for (const row of await priorRows(missing)) cache.set(row[projection.key] as string, row);
+      for (const row of await priorRows(missing)) cache.set(rowKey(row, projection.key), row);
     }
     const evolveKey = (key: string, row: Row | undefined, record: unknown, check: boolean) =>
       guarded(record, policy, poisoned, () => {

@@ -6,6 +6,12 @@ export type ColumnValue<T extends ColumnType> = T extends 'BOOLEAN' ? boolean : 
 /** The column names of a projection's `columns`. */
 export type ColumnName<C extends readonly Column[]> = C[number]['name'];
 
+/**
+ * The columns that can key a state projection's rows: those whose type has one text form per
+ * value, since `keyOf` gives the key as text (projections/stateKeys.ts says why).
+ */
+export type KeyColumnName<C extends readonly Column[]> = Extract<C[number], { type: 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DATE' }>['name'];
+
 /** A row of a read model with these columns, as the table holds it: every column, any of them may be null. */
 export type RowOf<C extends readonly Column[]> = { [K in C[number] as K['name']]: ColumnValue<K['type']> | null };
 
@@ -35,7 +41,8 @@ export interface ProjectionSpec<C extends readonly Column[]> {
 
 /** Current state per key: one row per key in the table, the latest `evolve` gave. */
 export interface StateSpec<I, C extends readonly Column[], R extends RowInput<C> = RowInput<C>> extends ProjectionSpec<C> {
-  key: ColumnName<C>;
+  /** A VARCHAR, BIGINT, INTEGER or DATE column; `keyOf` gives its value as text ("42", "2026-02-01"). */
+  key: KeyColumnName<C>;
   /** Column that orders a key's rows (the aggregate version, or the log sequence). */
   orderBy: ColumnName<C>;
   /** The key this record changes, or null to ignore it. */

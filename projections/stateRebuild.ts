@@ -4,6 +4,7 @@ import type { RecordSelection } from './jobSource.js';
 import type { Row, StateProjection } from './projection.js';
 import type { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
+import { canonicalKeyOf } from './stateKeys.js';
 
 /** Rows handed to DuckDB at once when the cache is drained or the deferred records replayed. */
 const CHUNK_ROWS = 25_000;
@@ -29,6 +30,7 @@ export class StateRebuild implements BatchApplier {
   deferred = 0;
   evicted = 0;
   private deferredReady = false;
+  private readonly keyOf: (record: unknown) => string | null;
 
   constructor(
     private readonly duck: Duck,
@@ -37,14 +39,16 @@ export class StateRebuild implements BatchApplier {
     private readonly cache: RowCache,
     private readonly policy: ErrorPolicy,
     private readonly records: Records,
-  ) {}
+  ) {
+    this.keyOf = canonicalKeyOf(projection);
+  }
 
   async apply(selection: RecordSelection): Promise<Poisoned[]> {
     const batch = this.records(selection);
     const poisoned: Poisoned[] = [];
     const later: [string, string][] = [];
     batch.forEach((record, i) => {
-      const key = guarded(record, this.policy, poisoned, () => this.projection.keyOf(record)) ?? null;
+      const key = guarded(record, this.policy, poisoned, () => this.keyOf(record)) ?? null;
       if (key === null) return;
       const row = this.cache.get(key);
       if (row === undefined && this.cache.mayHaveEvicted(key)) later.push([key, selection.lines[i]]);

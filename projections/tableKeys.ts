@@ -26,7 +26,8 @@ const HASHES = 7;
 const ROWS_WITHOUT_STATS = 65_536;
 
 /**
- * A Bloom filter of the first key column's values in every data file of `snapshot`. Rows deleted
+ * A Bloom filter of the first key column's values in every data file of `snapshot`, as text (the
+ * CAST gives the text form `keyOf`'s keys are brought to: stateKeys.ts). Rows deleted
  * by a deletion vector are counted too (a superset: their keys say "maybe", never a false "no").
  * One statement per file, so the values held at once are one file's (mutable files hold
  * 65,536 rows at most).

@@ -86,6 +86,18 @@ d.stateProjection({
 });
 
 d.stateProjection({
+  name: 'unkeyable',
+  version: 1,
+  description: 'a key column whose values have more than one text form',
+  columns: [{ name: 'at', type: 'TIMESTAMPTZ' }, { name: 'n', type: 'BIGINT' }],
+  // @ts-expect-error a state key is a VARCHAR, BIGINT, INTEGER or DATE column
+  key: 'at',
+  orderBy: 'n',
+  keyOf: (e) => e.timestamp,
+  evolve: (_row, e) => ({ at: e.timestamp, n: 1 }),
+});
+
+d.stateProjection({
   name: 'typo',
   version: 1,
   description: 'a misspelt column, reported at its name',

@@ -30,6 +30,17 @@ describe("a table's keys read into a filter", () => {
     expect(maybe).toBeLessThan(300);
   });
 
+  it("a BIGINT or DATE key column's values are held in the text keyOf gives them in (stateKeys.ts)", async () => {
+    const file = path.join(dir, 'typed.parquet');
+    await duck.run(`COPY (SELECT CAST(i * 1000 AS BIGINT) AS n, DATE '2026-02-01' + CAST(i AS INTEGER) AS day FROM range(100) t(i)) TO '${file}' (FORMAT parquet)`);
+    const numbers = await loadTableKeys(duck, dir, snapshotOf(add('typed.parquet', 100)), 'n');
+    const days = await loadTableKeys(duck, dir, snapshotOf(add('typed.parquet', 100)), 'day');
+    for (let i = 0; i < 100; i++) {
+      expect(numbers.mayHold(String(i * 1000)), `n ${i * 1000}`).toBe(true);
+      expect(days.mayHold(new Date(Date.UTC(2026, 1, 1 + i)).toISOString().slice(0, 10)), `day ${i}`).toBe(true);
+    }
+  });
+
   it('an empty table holds no key; a filter still being read, or that could not be read, says "maybe"', async () => {
     expect(await loadTableKeys(duck, dir, snapshotOf(), 'id')).toBe(NO_KEYS);
     let finish!: () => void;
