@@ -19,6 +19,30 @@ export interface BatchApplier {
   apply(batch: string[] | RecordSelection): Promise<Poisoned[]>;
   /** Stages its rows itself (a state rebuild, stateRebuild.ts) instead of leaving them in `out`. */
   readonly stagesItself?: boolean;
+  /**
+   * Takes a batch record by record instead (`apply` is this, fed from the selection): a rebuild's
+   * pass hands each record, parsed once, to every job that reads it before parsing the next
+   * (BatchRecords.feed). `expectedBytes`: the batch's selected lines' size, a guess of its rows'.
+   */
+  begin?(expectedBytes: number): BatchIntake;
+}
+
+/**
+ * One batch taken a record at a time, in log order; `end` applies what was taken (e.g. loads the
+ * rows made) and returns the records the projection threw on and skipped (policy `skip`). Under
+ * policy `halt`, `take` throws the PoisonEventError; `end` is then not called.
+ */
+export interface BatchIntake {
+  take(record: unknown, line: string): void;
+  end(): Promise<Poisoned[]>;
+}
+
+/** `apply` of an applier that takes records one at a time: the selection's records fed to a new intake. */
+export async function applyByIntake(begin: (expectedBytes: number) => BatchIntake, selection: RecordSelection): Promise<Poisoned[]> {
+  const intake = begin(selection.lines.reduce((sum, line) => sum + line.length, 0));
+  if (selection.each) selection.each((record, i) => intake.take(record, selection.lines[i]));
+  else selection.records().forEach((record, i) => intake.take(record, selection.lines[i]));
+  return intake.end();
 }
 
 /** A log record a projection threw on. */
@@ -68,7 +92,7 @@ export function recordsOf(upcast: Upcast): Records {
   return upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
 }
 
-type Upcast = DomainRegistry['upcast'];
+export type Upcast = DomainRegistry['upcast'];
 type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
 export type Records = (selection: RecordSelection) => unknown[];
@@ -78,8 +102,10 @@ function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, t
   switch (projection.kind) {
     case 'sql':
       return sqlApplier(duck, projection, policy, upcast);
-    case 'rows':
-      return rowsApplier(projection as RowsProjection<unknown>, policy, upcast, (ndjson) => loadNdjson(duck, 'out', ndjson, projection.columns));
+    case 'rows': {
+      const begin = rowsIntake(projection as RowsProjection<unknown>, policy, upcast, (ndjson) => loadNdjson(duck, 'out', ndjson, projection.columns));
+      return (selection) => applyByIntake(begin, selection);
+    }
     case 'state':
       return stateApplier(duck, projection as StateProjection<unknown>, priorRows, tableKeys, policy, records, cache);
   }
@@ -147,8 +173,8 @@ function upcastLine(line: string, upcast: NonNullable<Upcast>): string {
  * was ~2.5 us of its ~20 us a record outside the fold).
  */
 export function stagedRowsApplier(staging: RebuildStaging, projection: RowsProjection<unknown>, policy: ErrorPolicy, upcast: Upcast): BatchApplier {
-  const apply = rowsApplier(projection, policy, upcast, (ndjson) => staging.stageNdjson(ndjson));
-  return { apply: (batch) => apply(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch), stagesItself: true };
+  const begin = rowsIntake(projection, policy, upcast, (ndjson) => staging.stageNdjson(ndjson));
+  return { apply: (batch) => applyByIntake(begin, Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch), begin, stagesItself: true };
 }
 
 /**
@@ -156,43 +182,42 @@ export function stagedRowsApplier(staging: RebuildStaging, projection: RowsProje
  * live through an await survive the young generation's collections and are copied (V8's
  * scavenges), and that copying was about a third of a rebuild's CPU (measured: command_status,
  * 200k commands). Nor are they kept while the batch is serialized: each record's rows are
- * written as NDJSON as soon as they are made (with `each`, a record at a time). They are made
- * again, the same (a projection is pure), only when the load fails; `load` stores all of a
- * batch's rows or none (one statement).
+ * written as NDJSON as soon as it is taken. They are made again, the same (a projection is pure),
+ * only when the load fails; `load` stores all of a batch's rows or none (one statement).
  */
-function rowsApplier(projection: RowsProjection<unknown>, policy: ErrorPolicy, upcast: Upcast, load: (ndjson: Buffer) => Promise<void>): Apply {
-  const records = recordsOf(upcast);
+function rowsIntake(projection: RowsProjection<unknown>, policy: ErrorPolicy, upcast: Upcast, load: (ndjson: Buffer) => Promise<void>): (expectedBytes: number) => BatchIntake {
   const rowsOf = (record: unknown, poisoned: Poisoned[]) => guarded(record, policy, poisoned, () => projection.rows(record)) ?? [];
-  const serialize = (selection: RecordSelection, poisoned: Poisoned[]) => {
-    // The log lines' size is a fair guess of their rows' (one row a record, about as wide).
-    const ndjson = new NdjsonLines(selection.lines.reduce((sum, line) => sum + line.length, 0) * 1.25);
-    const add = (record: unknown) => {
-      for (const row of rowsOf(record, poisoned)) ndjson.add(row);
-    };
-    if (selection.each) selection.each(upcast ? (record) => add(upcast(record as Parameters<typeof upcast>[0])) : add);
-    else for (const record of records(selection)) add(record);
-    return ndjson.bytes();
-  };
-  return async (selection) => {
+  return (expectedBytes) => {
     const poisoned: Poisoned[] = [];
-    try {
-      await load(serialize(selection, poisoned));
-    } catch (error) {
-      // A row the table cannot store: its record is the poison, the other records' rows go on.
-      // (Records that threw were dead-lettered by the first try: not again.)
-      const batch = records(selection);
-      const produced = batch.map((record) => rowsOf(record, []));
-      const found = produced.map((rows, i) => (rows.some((row) => rowProblem(row, projection.columns)) ? i : -1)).filter((i) => i >= 0);
-      if (found.length === 0) throw error;
-      for (const i of found) {
-        guarded(batch[i], policy, poisoned, () => assertStorable(produced[i], projection.columns));
-        produced[i] = [];
-      }
-      const ndjson = new NdjsonLines(0);
-      for (const row of produced.flat()) ndjson.add(row);
-      await load(ndjson.bytes());
-    }
-    return poisoned;
+    const lines: string[] = [];
+    // The log lines' size is a fair guess of their rows' (one row a record, about as wide).
+    const ndjson = new NdjsonLines(expectedBytes * 1.25);
+    return {
+      take(record, line) {
+        lines.push(line);
+        for (const row of rowsOf(upcast ? upcast(record as Parameters<typeof upcast>[0]) : record, poisoned)) ndjson.add(row);
+      },
+      async end() {
+        try {
+          await load(ndjson.bytes());
+        } catch (error) {
+          // A row the table cannot store: its record is the poison, the other records' rows go on.
+          // (Records that threw were dead-lettered by the first try: not again.)
+          const batch = recordsOf(upcast)(new BatchRecords(lines).select(undefined));
+          const produced = batch.map((record) => rowsOf(record, []));
+          const found = produced.map((rows, i) => (rows.some((row) => rowProblem(row, projection.columns)) ? i : -1)).filter((i) => i >= 0);
+          if (found.length === 0) throw error;
+          for (const i of found) {
+            guarded(batch[i], policy, poisoned, () => assertStorable(produced[i], projection.columns));
+            produced[i] = [];
+          }
+          const retry = new NdjsonLines(0);
+          for (const row of produced.flat()) retry.add(row);
+          await load(retry.bytes());
+        }
+        return poisoned;
+      },
+    };
   };
 }
 

@@ -12,7 +12,7 @@ import { sealedRanges, type SealedRange } from '../lake/log/sealedSegments.js';
 import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
-import { batchApplier, PoisonEventError, recordsOf, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { batchApplier, PoisonEventError, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
 import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
@@ -24,7 +24,7 @@ import { tableShape } from './tableShape.js';
 import { ANY_KEY, keysReadBehind, loadTableKeys, NO_KEYS, type KeyFilter } from './tableKeys.js';
 import { recordDeadLetter } from './deadLetters.js';
 import { appendCommit, builtVersion, lastApplied, overwriteCommit, type Applied } from './jobCommits.js';
-import { checkpointAppId, sourceStreams, type Batch, type Job, type Position } from './jobSource.js';
+import { checkpointAppId, sourceStreams, type Batch, type Job, type Position, type RecordTaker } from './jobSource.js';
 import { recordJobRun } from './jobState.js';
 import { isOnHub } from './hubPositions.js';
 import { maintainTable } from './tableMaintenance.js';
@@ -146,7 +146,7 @@ export class JobPass {
     const definition = job.definition;
     this.cache = memory.rowCaches.cache();
     if (this.staged && definition.kind === 'state') {
-      this.applier = new StateRebuild(duck, definition as StateProjection<unknown>, this.staging, this.cache, policy, recordsOf(job.upcast));
+      this.applier = new StateRebuild(duck, definition as StateProjection<unknown>, this.staging, this.cache, policy, job.upcast);
     } else if (this.staged && definition.kind === 'rows') {
       this.applier = stagedRowsApplier(this.staging, definition as RowsProjection<unknown>, policy, job.upcast);
     } else {
@@ -318,9 +318,35 @@ export class JobPass {
     this.result.applied += batch.lines.length;
   }
 
+  /**
+   * A staged pass (rebuild, first run) whose applier takes records one at a time: the batch as the
+   * runner hands it, record by record beside the other passes (BatchRecords.feed), then `end`
+   * stages it, as `apply` would have (`error`: what taking a record threw). Null: this pass
+   * applies whole batches (`apply`).
+   */
+  intake(batch: Batch): (RecordTaker & { end(error: unknown): Promise<void> }) | null {
+    const { applier } = this;
+    if (this.live || !this.staged || !applier.stagesItself || !applier.begin) return null;
+    const { eventTypes } = this.job.definition;
+    const intake = applier.begin(batch.records.selectedBytes(eventTypes));
+    return {
+      eventTypes,
+      take: (record, line) => intake.take(record, line),
+      end: async (error) => {
+        await this.settle(batch, error === undefined ? intake.end() : Promise.reject(error));
+        this.result.applied += batch.lines.length;
+      },
+    };
+  }
+
   /** The projection run over the batch's records (into `out`, or staged), its dead letters recorded and positions taken. */
   private async applyRecords(batch: Batch): Promise<void> {
-    const poisoned = await this.applier.apply(batch.records.select(this.job.definition.eventTypes)).catch(async (error: unknown) => {
+    await this.settle(batch, this.applier.apply(batch.records.select(this.job.definition.eventTypes)));
+  }
+
+  /** What applying a batch gave: its dead letters recorded (a halt's too), and its positions taken. */
+  private async settle(batch: Batch, applying: Promise<Poisoned[]>): Promise<void> {
+    const poisoned = await applying.catch(async (error: unknown) => {
       if (error instanceof PoisonEventError) await this.deadLetter(error.poisoned, 'halted');
       throw error;
     });

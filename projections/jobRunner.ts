@@ -126,7 +126,10 @@ async function readTogether(layout: LakeLayout, group: JobPass[], head: LogHead,
     if (batch.lines.length === 0 || active.length === 0) break;
     next = prefetch(streams, cursors, perStream, head);
     if (active.length === 1) batch.records.readAlone();
-    const applying = active.map((pass) => pass.apply(batch));
+    // A rebuild's passes take the batch a record at a time, each record parsed once for all of them.
+    const intakes = active.map((pass) => pass.intake(batch));
+    const errors = intakes.some(Boolean) ? batch.records.feed(intakes) : [];
+    const applying = active.map((pass, i) => intakes[i]?.end(errors[i]) ?? pass.apply(batch));
     // Each pass took its records synchronously, so the shared parsed copy can go now instead of
     // living through the DuckDB work (a pass that asked again would just parse again).
     batch.records.release();

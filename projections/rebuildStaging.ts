@@ -70,7 +70,8 @@ export class RebuildStaging {
       await duck.run(`CREATE OR REPLACE TEMP TABLE __final AS ${shape.foldRebuild('__staged')}`);
       await duck.run('DROP TABLE __staged');
     }
-    const write = (relation: string, orderBy: string[], maxRows: number) => writeDataFiles(duck, tableDir, shape.columns, { relation, orderBy, maxRows });
+    // Every relation below reads `__final`, a table: written straight from it when it fits one file.
+    const write = (relation: string, orderBy: string[], maxRows: number) => writeDataFiles(duck, tableDir, shape.columns, { relation, orderBy, maxRows, inMemory: true });
     let adds: AddFile[];
     if (shape.mutable === 'none') adds = await write('__final', shape.appendOrder, sizes.appendRows);
     else if (shape.mutable === 'all') adds = await write('__final', shape.key, sizes.mutableRows);

@@ -1,5 +1,5 @@
 import { sqlIdent, type Duck } from '../lake/duckdb.js';
-import { assertStorableChange, guarded, type BatchApplier, type ErrorPolicy, type Poisoned, type Records } from './applyBatch.js';
+import { applyByIntake, assertStorableChange, guarded, type BatchApplier, type BatchIntake, type ErrorPolicy, type Poisoned, type Upcast } from './applyBatch.js';
 import type { RecordSelection } from './jobSource.js';
 import type { Row, StateProjection } from './projection.js';
 import type { RebuildStaging } from './rebuildStaging.js';
@@ -38,27 +38,45 @@ export class StateRebuild implements BatchApplier {
     private readonly staging: RebuildStaging,
     private readonly cache: RowCache,
     private readonly policy: ErrorPolicy,
-    private readonly records: Records,
+    private readonly upcast: Upcast,
   ) {
     this.keyOf = canonicalKeyOf(projection);
   }
 
-  async apply(selection: RecordSelection): Promise<Poisoned[]> {
-    const batch = this.records(selection);
+  apply(selection: RecordSelection): Promise<Poisoned[]> {
+    return applyByIntake(() => this.begin(), selection);
+  }
+
+  /**
+   * A batch a record at a time: each record is evolved into its key's row as it is taken, so the
+   * batch's records need not live together (in a rebuild's shared pass they die young: a batch
+   * held whole was copied by every young-generation collection, and promoted).
+   */
+  begin(): BatchIntake {
     const poisoned: Poisoned[] = [];
     const later: [string, string][] = [];
-    batch.forEach((record, i) => {
-      const key = guarded(record, this.policy, poisoned, () => this.keyOf(record)) ?? null;
-      if (key === null) return;
-      const row = this.cache.get(key);
-      if (row === undefined && this.cache.mayHaveEvicted(key)) later.push([key, selection.lines[i]]);
-      else this.evolveInto(key, row, record, poisoned);
-    });
-    if (later.length > 0) await this.defer(later);
-    const evicted = this.cache.evictExcess();
-    if (evicted.length > 0) await this.staging.stageRows(evicted);
-    this.evicted += evicted.length;
-    return poisoned;
+    return {
+      take: (taken, line) => {
+        const record = this.lift(taken);
+        const key = guarded(record, this.policy, poisoned, () => this.keyOf(record)) ?? null;
+        if (key === null) return;
+        const row = this.cache.get(key);
+        if (row === undefined && this.cache.mayHaveEvicted(key)) later.push([key, line]);
+        else this.evolveInto(key, row, record, poisoned);
+      },
+      end: async () => {
+        if (later.length > 0) await this.defer(later);
+        const evicted = this.cache.evictExcess();
+        if (evicted.length > 0) await this.staging.stageRows(evicted);
+        this.evicted += evicted.length;
+        return poisoned;
+      },
+    };
+  }
+
+  /** A record in today's shape (upcast per job: the parsed records are shared). */
+  private lift(record: unknown): unknown {
+    return this.upcast ? this.upcast(record as Parameters<NonNullable<Upcast>>[0]) : record;
   }
 
   /** Stages every row still cached, then replays the deferred records; returns the records they threw on. */
@@ -117,7 +135,7 @@ export class StateRebuild implements BatchApplier {
           key = deferred.key as string;
           row = deferred.prior ? (JSON.parse(deferred.prior as string) as Row) : undefined;
         }
-        const [record] = this.records({ lines: [deferred.line as string], records: () => [JSON.parse(deferred.line as string)] });
+        const record = this.lift(JSON.parse(deferred.line as string));
         const prior = row;
         row = guarded(record, this.policy, poisoned, () => {
           const evolved = projection.evolve(prior, record);

@@ -47,3 +47,61 @@ describe('a batch read by one job alone', () => {
     expect(again).not.toBe(first);
   });
 });
+
+describe('a batch fed a record at a time to the jobs of a rebuild pass', () => {
+  const taker = (eventTypes?: string[], failOn?: string) => {
+    const seen: [unknown, string][] = [];
+    return {
+      seen,
+      eventTypes,
+      take(record: unknown, text: string) {
+        if (failOn !== undefined && (record as { eventId?: string }).eventId === failOn) throw new Error(`no ${failOn}`);
+        seen.push([record, text]);
+      },
+    };
+  };
+
+  it('hands each taker the records of its event types, in batch order, as `select` gives them', () => {
+    const takers = [taker(['A']), taker(['B']), taker(undefined), taker(['C'])];
+    const errors = new BatchRecords(lines).feed(takers);
+    expect(errors).toEqual([undefined, undefined, undefined, undefined]);
+    for (const t of takers) {
+      const selected = new BatchRecords(lines).select(t.eventTypes);
+      expect(t.seen.map(([, text]) => text)).toEqual(selected.lines);
+      expect(t.seen.map(([record]) => record)).toEqual(selected.records());
+    }
+  });
+
+  it('parses a line once for every taker that reads it, and keeps none of them', () => {
+    const parsed: number[] = [];
+    const records = new BatchRecords(lines, (i) => {
+      parsed.push(i);
+      return JSON.parse(lines[i]);
+    });
+    const [a, all] = [taker(['A']), taker(undefined)];
+    records.feed([a, null, all]);
+    expect(parsed).toEqual([0, 1, 2, 3]);
+    expect(all.seen[0][0]).toBe(a.seen[0][0]);
+    // Nothing was kept for a later `select`: it parses again.
+    records.select(['A']).records();
+    expect(parsed).toEqual([0, 1, 2, 3, 0, 2]);
+  });
+
+  it('a taker that throws is handed nothing more and gets its error; the others go on', () => {
+    const [failing, other] = [taker(['A'], 'e1'), taker(['A'])];
+    const errors = new BatchRecords(lines).feed([failing, other]);
+    expect((errors[0] as Error).message).toBe('no e1');
+    expect(errors[1]).toBeUndefined();
+    expect(failing.seen).toEqual([]);
+    expect(other.seen.map(([, text]) => text)).toEqual([lines[0], lines[2]]);
+  });
+
+  it('a line that is not JSON fails only the takers that read it', () => {
+    const records = new BatchRecords([line('A', 1), '{"eventId":"x","eventType":"B", torn', line('A', 3)]);
+    const [a, b] = [taker(['A']), taker(['B'])];
+    const errors = records.feed([a, b]);
+    expect(errors[0]).toBeUndefined();
+    expect(errors[1]).toBeInstanceOf(SyntaxError);
+    expect(a.seen).toHaveLength(2);
+  });
+});
