@@ -25,6 +25,12 @@ export interface BatchApplier {
    * (BatchRecords.feed). `expectedBytes`: the batch's selected lines' size, a guess of its rows'.
    */
   begin?(expectedBytes: number): BatchIntake;
+  /**
+   * A state job: the rows its last batch loaded into `out`, as evolved in JS (one per key), so a
+   * live fold tells its change without reading `out` back (stateRowChange.ts). Undefined for
+   * other kinds.
+   */
+  loadedRows?(): Row[];
 }
 
 /**
@@ -83,8 +89,12 @@ export type PriorRows = (keys: string[]) => Promise<Row[]>;
  * state job is stateRebuild.ts.)
  */
 export function batchApplier(duck: Duck, projection: Projection, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, upcast: Upcast, cache: RowCache = new RowCachePool(DEFAULT_ROW_CACHE_BYTES).cache()): BatchApplier {
-  const applier = kindApplier(duck, projection, priorRows, tableKeys, policy, upcast, cache);
-  return { apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch) };
+  let loaded: Row[] = [];
+  const applier = kindApplier(duck, projection, priorRows, tableKeys, policy, upcast, cache, (rows) => (loaded = rows));
+  return {
+    apply: (batch) => applier(Array.isArray(batch) ? new BatchRecords(batch).select(undefined) : batch),
+    ...(projection.kind === 'state' ? { loadedRows: () => loaded } : {}),
+  };
 }
 
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
@@ -97,7 +107,7 @@ type Apply = (selection: RecordSelection) => Promise<Poisoned[]>;
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
 export type Records = (selection: RecordSelection) => unknown[];
 
-function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, upcast: Upcast, cache: RowCache): Apply {
+function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, upcast: Upcast, cache: RowCache, onLoaded: (rows: Row[]) => void): Apply {
   const records = recordsOf(upcast);
   switch (projection.kind) {
     case 'sql':
@@ -107,7 +117,7 @@ function kindApplier(duck: Duck, projection: Projection, priorRows: PriorRows, t
       return (selection) => applyByIntake(begin, selection);
     }
     case 'state':
-      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, tableKeys, policy, records, cache);
+      return stateApplier(duck, projection as StateProjection<unknown>, priorRows, tableKeys, policy, records, cache, onLoaded);
   }
 }
 
@@ -240,9 +250,10 @@ export function assertStorableChange(row: Row, prior: Row | undefined, columns: 
  * did not hold when the pass began (`tableKeys`) and the cache never held (nor evicted) has no
  * row to read: every row the pass folded since went through the cache.
  */
-function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, records: Records, cache: RowCache): Apply {
+function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRows: PriorRows, tableKeys: KeyFilter, policy: ErrorPolicy, records: Records, cache: RowCache, onLoaded: (rows: Row[]) => void): Apply {
   const keyOf = canonicalKeyOf(projection);
   return async (selection) => {
+    onLoaded([]);
     const batch = records(selection);
     const poisoned: Poisoned[] = [];
     const keys = batch.map((r) => guarded(r, policy, poisoned, () => keyOf(r)) ?? null);
@@ -281,6 +292,7 @@ function stateApplier(duck: Duck, projection: StateProjection<unknown>, priorRow
       }
       await loadRows(duck, 'out', [...touched.values()], projection.columns);
     }
+    onLoaded([...touched.values()]);
     for (const [key, row] of touched) cache.set(key, row);
     // Evicted rows are committed (by an earlier batch, or in `out` by this one): they can be read back.
     cache.evictExcess();

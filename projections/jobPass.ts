@@ -20,6 +20,7 @@ import { StateRebuild } from './stateRebuild.js';
 import type { RowsProjection, StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
+import { stateRowChange } from './stateRowChange.js';
 import { tableShape } from './tableShape.js';
 import { ANY_KEY, keysReadBehind, loadTableKeys, NO_KEYS, type KeyFilter } from './tableKeys.js';
 import { recordDeadLetter } from './deadLetters.js';
@@ -261,9 +262,16 @@ export class JobPass {
     if (!live) throw new Error(`job ${this.job.name}: a pass not opened live cannot fold`);
     await live.prepare();
     await this.applyRecords(batch);
-    const id = await live.fold(batch.advanced, this.applied);
+    const id = await live.fold(batch.advanced, this.applied, this.knownChange());
     this.result.applied += batch.lines.length;
     return id;
+  }
+
+  /** A state job's last batch told from its rows as evolved in JS (no statement reading `out` back); undefined for other kinds. */
+  private knownChange(): RowChange | undefined {
+    const rows = this.applier.loadedRows?.();
+    const definition = this.job.definition;
+    return rows && definition.kind === 'state' ? stateRowChange(rows, definition.key) : undefined;
   }
 
   /** Live: resolves once the commit `id` has landed (rejects when a commit failed first). */

@@ -86,27 +86,36 @@ export class LiveCommits {
     return '__overlay';
   }
 
-  /** Before a batch is applied: drops the overlay rows of commits that have landed (the files hold them now). */
+  /** Before a batch is applied: makes the overlay (once) that folds and prior-row reads look at. */
   async prepare(): Promise<void> {
     if (this.failure) throw this.failure;
     const { duck, shape } = this.options;
-    if (shape.key.length === 0) return;
-    if (!this.overlayReady) {
-      await duck.run(`CREATE OR REPLACE TEMP TABLE __overlay AS SELECT *, 0::BIGINT AS __commit FROM (${emptySelect(shape.columns)})`);
-      this.overlayReady = true;
-    }
+    if (shape.key.length === 0 || this.overlayReady) return;
+    await duck.run(`CREATE OR REPLACE TEMP TABLE __overlay AS SELECT *, 0::BIGINT AS __commit FROM (${emptySelect(shape.columns)})`);
+    this.overlayReady = true;
+  }
+
+  /**
+   * Drops the overlay rows of commits that have landed (the files hold them now), after the batch
+   * is told: a key's overlay row is always the last one folded, so a landed one equals the key's
+   * row in the files and reading it before it is dropped changes nothing; off a command's trip,
+   * the statement no longer delays what the client waits for.
+   */
+  private async dropLanded(): Promise<void> {
     if (this.overlayNewest === 0) return;
-    await duck.run(`DELETE FROM __overlay WHERE __commit <= ${this.landedThrough}`);
+    await this.options.duck.run(`DELETE FROM __overlay WHERE __commit <= ${this.landedThrough}`);
     if (this.overlayNewest <= this.landedThrough) this.overlayNewest = 0;
   }
 
   /**
    * Folds the batch in `out` (after `prepare`), tells its change and adds it to the commit being
-   * gathered; returns that commit's id (see `landed`).
+   * gathered; returns that commit's id (see `landed`). `known`: the batch's change, known without
+   * reading `out` back (a state job's rows as evolved in JS, stateRowChange.ts): told before any
+   * statement.
    */
-  async fold(advanced: Map<string, Position>, applied: Applied): Promise<number> {
+  async fold(advanced: Map<string, Position>, applied: Applied, known?: RowChange): Promise<number> {
     if (this.failure) throw this.failure;
-    const folding = this.foldInto(advanced, applied);
+    const folding = this.foldInto(advanced, applied, known);
     this.folding = folding.then(() => undefined, () => undefined);
     try {
       return await folding;
@@ -120,14 +129,16 @@ export class LiveCommits {
     }
   }
 
-  private async foldInto(advanced: Map<string, Position>, applied: Applied): Promise<number> {
+  private async foldInto(advanced: Map<string, Position>, applied: Applied, known?: RowChange): Promise<number> {
     const { duck, fold, shape } = this.options;
-    const folded = await fold.foldLive(this.options.snapshot(), this.overlay);
-    const change = await fold.rowChange();
     const commit = this.gather();
-    this.options.tell(commit.version - 1, commit.version, change, commit.parts);
-    const firstPart = commit.parts === 0;
+    const part = commit.parts;
+    if (known) this.options.tell(commit.version - 1, commit.version, known, part);
+    const folded = await fold.foldLive(this.options.snapshot(), this.overlay);
+    if (!known) this.options.tell(commit.version - 1, commit.version, await fold.rowChange(), part);
+    const firstPart = part === 0;
     commit.parts += 1;
+    if (shape.key.length > 0) await this.dropLanded();
     const columns = shape.columns.map((c) => sqlIdent(c.name)).join(', ');
     if (shape.key.length > 0) {
       // A key's row folded before in this commit is replaced by the batch's; final rows stay.

@@ -13,6 +13,7 @@ import { changeStatus, registerCharger } from '../support/server.js';
 import { armFailpoint, holdAt } from '../../lake/failpoints.js';
 import { checkpointAppId } from '../../projections/jobSource.js';
 import { DeltaTableReader } from '../support/deltaReader/deltaTableReader.js';
+import { Duck, sqlString } from '../../lake/duckdb.js';
 
 describe('a live job kept open between catch-ups', () => {
   const dir = tempDir();
@@ -219,5 +220,39 @@ describe('a live job kept open between catch-ups', () => {
     // Each row evolved from its earlier row (location kept from registration), not started anew.
     const rows = (await new DeltaTableReader(layout.tableDir(job.output)).rows()).filter((r) => ['PASS-1', 'KEYS-NEW-1', 'KEYS-NEW-2'].includes(String(r.supercharger_serial)));
     expect(rows.map((r) => `${r.supercharger_serial} ${r.status} ${r.location_name}`).sort()).toEqual(['KEYS-NEW-1 inuse Site KEYS-NEW-1', 'KEYS-NEW-2 notinuse Site KEYS-NEW-2', 'PASS-1 inuse Site PASS-1']);
+  });
+
+  it('tells a state job\'s batch from the rows its projection evolved, before reading `out` back; typed as the views type them, they are the committed rows', async () => {
+    const job = config.jobs.find((j) => j.name === 'superchargers')!;
+    const states = liveJob('superchargers');
+    await (await states.catchUp((await readCommittedHead(layout))!)).landed;
+    const start = await tableVersion(job.name);
+    // Odd doubles, a status change (timestamps of two commands), a key touched twice in one batch.
+    const register = (serial: string, lat: number, long: number) => ({ ...(registerCharger(serial, `told-${serial}`) as { command: object }), command: { supercharger_serial: serial, location_name: `Told "${serial}" \u00e9/`, supercharger_type: 'V4', lat, long } });
+    const commands = [register('TOLD-1', 0.1, -179.999999), register('TOLD-2', 45, 1e-7), changeStatus('TOLD-1', 'inuse', 'told-st-1')];
+    await eventlakeJson(['--lake', lake, 'ingest', writeNdjson(path.join(dir, 'told.ndjson'), commands)]);
+    expect(await (await states.catchUp((await readCommittedHead(layout))!)).landed).toBe(start + 1);
+    const steps = told.filter((c) => c.job === job.name && c.toVersion === start + 1);
+    expect(steps).toHaveLength(1);
+    const { change } = steps[0];
+    expect(change.replaced.map((k) => JSON.parse(k).supercharger_serial).sort()).toEqual(['TOLD-1', 'TOLD-2']);
+    // The rows as evolved in JS (what `out` was loaded from), not DuckDB's to_json of `out`: its timestamps read "2026-01-01 00:00:00+00".
+    for (const added of change.added) expect(JSON.parse(added.row).registered_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    // Typed the way the serving views type them (json_transform with the table's column types), every column equals the committed row.
+    const spec = JSON.stringify(Object.fromEntries(job.definition.columns.map((c) => [c.name, c.type])));
+    const duck = await Duck.open(':memory:');
+    let typed: Record<string, unknown>[];
+    try {
+      await duck.run("SET TimeZone = 'UTC'");
+      const rows = change.added.map((a) => `SELECT unnest(json_transform(${sqlString(a.row)}, ${sqlString(spec)}))`).join(' UNION ALL ');
+      typed = await duck.rows(`SELECT supercharger_serial, location_name, supercharger_type, lat, long, status, epoch_us(registered_at) AS registered_at, epoch_us(status_changed_at) AS status_changed_at, version FROM (${rows})`);
+    } finally {
+      duck.close();
+    }
+    const micros = (iso: unknown) => (iso === null ? null : BigInt(Date.parse(String(iso))) * 1000n + BigInt(/\.\d{3}(\d{3})Z$/.exec(String(iso))?.[1] ?? 0));
+    const canonical = (r: Record<string, unknown>) => JSON.stringify([r.supercharger_serial, r.location_name, r.supercharger_type, Number(r.lat), Number(r.long), r.status, String(r.registered_at), String(r.status_changed_at), Number(r.version)]);
+    const table = (await new DeltaTableReader(layout.tableDir(job.output)).rows()).filter((r) => String(r.supercharger_serial).startsWith('TOLD-'));
+    expect(table).toHaveLength(2);
+    expect(typed.map(canonical).sort()).toEqual(table.map((r) => canonical({ ...r, registered_at: micros(r.registered_at), status_changed_at: micros(r.status_changed_at) })).sort());
   });
 });
