@@ -1,4 +1,5 @@
-import { sqlIdent, type Duck } from '../lake/duckdb.js';
+import os from 'node:os';
+import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
 import { applyByIntake, assertStorableChange, guarded, type BatchApplier, type BatchIntake, type ErrorPolicy, type Poisoned, type Upcast } from './applyBatch.js';
 import type { RecordSelection } from './jobSource.js';
 import type { Row, StateProjection } from './projection.js';
@@ -111,15 +112,24 @@ export class StateRebuild implements BatchApplier {
   /**
    * The deferred records in key order (log order within a key), each key starting from its
    * latest staged row; read in chunks by position so memory holds a chunk, not the whole set.
+   *
+   * Both tables are made by a plain ORDER BY, which DuckDB spills to disk, and read a key range
+   * at a time. One statement that numbered the deferred lines with two window functions over
+   * the whole set (ORDER BY key, seq; PARTITION BY key), joined to each key's staged row and
+   * carrying the lines, failed with "failed to pin block" instead of spilling: the 30M-event
+   * rebuild at the default budget, and a 3M-event one at 128 MiB (docs/benchmarks.md), where
+   * even the plain sort failed on two threads and passes on one.
    */
   private async replay(): Promise<Poisoned[]> {
     const { duck, projection } = this;
-    const latest = this.staging.latestRowsSql('(SELECT DISTINCT key FROM __deferred)', projection.key, projection.orderBy);
-    await duck.run(`CREATE OR REPLACE TEMP TABLE __replay AS
-      SELECT row_number() OVER (ORDER BY d.key, d.seq) AS n, d.key, d.line,
-        CASE WHEN d.seq = min(d.seq) OVER (PARTITION BY d.key) THEN to_json(p)::VARCHAR END AS prior
-      FROM __deferred d LEFT JOIN (${latest}) p ON CAST(p.${sqlIdent(projection.key)} AS VARCHAR) = d.key`);
+    // One thread: at two, the sort of the lines alone failed at 128 MiB (3M events) where one spills.
+    await duck.run('SET threads = 1');
+    await duck.run('CREATE OR REPLACE TEMP TABLE __replay AS SELECT key, line FROM __deferred ORDER BY key, seq');
     await duck.run('DROP TABLE __deferred');
+    const latest = this.staging.latestRowsSql('(SELECT DISTINCT key FROM __replay)', projection.key, projection.orderBy);
+    await duck.run(`CREATE OR REPLACE TEMP TABLE __replay_prior AS
+      SELECT CAST(p.${sqlIdent(projection.key)} AS VARCHAR) AS key, to_json(p)::VARCHAR AS prior FROM (${latest}) p ORDER BY 1`);
+    await duck.run(`SET threads = ${os.availableParallelism()}`);
     const poisoned: Poisoned[] = [];
     let out: Row[] = [];
     let key: string | undefined;
@@ -128,12 +138,14 @@ export class StateRebuild implements BatchApplier {
       if (row !== undefined) out.push(row);
     };
     for (let from = 0; from < this.deferred; from += CHUNK_ROWS) {
-      const chunk = await duck.rows(`SELECT key, line, prior FROM __replay WHERE n > ${from} AND n <= ${from + CHUNK_ROWS} ORDER BY n`);
+      const chunk = await duck.rows(`SELECT key, line FROM __replay WHERE rowid >= ${from} AND rowid < ${from + CHUNK_ROWS} ORDER BY rowid`);
+      const priors = await this.priorsOf(chunk);
       for (const deferred of chunk) {
         if (deferred.key !== key) {
           close();
           key = deferred.key as string;
-          row = deferred.prior ? (JSON.parse(deferred.prior as string) as Row) : undefined;
+          const prior = priors.get(key);
+          row = prior ? (JSON.parse(prior) as Row) : undefined;
         }
         const record = this.lift(JSON.parse(deferred.line as string));
         const prior = row;
@@ -151,6 +163,15 @@ export class StateRebuild implements BatchApplier {
     close();
     if (out.length > 0) await this.staging.stageRows(out);
     await duck.run('DROP TABLE __replay');
+    await duck.run('DROP TABLE __replay_prior');
     return poisoned;
+  }
+
+  /** The staged rows (as JSON) of the keys of a chunk of `__replay`, which is in key order: one key range. */
+  private async priorsOf(chunk: Row[]): Promise<Map<string, string>> {
+    if (chunk.length === 0) return new Map();
+    const [first, last] = [chunk[0].key as string, chunk[chunk.length - 1].key as string];
+    const rows = await this.duck.rows(`SELECT key, prior FROM __replay_prior WHERE key BETWEEN ${sqlString(first)} AND ${sqlString(last)}`);
+    return new Map(rows.map((r) => [r.key as string, r.prior as string]));
   }
 }
