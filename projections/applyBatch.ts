@@ -99,7 +99,14 @@ export function batchApplier(duck: Duck, projection: Projection, priorRows: Prio
 
 /** The selection's records in today's shape (upcast per job: the parsed records are shared). */
 export function recordsOf(upcast: Upcast): Records {
-  return upcast ? (selection) => selection.records().map((r) => upcast(r as Parameters<typeof upcast>[0])) : (selection) => selection.records();
+  if (!upcast) return (selection) => selection.records();
+  const lift = lifted(upcast);
+  return (selection) => selection.records().map(lift);
+}
+
+/** One parsed record in today's shape (a copy when upcast: the parsed records are shared by the jobs). */
+export function lifted(upcast: Upcast): (record: unknown) => unknown {
+  return upcast ? (record) => upcast(record as Parameters<typeof upcast>[0]) : (record) => record;
 }
 
 export type Upcast = DomainRegistry['upcast'];
@@ -197,6 +204,7 @@ export function stagedRowsApplier(staging: RebuildStaging, projection: RowsProje
  */
 function rowsIntake(projection: RowsProjection<unknown>, policy: ErrorPolicy, upcast: Upcast, load: (ndjson: Buffer) => Promise<void>): (expectedBytes: number) => BatchIntake {
   const rowsOf = (record: unknown, poisoned: Poisoned[]) => guarded(record, policy, poisoned, () => projection.rows(record)) ?? [];
+  const lift = lifted(upcast);
   return (expectedBytes) => {
     const poisoned: Poisoned[] = [];
     const lines: string[] = [];
@@ -205,7 +213,7 @@ function rowsIntake(projection: RowsProjection<unknown>, policy: ErrorPolicy, up
     return {
       take(record, line) {
         lines.push(line);
-        for (const row of rowsOf(upcast ? upcast(record as Parameters<typeof upcast>[0]) : record, poisoned)) ndjson.add(row);
+        for (const row of rowsOf(lift(record), poisoned)) ndjson.add(row);
       },
       async end() {
         try {

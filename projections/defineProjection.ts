@@ -1,3 +1,4 @@
+import type { StateKeyType } from './stateKeys.js';
 import type { CombineFunction, Column, ColumnType, MergeRule, ProjectionSource, RowsProjection, SqlProjection, StateProjection } from './projection.js';
 
 /** The JavaScript value of a column type in a row (timestamps and dates as ISO-8601 strings). */
@@ -10,7 +11,7 @@ export type ColumnName<C extends readonly Column[]> = C[number]['name'];
  * The columns that can key a state projection's rows: those whose type has one text form per
  * value, since `keyOf` gives the key as text (projections/stateKeys.ts says why).
  */
-export type KeyColumnName<C extends readonly Column[]> = Extract<C[number], { type: 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DATE' }>['name'];
+export type KeyColumnName<C extends readonly Column[]> = Extract<C[number], { type: StateKeyType }>['name'];
 
 /** A row of a read model with these columns, as the table holds it: every column, any of them may be null. */
 export type RowOf<C extends readonly Column[]> = { [K in C[number] as K['name']]: ColumnValue<K['type']> | null };

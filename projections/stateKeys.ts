@@ -11,14 +11,18 @@ import type { ColumnType, Row, StateProjection } from './projection.js';
  * "2026-01-01T00:00:00Z" and "2026-01-01 00:00:00+00"), so a row read back would start its key
  * anew and lose its state.
  */
-const CANONICAL: Partial<Record<ColumnType, (text: string) => string | null>> = {
+/** The key column types a state projection may have (the typed API's `KeyColumnName`). */
+export type StateKeyType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DATE';
+type Canonical = (text: string) => string | null;
+
+const CANONICAL: Partial<Record<ColumnType, Canonical>> = {
   VARCHAR: (text) => text,
   BIGINT: integerText,
   INTEGER: integerText,
   DATE: dateText,
-};
+} satisfies Record<StateKeyType, Canonical>;
 
-export const STATE_KEY_TYPES = Object.keys(CANONICAL) as ColumnType[];
+export const STATE_KEY_TYPES = Object.keys(CANONICAL) as StateKeyType[];
 
 /** Why this state projection's key column cannot key its rows, or null. */
 export function stateKeyProblem(projection: StateProjection<unknown>): string | null {

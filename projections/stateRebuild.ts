@@ -1,6 +1,5 @@
-import os from 'node:os';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
-import { applyByIntake, assertStorableChange, guarded, type BatchApplier, type BatchIntake, type ErrorPolicy, type Poisoned, type Upcast } from './applyBatch.js';
+import { applyByIntake, assertStorableChange, guarded, lifted, type BatchApplier, type BatchIntake, type ErrorPolicy, type Poisoned, type Upcast } from './applyBatch.js';
 import type { RecordSelection } from './jobSource.js';
 import type { Row, StateProjection } from './projection.js';
 import type { RebuildStaging } from './rebuildStaging.js';
@@ -32,6 +31,8 @@ export class StateRebuild implements BatchApplier {
   evicted = 0;
   private deferredReady = false;
   private readonly keyOf: (record: unknown) => string | null;
+  /** A record in today's shape (upcast per job: the parsed records are shared). */
+  private readonly lift: (record: unknown) => unknown;
 
   constructor(
     private readonly duck: Duck,
@@ -39,9 +40,10 @@ export class StateRebuild implements BatchApplier {
     private readonly staging: RebuildStaging,
     private readonly cache: RowCache,
     private readonly policy: ErrorPolicy,
-    private readonly upcast: Upcast,
+    upcast: Upcast,
   ) {
     this.keyOf = canonicalKeyOf(projection);
+    this.lift = lifted(upcast);
   }
 
   apply(selection: RecordSelection): Promise<Poisoned[]> {
@@ -73,11 +75,6 @@ export class StateRebuild implements BatchApplier {
         return poisoned;
       },
     };
-  }
-
-  /** A record in today's shape (upcast per job: the parsed records are shared). */
-  private lift(record: unknown): unknown {
-    return this.upcast ? this.upcast(record as Parameters<NonNullable<Upcast>>[0]) : record;
   }
 
   /** Stages every row still cached, then replays the deferred records; returns the records they threw on. */
@@ -123,13 +120,14 @@ export class StateRebuild implements BatchApplier {
   private async replay(): Promise<Poisoned[]> {
     const { duck, projection } = this;
     // One thread: at two, the sort of the lines alone failed at 128 MiB (3M events) where one spills.
+    const threads = Number(await duck.scalar("SELECT current_setting('threads')"));
     await duck.run('SET threads = 1');
     await duck.run('CREATE OR REPLACE TEMP TABLE __replay AS SELECT key, line FROM __deferred ORDER BY key, seq');
     await duck.run('DROP TABLE __deferred');
     const latest = this.staging.latestRowsSql('(SELECT DISTINCT key FROM __replay)', projection.key, projection.orderBy);
     await duck.run(`CREATE OR REPLACE TEMP TABLE __replay_prior AS
       SELECT CAST(p.${sqlIdent(projection.key)} AS VARCHAR) AS key, to_json(p)::VARCHAR AS prior FROM (${latest}) p ORDER BY 1`);
-    await duck.run(`SET threads = ${os.availableParallelism()}`);
+    await duck.run(`SET threads = ${threads}`);
     const poisoned: Poisoned[] = [];
     let out: Row[] = [];
     let key: string | undefined;
