@@ -291,8 +291,11 @@ export class TableMerge {
    */
   private async loadPrior(snapshot: Snapshot, files: TableFile[], keys: string, target = '__prior'): Promise<void> {
     await this.loadRanges(this.mutableFiles(files));
+    // A semi join, not `kmin IS NULL OR EXISTS (...)`: DuckDB ran that correlated form per range,
+    // in a probe (100 files, 2,000 keys, load ~17) 150-400 ms against ~8 ms for this form.
     const candidates = new Set((await this.duck.rows(
-      `SELECT DISTINCT r.local FROM __ranges r WHERE r.kmin IS NULL OR EXISTS (SELECT 1 FROM ${keys} k WHERE k.${sqlIdent(this.shape.key[0])} BETWEEN r.kmin AND r.kmax)`,
+      `SELECT local FROM __ranges WHERE kmin IS NULL
+       UNION SELECT r.local FROM __ranges r SEMI JOIN ${keys} k ON k.${sqlIdent(this.shape.key[0])} BETWEEN r.kmin AND r.kmax`,
     )).map((r) => r.local as string));
     if (candidates.size === 0) {
       await this.duck.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT *, NULL::VARCHAR AS __file, NULL::BIGINT AS __row FROM (${emptySelect(this.shape.columns)})`);
