@@ -1,6 +1,7 @@
 import { locate } from '../storage/locations.js';
 import { LogDamageError, type LineSpan } from './logDamage.js';
 import type { StreamHead } from './logHead.js';
+import { SegmentReader } from './segmentReader.js';
 import { listSegments, segmentFor, segmentPath } from './segments.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -31,6 +32,8 @@ export class StreamCursor {
   /** Where the lines of the last `next()` came from, for errors found later in them. */
   spans: LineSpan[] = [];
   readonly stream: string;
+  /** The records' bytes, read through one buffer that keeps what a read fetched past the last line taken. */
+  private readonly lineBytes = new SegmentReader(CHUNK_BYTES);
 
   constructor(
     private readonly streamDir: string,
@@ -179,7 +182,8 @@ export class StreamCursor {
     const lines: string[] = [];
     while (lines.length < max && this.byteOffset < end) {
       const length = Math.min(CHUNK_BYTES, end - this.byteOffset);
-      const chunk = await this.read(this.byteOffset, length);
+      // A view of the reader's buffer: the lines are copied out of it (toString) before the next read.
+      const chunk = await this.lineBytes.read(this.segmentLocation(), this.byteOffset, length);
       const first = lines.length;
       let start = 0;
       let lastStart = 0;

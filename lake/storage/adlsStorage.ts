@@ -112,7 +112,8 @@ export class AdlsStorage implements LakeStorage {
     }
   }
 
-  async read(file: string, range?: { offset: number; length: number }): Promise<Buffer> {
+  /** `range.into` is not used: the SDK's response comes in buffers of its own. */
+  async read(file: string, range?: { offset: number; length: number; into?: Buffer }): Promise<Buffer> {
     const client = this.file(file);
     if (range && range.length <= 0) {
       if ((await this.size(file)) === null) throw new NotFoundError(file, this.location);

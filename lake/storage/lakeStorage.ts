@@ -10,8 +10,13 @@ export interface LakeStorage {
   /** Human-readable location, for messages (`/data/lake`, `abfss://fs@account.dfs.core.windows.net/lake`). */
   readonly location: string;
 
-  /** The whole file, or `length` bytes from `offset`. Throws NotFoundError if absent. */
-  read(path: string, range?: { offset: number; length: number }): Promise<Buffer>;
+  /**
+   * The whole file, or `length` bytes from `offset` (fewer where the file ends). Throws
+   * NotFoundError if absent. `into` (at least `length` bytes): read into that memory, returning
+   * a view of it, where the storage can (local files; a stream cursor reuses one buffer,
+   * segmentReader.ts); a storage that cannot returns a buffer of its own.
+   */
+  read(path: string, range?: { offset: number; length: number; into?: Buffer }): Promise<Buffer>;
 
   /** Size in bytes, or null when the file does not exist. */
   size(path: string): Promise<number | null>;

@@ -16,12 +16,12 @@ export class LocalStorage implements LakeStorage {
     return path.join(this.location, ...relative.split('/'));
   }
 
-  async read(file: string, range?: { offset: number; length: number }): Promise<Buffer> {
+  async read(file: string, range?: { offset: number; length: number; into?: Buffer }): Promise<Buffer> {
     try {
       if (!range) return await fs.readFile(this.abs(file));
       const handle = await fs.open(this.abs(file), 'r');
       try {
-        const buffer = Buffer.allocUnsafe(range.length);
+        const buffer = range.into && range.into.length >= range.length ? range.into : Buffer.allocUnsafe(range.length);
         const { bytesRead } = await handle.read(buffer, 0, range.length, range.offset);
         return buffer.subarray(0, bytesRead);
       } finally {

@@ -111,3 +111,27 @@ describe('the stream cursor finds its start from the nearer end of the segment',
     expect(error.message).toMatch(/the segment holds 30 records before its committed end, 40 are expected after sequence 60/);
   });
 });
+
+describe('the stream cursor reads a segment larger than its read chunk in batches', () => {
+  it('returns every record once, in order, whatever the batch sizes (bytes read ahead are served to the next batch)', async () => {
+    const layout = new LakeLayout(tempDir());
+    const writer = await LogWriter.open(layout, { partitions: 1 });
+    for (let i = 0; i < 10_000; i++) {
+      const sequence = writer.assignSequence('p0');
+      writer.stage('p0', sequence, JSON.stringify({ sequence, pad: 'y'.repeat(400 + (i % 97)) }), null);
+      if (i % 2000 === 1999) await writer.commit();
+    }
+    await writer.commit();
+    await writer.close();
+    const head = (await readHead(layout.headFile))!.streams.p0;
+    expect(head.offset).toBeGreaterThan(4 * 1024 * 1024);
+    const cursor = new StreamCursor(layout.streamDir('p0'), 0);
+    const seen: number[] = [];
+    for (let batch = 1; ; batch = 1 + ((batch * 7 + 3) % 3000)) {
+      const lines = await cursor.next(batch, head);
+      if (lines.length === 0) break;
+      for (const line of lines) seen.push((JSON.parse(line) as { sequence: number }).sequence);
+    }
+    expect(seen).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
+  });
+});

@@ -23,6 +23,17 @@ export function describeLakeStorageContract(name: string, makeStorage: () => Pro
       expect((await storage.read('data/file.txt', { offset: 3, length: 0 })).length).toBe(0);
     });
 
+    test('a byte range read into a given buffer: the bytes asked for, in that memory where the storage can', async () => {
+      const storage = await makeStorage();
+      await storage.replace('data/into.txt', 'hello, lake');
+      const into = Buffer.alloc(16, '.');
+      const read = await storage.read('data/into.txt', { offset: 7, length: 8, into: into.subarray(4) });
+      expect(read.toString()).toBe('lake');
+      // Either a view of `into` (local files) or a buffer of the storage's own (ADLS); never other bytes of `into`.
+      if (read.buffer === into.buffer) expect([read.byteOffset - into.byteOffset, into.toString()]).toEqual([4, '....lake........']);
+      else expect(into.toString()).toBe('.'.repeat(16));
+    });
+
     test('a missing file: read throws NotFoundError naming it, size is null', async () => {
       const storage = await makeStorage();
       const missing = await storage.read('nowhere/missing.json').catch((error: unknown) => error);
