@@ -344,12 +344,15 @@ export class LiveProjections {
     this.passKeys.get(change.job)?.add(change.change);
     this.told.set(change.job, change.toVersion);
     this.serving.record({ readModel: change.readModel, fromVersion: change.fromVersion, toVersion: change.toVersion, ...(change.part ? { part: change.part } : {}), ...change.change });
+    // A query waiting for this batch's events is answered now, not after the fold's other statements and the catch-up's end.
+    const job = this.liveJobs.find((live) => live.job.name === change.job)?.job;
+    if (job && change.through) this.markShown(job, change.through);
   }
 
   /**
-   * A catch-up to `positions` told every batch it folded: the positions count as shown once the
-   * query processes were given those rows (at once, unless a step was a gap the views fill by
-   * reading the tables anew).
+   * The job's rows up to `positions` were told (a batch folded, or a whole catch-up: its batches
+   * folded or passed over): the positions count as shown once the query processes were given
+   * those rows (at once, unless a step was a gap the views fill by reading the tables anew).
    */
   private markShown(job: Job, positions: StreamPositions): void {
     const told = this.told.get(job.name);
