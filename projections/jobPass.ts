@@ -65,6 +65,11 @@ export interface TableChange {
   /** A live commit gathers the batches folded while the one before it is written: this batch's part of it (RowStep.part). */
   part?: number;
   change: RowChange;
+  /**
+   * Live: per log stream, the last sequence read by the batch told (records passed over before it
+   * included): the read model shows the log up to there once this change is shown.
+   */
+  through?: Record<string, number>;
 }
 
 export interface JobPassOptions {
@@ -117,6 +122,8 @@ export class JobPass {
   private readonly live: LiveCommits | null = null;
   /** Live state job: the read of its table's keys under way (settles, never rejects). */
   private keysLoading: Promise<unknown> | null = null;
+  /** Live: the positions of the batch being folded, told with its change (TableChange.through). */
+  private foldingThrough: Record<string, number> | null = null;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -262,9 +269,14 @@ export class JobPass {
     if (!live) throw new Error(`job ${this.job.name}: a pass not opened live cannot fold`);
     await live.prepare();
     await this.applyRecords(batch);
-    const id = await live.fold(batch.advanced, this.applied, this.knownChange());
-    this.result.applied += batch.lines.length;
-    return id;
+    this.foldingThrough = Object.fromEntries([...batch.advanced].map(([stream, position]) => [stream, position.sequence]));
+    try {
+      const id = await live.fold(batch.advanced, this.applied, this.knownChange());
+      this.result.applied += batch.lines.length;
+      return id;
+    } finally {
+      this.foldingThrough = null;
+    }
   }
 
   /** A state job's last batch told from its rows as evolved in JS (no statement reading `out` back); undefined for other kinds. */
@@ -443,7 +455,8 @@ export class JobPass {
   }
 
   private tell(fromVersion: number, toVersion: number, change: RowChange, part?: number): void {
-    this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change, ...(part ? { part } : {}) });
+    const through = this.foldingThrough;
+    this.onChange?.({ job: this.job.name, readModel: this.job.definition.name, fromVersion, toVersion, change, ...(part ? { part } : {}), ...(through ? { through } : {}) });
   }
 
   /**

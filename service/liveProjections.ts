@@ -12,6 +12,7 @@ import { LiveJob, type CatchUp } from './liveJob.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ServingMessage } from './queryProtocol.js';
 import { ServingViews } from './servingViews.js';
+import { ShownPositions, type StreamPositions } from './shownPositions.js';
 
 /** What the change feed tells subscribers after a read model moved and queries show it. */
 export interface ReadModelChange {
@@ -130,6 +131,10 @@ export class LiveProjections {
   private readonly passKeys = new Map<string, ChangedKeys>();
   /** Per job, the table version its last change event announced. */
   private readonly announced = new Map<string, number>();
+  /** Per job, the table version of the last batch it told the serving views. */
+  private readonly told = new Map<string, number>();
+  /** How far into the log each live job's rows are shown (queries waiting for their own writes). */
+  private readonly shown = new ShownPositions();
   private servingReady = false;
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -282,16 +287,20 @@ export class LiveProjections {
       }
       return false;
     }
-    this.seen.set(job.name, this.positions(job, head));
+    const positions = this.positions(job, head);
+    this.seen.set(job.name, positions);
     if (result.firstRun) {
       this.serving.committed(job.definition.name, result.tableVersion);
-      if (result.commits === 0) return true;
-      this.unmaintained.set(job.name, this.unmaintained.get(job.name) ?? Date.now());
-      // A first run writes the whole table in one commit, told as no row change: read it anew.
-      await this.serving.resync();
-      this.options.onChange([change(job, { ...result, mode: 'incremental' }, 'live', null)]);
+      if (result.commits > 0) {
+        this.unmaintained.set(job.name, this.unmaintained.get(job.name) ?? Date.now());
+        // A first run writes the whole table in one commit, told as no row change: read it anew.
+        await this.serving.resync();
+      }
+      this.shown.mark(job.name, positions);
+      if (result.commits > 0) this.options.onChange([change(job, { ...result, mode: 'incremental' }, 'live', null)]);
       return true;
     }
+    this.markShown(job, positions);
     // The commits are written behind the folds: the next catch-up does not wait for them.
     void this.announceWhenLanded(live, result, keys);
     return true;
@@ -333,7 +342,44 @@ export class LiveProjections {
    */
   private folded(change: TableChange): void {
     this.passKeys.get(change.job)?.add(change.change);
+    this.told.set(change.job, change.toVersion);
     this.serving.record({ readModel: change.readModel, fromVersion: change.fromVersion, toVersion: change.toVersion, ...(change.part ? { part: change.part } : {}), ...change.change });
+    // A query waiting for this batch's events is answered now, not after the fold's other statements and the catch-up's end.
+    const job = this.liveJobs.find((live) => live.job.name === change.job)?.job;
+    if (job && change.through) this.markShown(job, change.through);
+  }
+
+  /**
+   * The job's rows up to `positions` were told (a batch folded, or a whole catch-up: its batches
+   * folded or passed over): the positions count as shown once the query processes were given
+   * those rows (at once, unless a step was a gap the views fill by reading the tables anew).
+   */
+  private markShown(job: Job, positions: StreamPositions): void {
+    const told = this.told.get(job.name);
+    if (told === undefined) this.shown.mark(job.name, positions);
+    else void this.serving.whenShown(job.definition.name, told).then(() => this.shown.mark(job.name, positions));
+  }
+
+  /**
+   * POST /query `after`: resolves once the read models show every event up to `after` (per log
+   * stream, a sequence): the `readModels` named, or every live one reading those streams. Lagging
+   * read models are returned when `timeoutMs` passed first. Refused (ShowingRefused): a position
+   * past the log's head, a read model no live job of this service follows, or no live job at all.
+   */
+  async showing(after: StreamPositions, readModels: string[] | undefined, timeoutMs: number): Promise<string[]> {
+    const head = this.options.logHead();
+    for (const [stream, sequence] of Object.entries(after)) {
+      const last = head?.streams[stream]?.sequence ?? 0;
+      if (sequence > last) throw new ShowingRefused(`after: the log's stream ${stream} ends at sequence ${last}, not ${sequence}; give the positions POST /commands answered`);
+    }
+    const reading = this.liveJobs.filter((live) => Object.keys(after).every((stream) => sourceStreams(live.job, this.options.config.partitions).includes(stream)));
+    for (const name of readModels ?? []) {
+      if (!reading.some((live) => live.job.definition.name === name)) throw new ShowingRefused(`readModels: ${name} is not a read model a live job of this service follows from those positions (live jobs: ${this.liveJobs.map((l) => l.job.definition.name).join(', ') || 'none'}); leave it out, or query without \`after\``);
+    }
+    const jobs = reading.filter((live) => !readModels || readModels.includes(live.job.definition.name)).map((live) => live.job.name);
+    if (jobs.length === 0) throw new ShowingRefused('after: no live job of this service reads those log streams, so nothing would ever show them (serve runs live jobs unless --no-live)');
+    if (await this.shown.wait(jobs, after, timeoutMs)) return [];
+    return this.shown.lagging(jobs, after);
   }
 
   /** The job has been idle long enough to be maintained, and none of its commits is being written (unless overdue). */
@@ -462,3 +508,6 @@ function change(job: Job, result: Pick<JobRunResult, 'mode' | 'tableVersion' | '
     at: new Date().toISOString(),
   };
 }
+
+/** A POST /query `after` that can never be honoured (a client error: the message says why). */
+export class ShowingRefused extends Error {}

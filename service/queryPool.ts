@@ -43,9 +43,9 @@ export class QueryPool {
     this.idle = [...this.all];
   }
 
-  async run(sql: string, limit: number): Promise<QueryRows> {
+  /** `arrived`: when the request came (Date.now()), if it waited for something before (POST /query `after`). */
+  async run(sql: string, limit: number, arrived = Date.now()): Promise<QueryRows> {
     if (this.closed) throw new QueryFailure('stopping', 'the service is stopping');
-    const arrived = Date.now();
     const deadline = arrived + this.options.timeoutMs;
     const worker = this.idle.pop() ?? (await this.waitForWorker(deadline));
     const started = Date.now();

@@ -1,5 +1,7 @@
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import { partitionStream } from '../lake/log/logMeta.js';
 import { HttpError } from './httpError.js';
+import { ShowingRefused } from './liveProjections.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { QueryPool } from './queryPool.js';
 import { QueryFailure } from './queryProtocol.js';
@@ -9,12 +11,20 @@ export interface QueryRoutesOptions {
   metrics: ServiceMetrics;
   /** Default and largest row count. */
   rowLimit: number;
+  /** --query-timeout: waiting for `after` spends it too. */
+  timeoutMs: number;
+  /** Resolves once the read models show the log up to `after` (LiveProjections.showing): the read models still lagging after `timeoutMs`. */
+  showing: (after: Record<string, number>, readModels: string[] | undefined, timeoutMs: number) => Promise<string[]>;
   guard: onRequestHookHandler;
 }
 
 interface QueryBody {
   sql: string;
   limit?: number;
+  /** Log positions (the `events` POST /commands answered): answer only once the read models show them. */
+  after?: { partition: number; sequence: number }[];
+  /** With `after`: the read models to wait for (default: every live one). */
+  readModels?: string[];
 }
 
 // DuckDB errors that are the query's fault, by the error class DuckDB names first in the message.
@@ -41,14 +51,24 @@ export function queryRoutes(app: FastifyInstance, options: QueryRoutesOptions): 
       type: 'object',
       required: ['sql'],
       additionalProperties: false,
-      properties: { sql: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 } },
+      properties: {
+        sql: { type: 'string', minLength: 1 },
+        limit: { type: 'integer', minimum: 1 },
+        // The events of a POST /commands answer as they are (their other fields are ignored).
+        after: { type: 'array', minItems: 1, items: { type: 'object', required: ['partition', 'sequence'], properties: { partition: { type: 'integer', minimum: 0 }, sequence: { type: 'integer', minimum: 1 } } } },
+        readModels: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      },
+      dependencies: { readModels: ['after'] },
     },
   };
 
   app.post<{ Body: QueryBody }>('/query', { schema, onRequest: options.guard }, async (request, reply) => {
+    const arrived = Date.now();
     const limit = Math.min(request.body.limit ?? rowLimit, rowLimit);
+    const { after, readModels } = request.body;
+    if (after) await waitForAfter(options, after, readModels, metrics);
     try {
-      const result = await queries.run(request.body.sql, limit);
+      const result = await queries.run(request.body.sql, limit, arrived);
       metrics.queries.inc({ result: 'ok' });
       // The rows are JSON already (serialized in the query process): splice them in, do not parse them.
       reply.type('application/json; charset=utf-8');
@@ -57,6 +77,29 @@ export function queryRoutes(app: FastifyInstance, options: QueryRoutesOptions): 
       throw answerFor(error as Error, request.body.sql, metrics);
     }
   });
+}
+
+/**
+ * Read your own writes: holds the query until the read models show every event of `after` (the
+ * positions a POST /commands answered), within the query's time.
+ */
+async function waitForAfter(options: QueryRoutesOptions, after: NonNullable<QueryBody['after']>, readModels: string[] | undefined, metrics: ServiceMetrics): Promise<void> {
+  const positions: Record<string, number> = {};
+  for (const { partition, sequence } of after) {
+    const stream = partitionStream(partition);
+    positions[stream] = Math.max(positions[stream] ?? 0, sequence);
+  }
+  let lagging: string[];
+  try {
+    lagging = await options.showing(positions, readModels, options.timeoutMs);
+  } catch (error) {
+    if (!(error instanceof ShowingRefused)) throw error;
+    metrics.queries.inc({ result: 'refused' });
+    throw new HttpError(400, 'bad_after', error.message);
+  }
+  if (lagging.length === 0) return;
+  metrics.queries.inc({ result: 'timeout' });
+  throw new HttpError(504, 'query_timeout', `the read models ${lagging.join(', ')} did not show the positions of \`after\` within ${options.timeoutMs} ms (serve --query-timeout); their jobs may be failing (GET /status) or far behind`);
 }
 
 function answerFor(error: Error, sql: string, metrics: ServiceMetrics): Error {

@@ -129,7 +129,7 @@ export async function createService(config: EventlakeConfig, layout: LakeLayout,
       onWriteFailure: (error) => recovery.start(error),
       unavailable: () => (writerUp() ? null : { retryAfterSeconds: recovery.retryAfterSeconds(), status: recovery.status }),
     });
-    queryRoutes(app, { queries, metrics, rowLimit: options.queryRowLimit, guard });
+    queryRoutes(app, { queries, metrics, rowLimit: options.queryRowLimit, timeoutMs: options.queryTimeoutMs, showing: (after, readModels, timeoutMs) => runner.showing(after, readModels, timeoutMs), guard });
     statusRoutes(app, { status, metrics, ingesterOpen: writerUp, writer: () => recovery.status, viewsBuilt: () => runner.viewsBuiltAt !== null });
     app.get('/events/stream', (request, reply) => feed.subscribe(request, reply, { viewsBuiltAt: runner.viewsBuiltAt }));
     statusPage(app);

@@ -68,6 +68,9 @@ describe('a live job kept open between catch-ups', () => {
     const change = told.find((c) => c.job === 'superchargers')!;
     expect(change.toVersion).toBe(change.fromVersion + 1);
     expect(change.change.added.map((a) => JSON.parse(a.key!).supercharger_serial).sort()).toEqual(['PASS-1', 'PASS-2']);
+    // It says how far into the log the read model is shown with it (a POST /query `after` waits for that).
+    expect(Object.keys(change.through ?? {}).length).toBeGreaterThan(0);
+    for (const [stream, sequence] of Object.entries(change.through!)) expect(sequence, stream).toBe(head.streams[stream].sequence);
   });
 
   it('passes over new records without taking the job\'s lock: a one-shot run holding it does not make the catch-up fail', async () => {
