@@ -13,6 +13,7 @@ import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
 import { batchApplier, PoisonEventError, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { parkDuckdb } from './duckdbParking.js';
 import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
@@ -375,7 +376,7 @@ export class JobPass {
     try {
       // Its turn: the fold (and a state job's replay of deferred records, which sorts them all)
       // and compaction run with the pass's DuckDB memory, not a share.
-      await this.duck.run(`SET memory_limit = '${this.memory.finishingLimit}'`);
+      await this.duck.run(`SET memory_limit = '${this.memory.finishingLimitFor(this)}'`);
       if (this.staged && (this.mode === 'rebuild' || this.result.applied > 0)) {
         const adds = await this.foldStaged();
         failpoint('projection.afterDataFile');
@@ -469,8 +470,11 @@ export class JobPass {
    * to its temp folder and its memory to the job that folds (memoryBudget.ts, PassMemory).
    */
   async park(): Promise<void> {
-    // Only memory is at stake: should DuckDB not free enough, the job goes on at its share.
-    await this.duck.run(`SET memory_limit = '${this.memory.parkedLimit}'`).catch((error: Error) => logger.warn({ job: this.job.name, error: error.message }, 'could not park the job\'s DuckDB'));
+    // Only memory is at stake: parked higher (or not at all), the job is counted at that limit.
+    const limits = this.memory.parkingLimits;
+    const { mib, refused } = await parkDuckdb(this.duck, limits);
+    this.memory.parked(this, mib ?? limits.at(-1)!);
+    if (refused.length > 0) logger.warn({ job: this.job.name, parkedMiB: mib, refused }, 'DuckDB held more than the parked limit in memory: parked higher');
   }
 
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */
@@ -498,7 +502,7 @@ export class JobPass {
     this.cache.release();
     this.writer?.close();
     this.duck.close();
-    this.memory.closed();
+    this.memory.closed(this);
     await this.lock?.release();
     this.lock = null;
   }

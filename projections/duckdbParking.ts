@@ -1,0 +1,23 @@
+import type { Duck } from '../lake/duckdb.js';
+
+/**
+ * Parks a DuckDB instance: sets its memory_limit to the first of `limitsMiB` (least first) that
+ * DuckDB takes, so that it writes what it can to its temp folder and frees the memory. DuckDB
+ * refuses a limit below what it cannot write out ("Failed to change memory limit to ...: could
+ * not free up enough memory"; a table's row version info, ~2 bytes per inserted row, stays in
+ * memory), and that refusal once left a 30M-event rebuild's command_status at its full share
+ * while the folding job's limit counted it parked. Returns the limit set (MiB), or null when none
+ * was taken (the instance keeps the limit it had).
+ */
+export async function parkDuckdb(duck: Duck, limitsMiB: number[]): Promise<{ mib: number | null; refused: string[] }> {
+  const refused: string[] = [];
+  for (const mib of limitsMiB) {
+    try {
+      await duck.run(`SET memory_limit = '${mib}MiB'`);
+      return { mib, refused };
+    } catch (error) {
+      refused.push(`${mib} MiB: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  return { mib: null, refused };
+}
