@@ -21,3 +21,18 @@ export async function parkDuckdb(duck: Duck, limitsMiB: number[]): Promise<{ mib
   }
   return { mib: null, refused };
 }
+
+/** Bytes DuckDB holds that it cannot write to its temp folder: the row version info of inserted rows (tag BASE_TABLE). */
+export async function unevictableBytes(duck: Duck): Promise<number> {
+  return Number(await duck.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"));
+}
+
+/**
+ * A staging instance's memory_limit: its share, plus what it holds that it cannot spill (rounded
+ * up to 16 MiB, so the limit changes seldom). That part grows with the rows staged, ~2 bytes a
+ * row (command_status at 30M commands: ~57 MiB); within a fixed share it would crowd out the 32
+ * MiB the JSON reader takes for every batch staged, and the staging would fail instead of spill.
+ */
+export function stagingLimitMiB(shareMiB: number, unevictable: number): number {
+  return shareMiB + Math.ceil(unevictable / (16 * 1024 ** 2)) * 16;
+}

@@ -13,7 +13,7 @@ import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
 import { batchApplier, PoisonEventError, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
-import { parkDuckdb } from './duckdbParking.js';
+import { parkDuckdb, stagingLimitMiB, unevictableBytes } from './duckdbParking.js';
 import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
@@ -103,6 +103,9 @@ export interface JobPassOptions {
  * never see a half-built table. A table built by another version of the projection is always
  * rebuilt.
  */
+/** Batches between two looks at a staging DuckDB's unspillable memory (a look is one small query). */
+const STAGING_CHECK = 16;
+
 export class JobPass {
   readonly result: JobRunResult;
   private readonly applier: BatchApplier;
@@ -118,6 +121,9 @@ export class JobPass {
   private readonly live: LiveCommits | null = null;
   /** Live state job: the read of its table's keys under way (settles, never rejects). */
   private keysLoading: Promise<unknown> | null = null;
+  /** Batches staged since the last look at the DuckDB's unspillable memory, and the limit it set. */
+  private stagedBatches = 0;
+  private stagingLimit = 0;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -317,6 +323,7 @@ export class JobPass {
     await this.applyRecords(batch);
     if (this.staged) {
       if (!this.applier.stagesItself) await this.staging.stage();
+      await this.keepStagingRoom();
     } else {
       const before = this.snapshot.version;
       const folded = this.onChange ? async () => this.tell(before, before + 1, await this.merge.rowChange()) : undefined;
@@ -344,6 +351,7 @@ export class JobPass {
       end: async (error) => {
         await this.settle(batch, error === undefined ? intake.end() : Promise.reject(error));
         this.result.applied += batch.lines.length;
+        await this.keepStagingRoom();
       },
     };
   }
@@ -472,9 +480,24 @@ export class JobPass {
   async park(): Promise<void> {
     // Only memory is at stake: parked higher (or not at all), the job is counted at that limit.
     const limits = this.memory.parkingLimits;
+    // Past its share only by what it cannot spill (keepStagingRoom): the last limit to try.
+    if (this.stagingLimit > limits.at(-1)!) limits.push(this.stagingLimit);
     const { mib, refused } = await parkDuckdb(this.duck, limits);
-    this.memory.parked(this, mib ?? limits.at(-1)!);
+    this.memory.parked(this, mib ?? Math.max(limits.at(-1)!, this.stagingLimit));
     if (refused.length > 0) logger.warn({ job: this.job.name, parkedMiB: mib, refused }, 'DuckDB held more than the parked limit in memory: parked higher');
+  }
+
+  /**
+   * Every STAGING_CHECK batches of a staged pass: its DuckDB's limit is its share plus what it
+   * holds unspillable (duckdbParking.ts, stagingLimitMiB), so that part, which grows with the rows
+   * staged, never takes the room a batch needs.
+   */
+  private async keepStagingRoom(): Promise<void> {
+    if ((this.stagedBatches = (this.stagedBatches + 1) % STAGING_CHECK) !== 0) return;
+    const limit = stagingLimitMiB(Number(/^(\d+)MiB$/.exec(this.memory.sharedLimit)![1]), await unevictableBytes(this.duck));
+    if (limit === this.stagingLimit) return;
+    await this.duck.run(`SET memory_limit = '${limit}MiB'`);
+    this.stagingLimit = limit;
   }
 
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */

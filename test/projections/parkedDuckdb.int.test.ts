@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Duck } from '../../lake/duckdb.js';
-import { parkDuckdb } from '../../projections/duckdbParking.js';
+import { parkDuckdb, unevictableBytes } from '../../projections/duckdbParking.js';
 import { MemoryBudget, PassMemory } from '../../projections/memoryBudget.js';
 import { tempDir } from '../support/cli.js';
 
@@ -51,6 +51,7 @@ describe('a DuckDB that cannot be parked at the parked limit', () => {
         await duck.run(`INSERT INTO __staged SELECT i, repeat('x', 20) FROM range(${from}, ${from + 100_000}) t(i)`);
       }
       expect(await held('BASE_TABLE')).toBeGreaterThan(1024 ** 2);
+      expect(await unevictableBytes(duck)).toBe(await held('BASE_TABLE'));
       const { mib, refused } = await parkDuckdb(duck, [1, 2, 4, 8]);
       expect(refused[0]).toMatch(/^1 MiB: .*Failed to change memory limit/);
       expect(mib).toBeGreaterThan(1);

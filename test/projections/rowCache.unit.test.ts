@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { MemoryBudget, PassMemory, parseMemory } from '../../projections/memoryBudget.js';
 import { RowCachePool } from '../../projections/rowCache.js';
+import { stagingLimitMiB } from '../../projections/duckdbParking.js';
 
 const row = (key: string) => ({ id: key, name: 'x'.repeat(100), version: 1 });
 
@@ -68,6 +69,12 @@ describe("a pass's DuckDB memory as its jobs fold in turn", () => {
     expect(mib(pass.finishingLimitFor(commandStatus))).toBe(before);
     pass.closed(commandStatus);
     expect(mib(pass.finishingLimitFor(folding))).toBe(before + 32);
+  });
+
+  test("a staging DuckDB's limit is its share plus what it cannot spill, in 16 MiB steps", () => {
+    expect(stagingLimitMiB(96, 0)).toBe(96);
+    expect(stagingLimitMiB(96, 1)).toBe(112);
+    expect(stagingLimitMiB(96, 57 * MiB)).toBe(160);
   });
 
   test('a live job alone has the whole DuckDB part', () => {
