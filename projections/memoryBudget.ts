@@ -18,14 +18,17 @@ export const DEFAULT_MEMORY = 768 * 1024 ** 2;
 export const MIN_MEMORY = 128 * 1024 ** 2;
 
 /**
- * No DuckDB instance gets less while the jobs of a pass share the DuckDB part: its JSON reader alone
- * takes a 32 MiB buffer (at 32 MiB: "failed to allocate data of size 32.0 MiB"). It used to be
- * 128 MiB, so six jobs took 768 MiB of a 576 MiB part, and as a rebuild's staged tables grew with
+ * No DuckDB instance gets less while the jobs of a pass share the DuckDB part: its JSON reader
+ * takes a 32 MiB buffer for every batch it stages, beside what the statement pins (at 64 MiB:
+ * "failed to allocate data of size 32.0 MiB (33.9 MiB/64.0 MiB used)", the tiny-budget rebuild
+ * of test/projections/memoryBudget.int.test.ts). It used to be 128 MiB, so the six jobs of a
+ * rebuild took 768 MiB of the default budget's 576 MiB part, and as the staged tables grew with
  * the log every instance filled up to it (3M events: 370-460 MiB of DuckDB at the end of the
- * pass). The work that needs more (a state job's replay of deferred records, the fold) runs at
- * the finishing limit, one job at a time.
+ * pass). At the default budget six instances now get 96 MiB each, the part exactly. The work
+ * that needs more (a state job's replay of deferred records, the fold) runs at the finishing
+ * limit, one job at a time; what an instance cannot spill comes on top (duckdbParking.ts).
  */
-const MIN_DUCKDB_MIB = 64;
+const MIN_DUCKDB_MIB = 96;
 
 /** The JS row caches' part (V8 holds 2-2.5x that at its peak); DuckDB gets the rest. */
 const ROW_CACHE_SHARE = 0.25;

@@ -24,8 +24,8 @@ describe('the memory budget', () => {
     const budget = new MemoryBudget(1000 * 1024 ** 2);
     expect(budget.rowCacheBytes + budget.duckdbBytes).toBe(1000 * 1024 ** 2);
     expect(budget.duckdbLimit(3)).toBe('250MiB');
-    expect(budget.duckdbLimit(10)).toBe('75MiB');
-    expect(budget.duckdbLimit(20)).toBe('64MiB');
+    expect(budget.duckdbLimit(6)).toBe('125MiB');
+    expect(budget.duckdbLimit(10)).toBe('96MiB');
   });
 
   test("the DuckDB instances of a pass together stay within the budget's DuckDB part", () => {
