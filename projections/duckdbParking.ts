@@ -28,11 +28,20 @@ export async function unevictableBytes(duck: Duck): Promise<number> {
 }
 
 /**
- * A staging instance's memory_limit: its share, plus what it holds that it cannot spill (rounded
- * up to 16 MiB, so the limit changes seldom). That part grows with the rows staged, ~2 bytes a
- * row (command_status at 30M commands: ~57 MiB); within a fixed share it would crowd out the 32
- * MiB the JSON reader takes for every batch staged, and the staging would fail instead of spill.
+ * Room a staging statement needs beside what DuckDB cannot spill: the JSON reader's 32 MiB buffer
+ * and what the statement pins (at a 64 MiB limit: "failed to allocate data of size 32.0 MiB (33.9
+ * MiB/64.0 MiB used)"), with some margin.
+ */
+const STATEMENT_ROOM_MIB = 80;
+
+/**
+ * A staging instance's memory_limit: its share, or more once what it cannot spill leaves less
+ * than a statement's room beside it (rounded up to 16 MiB, so the limit changes seldom). That
+ * part grows with the rows staged, ~2 bytes a row (command_status at 30M commands: ~57 MiB);
+ * within a fixed share it would crowd out the JSON reader, and staging would fail instead of
+ * spill.
  */
 export function stagingLimitMiB(shareMiB: number, unevictable: number): number {
-  return shareMiB + Math.ceil(unevictable / (16 * 1024 ** 2)) * 16;
+  const needed = Math.ceil((unevictable / 1024 ** 2 + STATEMENT_ROOM_MIB) / 16) * 16;
+  return Math.max(shareMiB, needed);
 }

@@ -488,9 +488,9 @@ export class JobPass {
   }
 
   /**
-   * Every STAGING_CHECK batches of a staged pass: its DuckDB's limit is its share plus what it
-   * holds unspillable (duckdbParking.ts, stagingLimitMiB), so that part, which grows with the rows
-   * staged, never takes the room a batch needs.
+   * Every STAGING_CHECK batches of a staged pass: its DuckDB's limit is its share, or more once
+   * what it cannot spill, which grows with the rows staged, would leave a batch's statement too
+   * little room (duckdbParking.ts, stagingLimitMiB).
    */
   private async keepStagingRoom(): Promise<void> {
     if ((this.stagedBatches = (this.stagedBatches + 1) % STAGING_CHECK) !== 0) return;
