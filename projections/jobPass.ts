@@ -88,6 +88,9 @@ export interface JobPassOptions {
   live?: boolean;
 }
 
+/** Batches between two looks at a staging DuckDB's unspillable memory (a look is one small query). */
+const STAGING_CHECK = 16;
+
 /**
  * One job's part in a pass over the log: it holds the job's lock, its DuckDB and its table
  * snapshot, and turns each batch it is handed into table output.
@@ -103,9 +106,6 @@ export interface JobPassOptions {
  * never see a half-built table. A table built by another version of the projection is always
  * rebuilt.
  */
-/** Batches between two looks at a staging DuckDB's unspillable memory (a look is one small query). */
-const STAGING_CHECK = 16;
-
 export class JobPass {
   readonly result: JobRunResult;
   private readonly applier: BatchApplier;
