@@ -13,6 +13,7 @@ import { logger } from '../lake/logger.js';
 import { joinLocation } from '../lake/storage/locations.js';
 import { conformingSelect } from './batchTables.js';
 import { batchApplier, PoisonEventError, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
+import { parkDuckdb, stagingLimitMiB, unevictableBytes } from './duckdbParking.js';
 import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
@@ -92,6 +93,9 @@ export interface JobPassOptions {
   live?: boolean;
 }
 
+/** Batches between two looks at a staging DuckDB's unspillable memory (a look is one small query). */
+const STAGING_CHECK = 16;
+
 /**
  * One job's part in a pass over the log: it holds the job's lock, its DuckDB and its table
  * snapshot, and turns each batch it is handed into table output.
@@ -124,6 +128,9 @@ export class JobPass {
   private keysLoading: Promise<unknown> | null = null;
   /** Live: the positions of the batch being folded, told with its change (TableChange.through). */
   private foldingThrough: Record<string, number> | null = null;
+  /** Batches staged since the last look at the DuckDB's unspillable memory, and the limit it set. */
+  private stagedBatches = 0;
+  private stagingLimit = 0;
 
   private constructor(
     private readonly layout: LakeLayout,
@@ -328,6 +335,7 @@ export class JobPass {
     await this.applyRecords(batch);
     if (this.staged) {
       if (!this.applier.stagesItself) await this.staging.stage();
+      await this.keepStagingRoom();
     } else {
       const before = this.snapshot.version;
       const folded = this.onChange ? async () => this.tell(before, before + 1, await this.merge.rowChange()) : undefined;
@@ -355,6 +363,7 @@ export class JobPass {
       end: async (error) => {
         await this.settle(batch, error === undefined ? intake.end() : Promise.reject(error));
         this.result.applied += batch.lines.length;
+        await this.keepStagingRoom();
       },
     };
   }
@@ -387,7 +396,7 @@ export class JobPass {
     try {
       // Its turn: the fold (and a state job's replay of deferred records, which sorts them all)
       // and compaction run with the pass's DuckDB memory, not a share.
-      await this.duck.run(`SET memory_limit = '${this.memory.finishingLimit}'`);
+      await this.duck.run(`SET memory_limit = '${this.memory.finishingLimitFor(this)}'`);
       if (this.staged && (this.mode === 'rebuild' || this.result.applied > 0)) {
         const adds = await this.foldStaged();
         failpoint('projection.afterDataFile');
@@ -482,8 +491,26 @@ export class JobPass {
    * to its temp folder and its memory to the job that folds (memoryBudget.ts, PassMemory).
    */
   async park(): Promise<void> {
-    // Only memory is at stake: should DuckDB not free enough, the job goes on at its share.
-    await this.duck.run(`SET memory_limit = '${this.memory.parkedLimit}'`).catch((error: Error) => logger.warn({ job: this.job.name, error: error.message }, 'could not park the job\'s DuckDB'));
+    // Only memory is at stake: parked higher (or not at all), the job is counted at that limit.
+    const limits = this.memory.parkingLimits;
+    // Past its share only by what it cannot spill (keepStagingRoom): the last limit to try.
+    if (this.stagingLimit > limits.at(-1)!) limits.push(this.stagingLimit);
+    const { mib, refused } = await parkDuckdb(this.duck, limits);
+    this.memory.parked(this, mib ?? Math.max(limits.at(-1)!, this.stagingLimit));
+    if (refused.length > 0) logger.warn({ job: this.job.name, parkedMiB: mib, refused }, 'DuckDB held more than the parked limit in memory: parked higher');
+  }
+
+  /**
+   * Every STAGING_CHECK batches of a staged pass: its DuckDB's limit is its share, or more once
+   * what it cannot spill, which grows with the rows staged, would leave a batch's statement too
+   * little room (duckdbParking.ts, stagingLimitMiB).
+   */
+  private async keepStagingRoom(): Promise<void> {
+    if ((this.stagedBatches = (this.stagedBatches + 1) % STAGING_CHECK) !== 0) return;
+    const limit = stagingLimitMiB(Number(/^(\d+)MiB$/.exec(this.memory.sharedLimit)![1]), await unevictableBytes(this.duck));
+    if (limit === this.stagingLimit) return;
+    await this.duck.run(`SET memory_limit = '${limit}MiB'`);
+    this.stagingLimit = limit;
   }
 
   /** Commits the next table version (a crash just after it must be survived: the failpoint). */
@@ -511,7 +538,7 @@ export class JobPass {
     this.cache.release();
     this.writer?.close();
     this.duck.close();
-    this.memory.closed();
+    this.memory.closed(this);
     await this.lock?.release();
     this.lock = null;
   }

@@ -18,11 +18,17 @@ export const DEFAULT_MEMORY = 768 * 1024 ** 2;
 export const MIN_MEMORY = 128 * 1024 ** 2;
 
 /**
- * No DuckDB instance gets less, whatever the budget (so six jobs may take more than it): its JSON
- * reader alone takes a 32 MiB buffer (at 32 MiB: "failed to allocate data of size 32.0 MiB"), and
- * a 3M-event state rebuild at 76 MiB failed with "failed to pin block" instead of spilling.
+ * No DuckDB instance gets less while the jobs of a pass share the DuckDB part: its JSON reader
+ * takes a 32 MiB buffer for every batch it stages, beside what the statement pins (at 64 MiB:
+ * "failed to allocate data of size 32.0 MiB (33.9 MiB/64.0 MiB used)", the tiny-budget rebuild
+ * of test/projections/memoryBudget.int.test.ts). It used to be 128 MiB, so the six jobs of a
+ * rebuild took 768 MiB of the default budget's 576 MiB part, and as the staged tables grew with
+ * the log every instance filled up to it (3M events: 370-460 MiB of DuckDB at the end of the
+ * pass). At the default budget six instances now get 96 MiB each, the part exactly. The work
+ * that needs more (a state job's replay of deferred records, the fold) runs at the finishing
+ * limit, one job at a time; what an instance cannot spill comes on top (duckdbParking.ts).
  */
-const MIN_DUCKDB_MIB = 128;
+const MIN_DUCKDB_MIB = 96;
 
 /** The JS row caches' part (V8 holds 2-2.5x that at its peak); DuckDB gets the rest. */
 const ROW_CACHE_SHARE = 0.25;
@@ -93,10 +99,18 @@ const PARKED_MIB = 32;
  * with the whole DuckDB part but for what the other open instances keep parked: before, each
  * idle instance kept its share of staged rows in memory while another folded, and the folds,
  * the largest DuckDB work of a rebuild, ran in one share.
+ *
+ * An instance cannot always be parked at PARKED_MIB: DuckDB keeps ~2 bytes per row inserted into
+ * a table (its row version info, tagged BASE_TABLE, about 256 KiB per row group of 122,880 rows)
+ * in memory, and refuses a limit below that ("Failed to change memory limit"): command_status at
+ * 30M rows holds ~57 MiB. Such an instance is parked at the least limit DuckDB takes
+ * (`parkingLimits`, duckdbParking.ts), and the folding instance's limit leaves room for it.
  */
 export class PassMemory {
   readonly rowCaches: RowCachePool;
   private open: number;
+  /** The instances parked above PARKED_MIB, by their pass: the MiB they were parked at. */
+  private readonly parkedAbove = new Map<object, number>();
 
   constructor(
     readonly budget: MemoryBudget,
@@ -117,13 +131,38 @@ export class PassMemory {
     return `${PARKED_MIB}MiB`;
   }
 
-  /** The folding instance's memory_limit: the DuckDB part less what the other open instances keep parked. */
-  get finishingLimit(): string {
-    const others = (this.open - 1) * PARKED_MIB * 1024 ** 2;
-    return this.budget.duckdbLimit(1, this.budget.duckdbBytes - others);
+  /** The limits (MiB) to park an instance at, least first: PARKED_MIB, then doubling up to its share. */
+  get parkingLimits(): number[] {
+    const share = mibOf(this.sharedLimit);
+    const limits = [PARKED_MIB];
+    while (limits.at(-1)! * 2 < share) limits.push(limits.at(-1)! * 2);
+    return [...limits, share];
   }
 
-  closed(): void {
-    this.open -= 1;
+  /** `instance` (its pass) is parked at `mib`: a folding instance leaves it that much. */
+  parked(instance: object, mib: number): void {
+    if (mib > PARKED_MIB) this.parkedAbove.set(instance, mib);
+    else this.parkedAbove.delete(instance);
   }
+
+  /** The folding instance's memory_limit: the DuckDB part less what the other open instances keep parked. */
+  get finishingLimit(): string {
+    return this.finishingLimitFor(undefined);
+  }
+
+  /** finishingLimit for `instance` (its pass), the others parked at their own limits. */
+  finishingLimitFor(instance: object | undefined): string {
+    let others = (this.open - 1) * PARKED_MIB;
+    for (const [parked, mib] of this.parkedAbove) if (parked !== instance) others += mib - PARKED_MIB;
+    return this.budget.duckdbLimit(1, this.budget.duckdbBytes - others * 1024 ** 2);
+  }
+
+  closed(instance?: object): void {
+    this.open -= 1;
+    if (instance) this.parkedAbove.delete(instance);
+  }
+}
+
+function mibOf(limit: string): number {
+  return Number(/^(\d+)MiB$/.exec(limit)![1]);
 }

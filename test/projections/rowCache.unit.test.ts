@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { MemoryBudget, PassMemory, parseMemory } from '../../projections/memoryBudget.js';
 import { RowCachePool } from '../../projections/rowCache.js';
+import { stagingLimitMiB } from '../../projections/duckdbParking.js';
 
 const row = (key: string) => ({ id: key, name: 'x'.repeat(100), version: 1 });
 
@@ -23,7 +24,16 @@ describe('the memory budget', () => {
     const budget = new MemoryBudget(1000 * 1024 ** 2);
     expect(budget.rowCacheBytes + budget.duckdbBytes).toBe(1000 * 1024 ** 2);
     expect(budget.duckdbLimit(3)).toBe('250MiB');
-    expect(budget.duckdbLimit(10)).toBe('128MiB');
+    expect(budget.duckdbLimit(6)).toBe('125MiB');
+    expect(budget.duckdbLimit(10)).toBe('96MiB');
+  });
+
+  test("the DuckDB instances of a pass together stay within the budget's DuckDB part", () => {
+    // Six jobs (a rebuild of the examples) at the default budget: at a floor of 128 MiB each they took 768 MiB of 576.
+    for (const mib of [768, 1024, 2048]) {
+      const pass = new PassMemory(new MemoryBudget(mib * 1024 ** 2), 6);
+      expect(6 * Number(/^(\d+)MiB$/.exec(pass.sharedLimit)![1]) * 1024 ** 2).toBeLessThanOrEqual(pass.budget.duckdbBytes);
+    }
   });
 });
 
@@ -46,6 +56,27 @@ describe("a pass's DuckDB memory as its jobs fold in turn", () => {
     expect(folding[0]).toBeGreaterThan(mib(pass.sharedLimit) * 4);
     expect(folding.at(-1)).toBe(duckdb);
     expect([...folding].sort((a, b) => a - b)).toEqual(folding);
+  });
+
+  test('an instance DuckDB parked higher is left that much by the folding one', () => {
+    const pass = new PassMemory(new MemoryBudget(768 * MiB), 6);
+    expect(pass.parkingLimits).toEqual([32, 64, 96]);
+    const [commandStatus, folding] = [{}, {}];
+    const before = mib(pass.finishingLimitFor(folding));
+    pass.parked(commandStatus, 64);
+    expect(mib(pass.finishingLimitFor(folding))).toBe(before - 32);
+    // The instance parked higher folds itself: its own parking is not counted against it.
+    expect(mib(pass.finishingLimitFor(commandStatus))).toBe(before);
+    pass.closed(commandStatus);
+    expect(mib(pass.finishingLimitFor(folding))).toBe(before + 32);
+  });
+
+  test("a staging DuckDB's limit is its share until what it cannot spill leaves a statement too little room", () => {
+    expect(stagingLimitMiB(96, 0)).toBe(96);
+    expect(stagingLimitMiB(96, 16 * MiB)).toBe(96);
+    expect(stagingLimitMiB(96, 17 * MiB)).toBe(112);
+    // command_status at 30M commands.
+    expect(stagingLimitMiB(96, 57 * MiB)).toBe(144);
   });
 
   test('a live job alone has the whole DuckDB part', () => {
