@@ -318,9 +318,10 @@ export class TableMerge {
    */
   private async loadPriorOfBatch(snapshot: Snapshot, files: TableFile[], readAtThisSnapshot: boolean): Promise<void> {
     if (!readAtThisSnapshot) return this.loadPrior(snapshot, files, '__keys');
-    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __unread_keys AS SELECT * FROM __keys AS b ANTI JOIN __read_keys AS r ON ${this.keyMatch('b', 'r')}`);
+    // CREATE TABLE AS answers its row count (no count(*) after it).
+    const unread = Number(await this.duck.scalar(`CREATE OR REPLACE TEMP TABLE __unread_keys AS SELECT * FROM __keys AS b ANTI JOIN __read_keys AS r ON ${this.keyMatch('b', 'r')}`));
     const kept = `SELECT p.* FROM __read_prior AS p SEMI JOIN __keys AS b ON ${this.keyMatch('p', 'b')}`;
-    if (Number(await this.duck.scalar('SELECT count(*) FROM __unread_keys')) === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS ${kept}`);
+    if (unread === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS ${kept}`);
     else {
       await this.loadPrior(snapshot, files, '__unread_keys');
       await this.duck.run(`INSERT INTO __prior ${kept}`);
