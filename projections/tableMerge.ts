@@ -219,7 +219,8 @@ export class TableMerge {
     const adds: AddFile[] = [];
     if (touched.length > 0) adds.push(...(await this.rewrite(snapshot, touched)));
     adds.push(...(await this.write('(SELECT * FROM __placed WHERE __mutable AND __home IS NULL)', shape.key, sizes.mutableRows)));
-    adds.push(...(await this.write('(SELECT * FROM __placed WHERE NOT __mutable)', shape.appendOrder, sizes.appendRows)));
+    // Every row of a key table stays mutable: it never has final rows to write.
+    if (shape.mutable !== 'all') adds.push(...(await this.write('(SELECT * FROM __placed WHERE NOT __mutable)', shape.appendOrder, sizes.appendRows)));
     return this.outcome(touched.map((t) => t.add), adds);
   }
 
@@ -253,7 +254,7 @@ export class TableMerge {
     const open = shape.mutable === 'open' && shape.open ? `${sqlIdent(shape.open)} IS NULL` : 'true';
     const adds = [
       ...(await this.write(`(SELECT * FROM __merged WHERE ${open})`, shape.key, sizes.mutableRows)),
-      ...(await this.write(`(SELECT * FROM __merged WHERE NOT (${open}))`, shape.appendOrder, sizes.appendRows)),
+      ...(shape.mutable === 'all' ? [] : await this.write(`(SELECT * FROM __merged WHERE NOT (${open}))`, shape.appendOrder, sizes.appendRows)),
     ];
     const replaced = await this.duck.rows('SELECT __file AS f, list(__row ORDER BY __row) AS rows FROM __prior GROUP BY __file');
     const byLocal = new Map(files.map((f) => [f.local, f.add]));
@@ -317,9 +318,10 @@ export class TableMerge {
    */
   private async loadPriorOfBatch(snapshot: Snapshot, files: TableFile[], readAtThisSnapshot: boolean): Promise<void> {
     if (!readAtThisSnapshot) return this.loadPrior(snapshot, files, '__keys');
-    await this.duck.run(`CREATE OR REPLACE TEMP TABLE __unread_keys AS SELECT * FROM __keys AS b ANTI JOIN __read_keys AS r ON ${this.keyMatch('b', 'r')}`);
+    // CREATE TABLE AS answers its row count (no count(*) after it).
+    const unread = Number(await this.duck.scalar(`CREATE OR REPLACE TEMP TABLE __unread_keys AS SELECT * FROM __keys AS b ANTI JOIN __read_keys AS r ON ${this.keyMatch('b', 'r')}`));
     const kept = `SELECT p.* FROM __read_prior AS p SEMI JOIN __keys AS b ON ${this.keyMatch('p', 'b')}`;
-    if (Number(await this.duck.scalar('SELECT count(*) FROM __unread_keys')) === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS ${kept}`);
+    if (unread === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __prior AS ${kept}`);
     else {
       await this.loadPrior(snapshot, files, '__unread_keys');
       await this.duck.run(`INSERT INTO __prior ${kept}`);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Duck, sqlString } from '../../lake/duckdb.js';
 import { fileStats, writeDataFiles } from '../../projections/dataFiles.js';
 import type { Column } from '../../projections/projection.js';
@@ -61,6 +61,23 @@ describe('writing a relation as data files', () => {
     const straight = await write('straight', 'rows_in', 300, true);
     expect(straight.files).toHaveLength(4);
     expect(straight).toEqual(copied);
+  });
+
+  it('through the `__write` copy: its CREATE answers the row count, so no count(*) statement follows', async () => {
+    const statements: string[] = [];
+    for (const method of ['run', 'rows'] as const) {
+      const original = duck[method].bind(duck);
+      vi.spyOn(duck, method).mockImplementation(((sql: string) => (statements.push(sql.replace(/\s+/g, ' ')), original(sql))) as never);
+    }
+    const { stats } = await write('counted', 'rows_in', 300, false);
+    expect(stats.map((s) => s!.numRecords)).toEqual([250, 250, 250, 250]);
+    expect(statements.filter((sql) => /count\(\*\) FROM __write$/i.test(sql.trim()))).toEqual([]);
+    // The copy, one stats scan, a COPY per file, the drop (then the test's own four reads back).
+    expect(statements.filter((sql) => !sql.includes('file_row_number'))).toHaveLength(1 + 1 + 4 + 1);
+  });
+
+  it('through the `__write` copy, no rows: no file', async () => {
+    expect(await writeDataFiles(duck, path.join(dir, 'none'), columns, { relation: '(SELECT * FROM rows_in WHERE false)', maxRows: 10 })).toEqual([]);
   });
 
   it('no rows: no file', async () => {
