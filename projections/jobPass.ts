@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
 import type { Action, AddFile } from '../lake/delta/actions.js';
 import { commitVersion, loadSnapshot as loadTableSnapshot, localFiles, refreshSnapshot, snapshotLocalFiles } from '../lake/delta/deltaTable.js';
 import { applyCommit, type Snapshot } from '../lake/delta/snapshot.js';
@@ -18,6 +16,7 @@ import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
 import { StateRebuild } from './stateRebuild.js';
+import { newSpillFolder } from './spillFolder.js';
 import type { RowsProjection, StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
@@ -185,7 +184,7 @@ export class JobPass {
 
   static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
-    const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit));
+    const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, newSpillFolder()));
     let keysLoading: Promise<unknown> | undefined;
     try {
       const tableDir = layout.tableDir(job.output);
@@ -569,8 +568,8 @@ export class JobPass {
  * DuckDB's default of one per core). A SQL job keeps the default: its rebuild is one large
  * statement over the sealed log (one thread halved it).
  */
-function passDuckOptions(job: Job, memoryLimit: string): Record<string, string> {
-  const spill = { memory_limit: memoryLimit, temp_directory: path.join(os.tmpdir(), `eventlake-duckdb-${process.pid}-${randomUUID()}`) };
+function passDuckOptions(job: Job, memoryLimit: string, spillFolder: string): Record<string, string> {
+  const spill = { memory_limit: memoryLimit, temp_directory: spillFolder };
   return job.definition.kind === 'sql' ? spill : { ...spill, threads: '1' };
 }
 

@@ -1,0 +1,41 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { newSpillFolder, removeOrphanedSpillFolders } from '../../projections/spillFolder.js';
+import { tempDir } from '../support/cli.js';
+
+/** A pid that ran and is gone: a child that has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  return Number(child.stdout.toString());
+}
+
+describe('DuckDB spill folders', () => {
+  it('removes the folders of this host\'s processes that are gone, and keeps a running process\'s, its own and another host\'s', () => {
+    const tmp = tempDir();
+    const uuid = '0f34685f-cf00-4b7d-9c23-2ad42560b676';
+    const host = os.hostname();
+    const folder = (owner: string) => {
+      const dir = path.join(tmp, `eventlake-duckdb-${owner}-${uuid}`);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'duckdb_temp_block-1.block'), 'spilled');
+      return path.basename(dir);
+    };
+    const gone = folder(`${deadPid()}@${host}`);
+    const parent = folder(`${process.ppid}@${host}`);
+    const mine = folder(`${process.pid}@${host}`);
+    const elsewhere = folder(`${deadPid()}@another-${host}`);
+    const unrelated = path.basename(fs.mkdtempSync(path.join(tmp, 'eventlake-test-')));
+
+    expect(removeOrphanedSpillFolders(tmp)).toEqual([gone]);
+    expect(fs.readdirSync(tmp).sort()).toEqual([parent, mine, elsewhere, unrelated].sort());
+  });
+
+  it('names a new folder after this process and host, in the temp folder', () => {
+    const folder = newSpillFolder();
+    expect(path.dirname(folder)).toBe(os.tmpdir());
+    expect(path.basename(folder)).toMatch(new RegExp(`^eventlake-duckdb-${process.pid}@`));
+  });
+});
