@@ -506,7 +506,7 @@ export class JobPass {
    */
   private async keepStagingRoom(): Promise<void> {
     if ((this.stagedBatches = (this.stagedBatches + 1) % STAGING_CHECK) !== 0) return;
-    const limit = stagingLimitMiB(Number(/^(\d+)MiB$/.exec(this.memory.sharedLimit)![1]), await unevictableBytes(this.duck));
+    const limit = stagingLimitMiB(this.memory.sharedMiB, await unevictableBytes(this.duck));
     if (limit === this.stagingLimit) return;
     await this.duck.run(`SET memory_limit = '${limit}MiB'`);
     this.stagingLimit = limit;

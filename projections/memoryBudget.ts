@@ -126,6 +126,11 @@ export class PassMemory {
     return this.budget.duckdbLimit(this.instances);
   }
 
+  /** sharedLimit in MiB. */
+  get sharedMiB(): number {
+    return mibOf(this.sharedLimit);
+  }
+
   /** An idle instance's memory_limit: what it holds goes to its temp folder. */
   get parkedLimit(): string {
     return `${PARKED_MIB}MiB`;
@@ -133,7 +138,7 @@ export class PassMemory {
 
   /** The limits (MiB) to park an instance at, least first: PARKED_MIB, then doubling up to its share. */
   get parkingLimits(): number[] {
-    const share = mibOf(this.sharedLimit);
+    const share = this.sharedMiB;
     const limits = [PARKED_MIB];
     while (limits.at(-1)! * 2 < share) limits.push(limits.at(-1)! * 2);
     return [...limits, share];
