@@ -3,6 +3,7 @@ import os from 'node:os';
 import { logger } from './logger.js';
 import { locate } from './storage/locations.js';
 import { LeaseTakenError, type StorageLease } from './storage/lakeStorage.js';
+import { isGoneFromThisHost } from './goneProcess.js';
 
 /** How long a lease lasts and how often it is renewed. */
 export interface LeaseTiming {
@@ -86,7 +87,7 @@ export class HeldLease {
       const info = await lease.inspect();
       if (info.state !== 'leased' && info.state !== 'breaking') continue; // freed meanwhile
       const holder = holderOf(info.holder);
-      if (holder && isGoneHere(holder) && (await lease.breakIfUnchanged(info.etag))) {
+      if (holder && isGoneFromThisHost(holder) && (await lease.breakIfUnchanged(info.etag))) {
         logger.warn({ lease: location, holder }, 'broke a lake lease left by a process of this host that is gone');
         continue;
       }
@@ -170,13 +171,3 @@ function holderOf(recorded: Record<string, string> | null): LeaseHolder | null {
   return { pid: Number(recorded.pid), host: recorded.host, purpose: recorded.purpose ?? 'unknown', since: recorded.since ?? 'unknown' };
 }
 
-/** A holder on this host whose process no longer exists (another host's processes cannot be seen). */
-function isGoneHere(holder: LeaseHolder): boolean {
-  if (holder.host !== os.hostname() || holder.pid === process.pid || !Number.isInteger(holder.pid)) return false;
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}

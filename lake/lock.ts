@@ -5,6 +5,7 @@ import path from 'node:path';
 import { HeldLease, type LeaseTiming } from './lakeLease.js';
 import { logger } from './logger.js';
 import { joinLocation } from './storage/locations.js';
+import { isGoneFromThisHost } from './goneProcess.js';
 
 /** Who holds a lock; written into the lock file so a refusal can name the holder. */
 export interface LockHolder {
@@ -100,7 +101,7 @@ async function acquireLocalLock(file: string, purpose: string): Promise<Lock> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await readHolder(file);
-    if (holder && !isStale(holder)) throw new LockHeldError(file, holder);
+    if (holder && !isGoneFromThisHost(holder)) throw new LockHeldError(file, holder);
     await moveStaleLockAside(file, holder);
   }
   throw new Error(`could not acquire lock ${file}: too much contention`);
@@ -111,17 +112,6 @@ async function readHolder(file: string): Promise<LockHolder | null> {
     return JSON.parse(await fs.readFile(file, 'utf8')) as LockHolder;
   } catch {
     return null; // vanished or half-written: treat as stale only after the rename check below
-  }
-}
-
-function isStale(holder: LockHolder): boolean {
-  if (holder.host !== os.hostname()) return false; // cannot see other hosts' processes
-  if (holder.pid === process.pid) return false;
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

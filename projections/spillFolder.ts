@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isGoneFromThisHost } from '../lake/goneProcess.js';
 
 const PREFIX = 'eventlake-duckdb-';
 
@@ -37,7 +38,7 @@ export function removeOrphanedSpillFolders(tmp: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const owner = ownerOf(name);
-    if (!owner || owner.host !== os.hostname() || owner.pid === process.pid || running(owner.pid)) continue;
+    if (!owner || !isGoneFromThisHost(owner)) continue;
     fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
     removed.push(name);
   }
@@ -48,14 +49,4 @@ function ownerOf(name: string): { pid: number; host: string } | null {
   if (!name.startsWith(PREFIX)) return null;
   const match = /^(\d+)@(.+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.exec(name.slice(PREFIX.length));
   return match ? { pid: Number(match[1]), host: match[2] } : null;
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
