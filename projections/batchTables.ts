@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
 import { SEALED_COLUMNS } from '../lake/log/sealedSegments.js';
+import { processTempPath } from './processTemp.js';
 import type { Column } from './projection.js';
 
 /** The envelope's columns as a SQL projection sees them in its `events` table (the sealed log's too). */
@@ -87,7 +85,7 @@ export function loadNdjson(duck: Duck, table: string, ndjson: Buffer, columns: C
 /** withRowsSelect for rows already serialized (NdjsonLines). */
 export async function withNdjsonSelect(ndjson: Buffer, columns: Column[], statement: (select: string) => Promise<void>): Promise<void> {
   if (ndjson.length === 0) return statement(emptySelect(columns));
-  const file = path.join(os.tmpdir(), `eventlake-${process.pid}-${randomUUID()}.ndjson`);
+  const file = processTempPath('rows', 'ndjson');
   await fs.writeFile(file, ndjson);
   try {
     const spec = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ');

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { isRemote, joinLocation, locate } from '../lake/storage/locations.js';
 import type { AddFile } from '../lake/delta/actions.js';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
+import { processTempPath } from './processTemp.js';
 import type { Column } from './projection.js';
 
 // Numbers, dates and timestamps always get min/max stats. Strings get them while short: engines
@@ -66,7 +66,7 @@ async function writeOne(duck: Duck, tableDir: string, relation: string, stats: F
   const name = `part-00000-${randomUUID()}-c000.snappy.parquet`;
   const { storage, path: target } = locate(joinLocation(tableDir, name));
   // Locally DuckDB writes the file in place; for a remote lake it writes a temp file to upload.
-  const local = isRemote(tableDir) ? path.join(os.tmpdir(), `eventlake-${name}`) : await storage.localPath(target);
+  const local = isRemote(tableDir) ? processTempPath('upload', name) : await storage.localPath(target);
   await fs.mkdir(path.dirname(local), { recursive: true });
   try {
     await duck.run(`COPY ${relation.startsWith('(') ? relation : `(SELECT * FROM ${relation})`} TO ${sqlString(local)} (FORMAT parquet, COMPRESSION snappy)`);

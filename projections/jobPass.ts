@@ -16,7 +16,7 @@ import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
 import { StateRebuild } from './stateRebuild.js';
-import { newSpillFolder } from './spillFolder.js';
+import { processTempPath } from './processTemp.js';
 import type { RowsProjection, StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';
@@ -184,7 +184,7 @@ export class JobPass {
 
   static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
-    const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, newSpillFolder()));
+    const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, processTempPath('duckdb')));
     let keysLoading: Promise<unknown> | undefined;
     try {
       const tableDir = layout.tableDir(job.output);
