@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
 import { SEALED_COLUMNS } from '../lake/log/sealedSegments.js';
-import { processTempPath } from './processTemp.js';
+import { processTempPath } from '../lake/processTemp.js';
 import type { Column } from './projection.js';
 
 /** The envelope's columns as a SQL projection sees them in its `events` table (the sealed log's too). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isRemote, joinLocation, locate } from '../lake/storage/locations.js';
 import type { AddFile } from '../lake/delta/actions.js';
 import { sqlIdent, sqlString, type Duck } from '../lake/duckdb.js';
-import { processTempPath } from './processTemp.js';
+import { processTempPath } from '../lake/processTemp.js';
 import type { Column } from './projection.js';
 
 // Numbers, dates and timestamps always get min/max stats. Strings get them while short: engines

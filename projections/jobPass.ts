@@ -16,7 +16,7 @@ import { PassMemory } from './memoryBudget.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
 import { StateRebuild } from './stateRebuild.js';
-import { processTempPath } from './processTemp.js';
+import { processTempPath } from '../lake/processTemp.js';
 import type { RowsProjection, StateProjection } from './projection.js';
 import { NO_ROW_CHANGE, TableMerge, type MergeOutcome, type RowChange } from './tableMerge.js';
 import { LiveCommits } from './liveCommits.js';

@@ -1,7 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Duck, sqlIdent, sqlPathList, sqlString } from '../duckdb.js';
 import { formatActions, type Action } from './actions.js';
 import {
@@ -12,6 +9,7 @@ import {
   type TombstonePolicy,
 } from './checkpointSchema.js';
 import { NotFoundError } from '../storage/lakeStorage.js';
+import { processTempPath } from '../processTemp.js';
 import { locate } from '../storage/locations.js';
 import { checkpointPath, lastCheckpointPath } from './logFiles.js';
 import type { Snapshot } from './snapshot.js';
@@ -75,7 +73,7 @@ export async function writeCheckpoint(
   assertWritable(tableDir, snapshot.protocol, 'checkpoint');
   const actions = checkpointActions(snapshot, policy);
   const target = checkpointPath(tableDir, snapshot.version);
-  const parquetTemp = path.join(os.tmpdir(), `eventlake-checkpoint-${randomUUID()}.parquet`);
+  const parquetTemp = processTempPath('checkpoint', 'parquet');
   try {
     await copyActionsToParquet(actions, parquetTemp);
     // Two writers checkpointing one version write the same state, so the last upload may win.

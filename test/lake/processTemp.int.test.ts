@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processTempPath, removeOrphanedTempPaths } from '../../projections/processTemp.js';
+import { processTempPath, removeOrphanedTempPaths } from '../../lake/processTemp.js';
 import { sampleNdjson } from '../../domains/sampleCommands.js';
 import { eventlake, tempDir, writeNdjson } from '../support/cli.js';
 
@@ -38,6 +38,7 @@ describe('a pass\'s temp files and folders', () => {
       file(tmp, `eventlake-rows-${dead}@${host}-${UUID}.ndjson`),
       // A data file awaiting its upload: its own name holds another uuid.
       file(tmp, `eventlake-upload-${dead}@${host}-${UUID}.part-00000-5a6b7c8d-0000-4000-8000-000000000000-c000.snappy.parquet`),
+      file(tmp, `eventlake-checkpoint-${dead}@${host}-${UUID}.parquet.ndjson`),
     ];
     const kept = [
       spillFolder(tmp, `${process.ppid}@${host}`),
