@@ -13,6 +13,7 @@ import { conformingSelect } from './batchTables.js';
 import { batchApplier, PoisonEventError, stagedRowsApplier, type BatchApplier, type ErrorPolicy, type Poisoned, type PriorRows } from './applyBatch.js';
 import { parkDuckdb, stagingLimitMiB, unevictableBytes } from './duckdbParking.js';
 import { PassMemory } from './memoryBudget.js';
+import type { SharedPassDuckdb } from './sharedPassDuckdb.js';
 import { RebuildStaging } from './rebuildStaging.js';
 import type { RowCache } from './rowCache.js';
 import { StateRebuild } from './stateRebuild.js';
@@ -127,6 +128,8 @@ export class JobPass {
   private keysLoading: Promise<unknown> | null = null;
   /** Live: the positions of the batch being folded, told with its change (TableChange.through). */
   private foldingThrough: Record<string, number> | null = null;
+  /** False when `duck` is a connection to the pass's shared instance (sharedPassDuckdb.ts), whose settings are not this job's. */
+  private ownsDuckdb = true;
   /** Batches staged since the last look at the DuckDB's unspillable memory, and the limit it set. */
   private stagedBatches = 0;
   private stagingLimit = 0;
@@ -154,9 +157,7 @@ export class JobPass {
     const shape = tableShape(job.definition);
     this.merge = new TableMerge(duck, tableDir, shape, job.fileRows, job.deletionVectors);
     this.staging = new RebuildStaging(duck, shape, job.fileRows);
-    // A first run has no table to merge into: like a rebuild it stages the batches and writes the
-    // folded table in one commit (merging batch after batch would rewrite the growing table each time).
-    this.staged = mode === 'rebuild' || snapshot.version < 0;
+    this.staged = stagesBatches(mode, snapshot);
     const definition = job.definition;
     this.cache = memory.rowCaches.cache();
     if (this.staged && definition.kind === 'state') {
@@ -182,9 +183,13 @@ export class JobPass {
     }
   }
 
-  static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions): Promise<JobPass> {
+  /**
+   * `shared`: the pass's one DuckDB instance, which a job that merges batch by batch (not staged,
+   * not live) joins with a connection instead of opening its own (sharedPassDuckdb.ts).
+   */
+  static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions, shared?: SharedPassDuckdb): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
-    const duck = await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, processTempPath('duckdb')));
+    let duck: Duck | undefined;
     let keysLoading: Promise<unknown> | undefined;
     try {
       const tableDir = layout.tableDir(job.output);
@@ -194,6 +199,8 @@ export class JobPass {
         // Its table holds hub positions; lake events applied now would come again from the hub.
         throw new Error(`job ${job.name} reads Event Hubs now: run it with \`eventlake run\` or \`eventlake consume\`, or rebuild it from the lake`);
       }
+      const joinsShared = shared !== undefined && !options.live && !stagesBatches(mode, snapshot);
+      duck = joinsShared ? await shared.connect() : await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, processTempPath('duckdb')));
       const rebuild = mode === 'rebuild';
       const applied = rebuild ? {} : await lastApplied(tableDir, snapshot);
       // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
@@ -204,10 +211,11 @@ export class JobPass {
       keysLoading = keys?.loading;
       const pass = new JobPass(layout, job, lock, duck, tableDir, snapshot, mode, sourceStreams(job, partitions), applied, policy, memory, options.onChange, writer, keys?.filter);
       pass.keysLoading = keys?.loading ?? null;
+      pass.ownsDuckdb = !joinsShared;
       return pass;
     } catch (error) {
       await keysLoading; // its connection is to this database
-      duck.close();
+      duck?.close();
       await lock.release();
       throw error;
     }
@@ -394,8 +402,9 @@ export class JobPass {
   async finish(): Promise<JobRunResult> {
     try {
       // Its turn: the fold (and a state job's replay of deferred records, which sorts them all)
-      // and compaction run with the pass's DuckDB memory, not a share.
-      await this.duck.run(`SET memory_limit = '${this.memory.finishingLimitFor(this)}'`);
+      // and compaction run with the pass's DuckDB memory, not a share. A connection to the
+      // pass's shared instance keeps the instance's limit: the other jobs' work runs in it too.
+      if (this.ownsDuckdb) await this.duck.run(`SET memory_limit = '${this.memory.finishingLimitFor(this)}'`);
       if (this.staged && (this.mode === 'rebuild' || this.result.applied > 0)) {
         const adds = await this.foldStaged();
         failpoint('projection.afterDataFile');
@@ -590,6 +599,14 @@ async function liveTableKeys(duck: Duck, tableDir: string, snapshot: Snapshot, j
   const load = loadTableKeys(reader, tableDir, snapshot, definition.key).finally(() => reader.close());
   void load.then(() => logger.debug({ job: job.name, files: snapshot.files.size, ms: Math.round(performance.now() - started) }, 'live pass: table keys read'), () => undefined);
   return { filter: keysReadBehind(load, job.output), loading: load.catch(() => undefined) };
+}
+
+/**
+ * A rebuild, or a first run (no table to merge into), stages its batches and writes the folded
+ * table in one commit: merging batch after batch would rewrite the growing table each time.
+ */
+function stagesBatches(mode: RunMode, snapshot: Snapshot): boolean {
+  return mode === 'rebuild' || snapshot.version < 0;
 }
 
 function chooseMode(job: Job, snapshot: Snapshot, requested: RunMode): RunMode {
