@@ -71,6 +71,13 @@ describe('one DuckDB instance for the jobs of an incremental run', () => {
     expect(opens).toHaveBeenCalledTimes(JOBS.length);
     expect(merged).toEqual(await tables());
   });
+
+  test("a lone job's rebuild finishes at the limit its instance opened with: no SET memory_limit (each frees memory, ~40 ms)", async () => {
+    const statements = vi.spyOn(Duck.prototype, 'run');
+    const [result] = await runJobsTogether(layout, [config.jobs.find((j) => j.name === 'daily_status_changes')!], { mode: 'rebuild' });
+    expect(result.commits).toBe(1);
+    expect(statements.mock.calls.map(([sql]) => sql).filter((sql) => /memory_limit/i.test(sql))).toEqual([]);
+  });
 });
 
 describe('SharedPassDuckdb', () => {
