@@ -97,8 +97,9 @@ export interface JobPassOptions {
 const STAGING_CHECK = 16;
 
 /**
- * One job's part in a pass over the log: it holds the job's lock, its DuckDB and its table
- * snapshot, and turns each batch it is handed into table output.
+ * One job's part in a pass over the log: it holds the job's lock, its DuckDB (or, merging batch
+ * by batch, a connection to the pass's shared one: sharedPassDuckdb.ts) and its table snapshot,
+ * and turns each batch it is handed into table output.
  *
  * Incremental: each batch is one Delta commit: its MERGE into the table (tableMerge.ts: the files
  * holding rows it replaces are rewritten, so the table is the exact read model at every version)
@@ -582,7 +583,7 @@ export class JobPass {
 }
 
 /**
- * Every job of a pass holds its own DuckDB at once, each held to its share of the pass's memory
+ * Every staged or live job of a pass holds its own DuckDB at once, each held to its share of the pass's memory
  * budget and spilling to a temp folder beyond it: with DuckDB's default limit (80% of RAM) six
  * instances kept what they once used, and a 10M-event rebuild peaked at 2.7 GiB; a limit without
  * a temp folder failed instead of spilling ("failed to pin block"). A TypeScript job's gets one
