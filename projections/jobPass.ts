@@ -194,17 +194,21 @@ export class JobPass {
   static async start(layout: LakeLayout, job: Job, partitions: number, memory: PassMemory, options: JobPassOptions, shared?: SharedPassDuckdb): Promise<JobPass> {
     const lock = await acquireLock(layout.lockFile(`job-${job.name}`), `job ${job.name}`);
     let duck: Duck | undefined;
+    /** A connection to the shared instance, opened if the table has a Delta checkpoint to read. */
+    let reader: Duck | undefined;
     let keysLoading: Promise<unknown> | undefined;
     try {
       const tableDir = layout.tableDir(job.output);
-      const snapshot = await loadTableSnapshot(tableDir);
+      const snapshot = await loadTableSnapshot(tableDir, {}, shared ? async () => (reader ??= await shared.connect()) : undefined);
       const mode = chooseMode(job, snapshot, options.mode ?? 'incremental');
       if (mode === 'incremental' && isOnHub(snapshot, job)) {
         // Its table holds hub positions; lake events applied now would come again from the hub.
         throw new Error(`job ${job.name} reads Event Hubs now: run it with \`eventlake run\` or \`eventlake consume\`, or rebuild it from the lake`);
       }
       const joinsShared = shared !== undefined && !options.live && !stagesBatches(mode, snapshot);
-      duck = joinsShared ? await shared.connect() : await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, processTempPath('duckdb')));
+      if (reader && !joinsShared) shared!.disconnect(reader);
+      duck = joinsShared ? (reader ?? (await shared.connect())) : await Duck.open(':memory:', passDuckOptions(job, memory.sharedLimit, processTempPath('duckdb')));
+      reader = undefined;
       const rebuild = mode === 'rebuild';
       const applied = rebuild ? {} : await lastApplied(tableDir, snapshot);
       // A rebuild follows the job's policy too: with `skip`, one record no sink can store must not
@@ -219,6 +223,7 @@ export class JobPass {
       return pass;
     } catch (error) {
       await keysLoading; // its connection is to this database
+      if (reader) shared!.disconnect(reader);
       duck?.close();
       await lock.release();
       throw error;

@@ -37,6 +37,12 @@ export class SharedPassDuckdb {
     return connection;
   }
 
+  /** Closes a connection whose job does not join after all (it read its table's checkpoint, then staged). */
+  disconnect(connection: Duck): void {
+    connection.close();
+    this.connections -= 1;
+  }
+
   /** Once every job has started: the limit is the shares of the passes that connected. */
   async fit(): Promise<void> {
     if (!this.instance || this.connections === this.jobs) return;

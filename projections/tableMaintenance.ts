@@ -23,7 +23,7 @@ export async function maintainTable(duck: Duck, tableDir: string, job: Job, snap
   if (due) current = await compact(duck, tableDir, job, current, groups, sizes);
   const listing = await listLog(tableDir);
   const lastCheckpoint = listing.checkpoints.at(-1)?.version ?? -1;
-  if (current.version - lastCheckpoint >= CHECKPOINT_EVERY) await writeCheckpoint(tableDir, current);
+  if (current.version - lastCheckpoint >= CHECKPOINT_EVERY) await writeCheckpoint(tableDir, current, {}, duck);
   return current;
 }
 

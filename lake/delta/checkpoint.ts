@@ -17,10 +17,14 @@ import { assertWritable } from './tableFeatures.js';
 
 /** Reading and writing Parquet checkpoints and `_last_checkpoint`, through DuckDB. */
 
-/** The actions in a checkpoint's Parquet file(s). Columns a writer left out read as absent. */
-export async function readCheckpoint(locations: string[]): Promise<Action[]> {
+/**
+ * The actions in a checkpoint's Parquet file(s). Columns a writer left out read as absent.
+ * `reader`: a DuckDB to read them with (a job's pass has one: a new instance costs ~40 ms of CPU
+ * and flushes the process's allocator); without it, one is opened for the read.
+ */
+export async function readCheckpoint(locations: string[], reader?: () => Promise<Duck>): Promise<Action[]> {
   const paths = await Promise.all(locations.map((l) => locate(l)).map(({ storage, path: p }) => storage.localPath(p)));
-  const duck = await Duck.open();
+  const duck = reader ? await reader() : await Duck.open();
   try {
     // to_json of the whole row turns maps into objects and BIGINTs into numbers: the same shapes
     // JSON.parse gives for a commit file, so both sources replay through one code path.
@@ -29,7 +33,7 @@ export async function readCheckpoint(locations: string[]): Promise<Action[]> {
     );
     return rows.flatMap((r) => actionsFromCheckpointRow(JSON.parse(String(r.row)) as Record<string, unknown>));
   } finally {
-    duck.close();
+    if (!reader) duck.close();
   }
 }
 
@@ -67,6 +71,8 @@ export async function writeCheckpoint(
   tableDir: string,
   snapshot: Snapshot,
   policy: TombstonePolicy = {},
+  /** A DuckDB to write the Parquet with (as readCheckpoint's `reader`); else one is opened. */
+  writer?: Duck,
 ): Promise<WrittenCheckpoint> {
   // The checkpoint columns carry the state of the features eventlake implements (deletion vectors
   // included); a table using others (row tracking, domain metadata, ...) would lose state.
@@ -75,7 +81,7 @@ export async function writeCheckpoint(
   const target = checkpointPath(tableDir, snapshot.version);
   const parquetTemp = processTempPath('checkpoint', 'parquet');
   try {
-    await copyActionsToParquet(actions, parquetTemp);
+    await copyActionsToParquet(actions, parquetTemp, writer);
     // Two writers checkpointing one version write the same state, so the last upload may win.
     const { storage, path: file } = locate(target);
     await storage.upload(parquetTemp, file);
@@ -87,10 +93,10 @@ export async function writeCheckpoint(
 }
 
 /** Has DuckDB type the actions (as NDJSON) with the checkpoint columns and write them as Parquet. */
-async function copyActionsToParquet(actions: Action[], parquetFile: string): Promise<void> {
+async function copyActionsToParquet(actions: Action[], parquetFile: string, writer?: Duck): Promise<void> {
   const rowsFile = `${parquetFile}.ndjson`;
   await writeFile(rowsFile, formatActions(actions), 'utf8');
-  const duck = await Duck.open();
+  const duck = writer ?? (await Duck.open());
   try {
     const columns = Object.entries(CHECKPOINT_COLUMNS)
       .map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`)
@@ -101,7 +107,7 @@ async function copyActionsToParquet(actions: Action[], parquetFile: string): Pro
         `columns = {${columns}})) TO ${sqlString(parquetFile)} (FORMAT parquet)`,
     );
   } finally {
-    duck.close();
+    if (!writer) duck.close();
     await rm(rowsFile, { force: true });
   }
 }

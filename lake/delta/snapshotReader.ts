@@ -1,4 +1,5 @@
 import { joinLocation, locate } from '../storage/locations.js';
+import type { Duck } from '../duckdb.js';
 import { readCheckpoint, readLastCheckpoint } from './checkpoint.js';
 import { readCommit } from './commit.js';
 import { latestVersionOf, listLog } from './logFiles.js';
@@ -33,8 +34,10 @@ const COMMIT_READ_BATCH = 32;
  * target, then the JSON commits after it. A folder without a log is an empty table (version -1)
  * unless a version or time was asked for. `commitTimestamp` is the target commit's
  * commitInfo.timestamp, else its file's mtime, the same dating time travel uses.
+ * `checkpointReader`: the DuckDB to read a checkpoint with (see readCheckpoint), asked only when
+ * there is one to read; it stays the caller's.
  */
-export async function loadSnapshot(tableDir: string, at: AsOf = {}): Promise<Snapshot> {
+export async function loadSnapshot(tableDir: string, at: AsOf = {}, checkpointReader?: () => Promise<Duck>): Promise<Snapshot> {
   if (at.version !== undefined && at.timestamp !== undefined) {
     throw new Error(`time travel on Delta table ${tableDir}: give a version or a timestamp, not both`);
   }
@@ -44,7 +47,7 @@ export async function loadSnapshot(tableDir: string, at: AsOf = {}): Promise<Sna
   const version = at.timestamp !== undefined ? await versionAsOf(tableDir, listing, at.timestamp) : (at.version ?? latest);
   const plan = planReplay(tableDir, listing, version, await readLastCheckpoint(tableDir));
   const base = plan.checkpoint
-    ? snapshotFromCheckpoint(plan.checkpoint.version, await readCheckpoint(plan.checkpoint.paths))
+    ? snapshotFromCheckpoint(plan.checkpoint.version, await readCheckpoint(plan.checkpoint.paths, checkpointReader))
     : emptySnapshot();
   let snapshot = replay(await readCommits(tableDir, plan.commits), base);
   if (snapshot.commitTimestamp === undefined) {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { sampleCommands } from '../../domains/sampleCommands.js';
 import { Ingester } from '../../ingest/ingester.js';
-import { loadSnapshot, snapshotFilePaths } from '../../lake/delta/deltaTable.js';
+import { loadSnapshot, snapshotFilePaths, writeCheckpoint } from '../../lake/delta/deltaTable.js';
 import { Duck, sqlPathList } from '../../lake/duckdb.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { runJobsTogether } from '../../projections/jobRunner.js';
@@ -22,7 +22,7 @@ describe('one DuckDB instance for the jobs of an incremental run', () => {
   let dir: string;
   let config: EventlakeConfig;
   let layout: LakeLayout;
-  const commands = [...sampleCommands({ count: 1500, seed: 5 })];
+  const commands = [...sampleCommands({ count: 2000, seed: 5 })];
 
   const ingest = async (from: number, to: number) => {
     const ingester = await Ingester.open(layout, config.registry, { partitions: 2 });
@@ -69,6 +69,21 @@ describe('one DuckDB instance for the jobs of an incremental run', () => {
     opens.mockClear();
     await runJobsTogether(layout, config.jobs, { mode: 'rebuild' });
     expect(opens).toHaveBeenCalledTimes(JOBS.length);
+    expect(merged).toEqual(await tables());
+  });
+
+  test("a table's Delta checkpoint is read on the pass's shared instance: still one instance for the run", async () => {
+    for (const job of config.jobs) {
+      const tableDir = layout.tableDir(job.output);
+      await writeCheckpoint(tableDir, await loadSnapshot(tableDir));
+    }
+    await ingest(1500, 2000);
+    const opens = vi.spyOn(Duck, 'open');
+    const incremental = await runJobsTogether(layout, config.jobs, { mode: 'incremental' });
+    expect(incremental.map((r) => r.commits > 0)).toEqual(JOBS.map(() => true));
+    expect(opens).toHaveBeenCalledTimes(1);
+    const merged = await tables();
+    await runJobsTogether(layout, config.jobs, { mode: 'rebuild' });
     expect(merged).toEqual(await tables());
   });
 
