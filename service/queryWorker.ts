@@ -4,6 +4,7 @@ import { logger } from '../lake/logger.js';
 import { TOKEN_ENV } from './serviceConfig.js';
 import { residentBytes } from './processMemory.js';
 import type { ServingState } from '../views/servingCatalog.js';
+import { rowlessBaseFits } from '../views/servingDelta.js';
 import { heapMb, QueryFailure, type QueryProcessOpened, type QueryProcessReady, type QueryProcessSetup, type QueryReply, type QueryRequest, type QueryRows, type ServingMessage } from './queryProtocol.js';
 
 const ENTRY = fileURLToPath(new URL('./queryProcess.js', import.meta.url));
@@ -46,6 +47,8 @@ interface Started {
   told: boolean;
   /** Bases whose files it may still read: the one it has open and any it was sent since. */
   bases: Set<number>;
+  /** Each read model's version in the delta it was last sent whole (null: none yet); see `servingFor`. */
+  given: Map<string, number> | null;
 }
 
 /**
@@ -72,8 +75,12 @@ export class QueryWorker {
   tell(message: ServingMessage): void {
     const started = this.started;
     if (!started?.told || !started.child.connected) return;
-    if ('serving' in message) started.bases.add(message.serving.base.id);
-    started.child.send(message);
+    if (!('serving' in message)) {
+      started.child.send(message);
+      return;
+    }
+    started.bases.add(message.serving.base.id);
+    started.child.send(servingFor(started, message.serving));
   }
 
   /** The bases whose files the process may still read. */
@@ -142,7 +149,7 @@ export class QueryWorker {
     let settleReady!: Started['settleReady'];
     const ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
     ready.catch(() => undefined); // a query waiting on it sees the rejection; nobody else must
-    const started: Started = { child, ready, settleReady, stderrTail: '', told: false, bases: new Set() };
+    const started: Started = { child, ready, settleReady, stderrTail: '', told: false, bases: new Set(), given: null };
     child.stderr!.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       started.stderrTail = (started.stderrTail + chunk.toString()).slice(-4_096);
@@ -152,7 +159,7 @@ export class QueryWorker {
         const state = this.serving();
         if (state) {
           started.bases.add(state.base.id);
-          child.send({ serving: state } satisfies ServingMessage);
+          child.send(servingFor(started, state));
         }
         started.told = true;
         settleReady.resolve();
@@ -216,4 +223,15 @@ async function untilReady(ready: Promise<void>): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A serving state as one query process gets it: a merged base without rows when the process holds
+ * every step the base does not (it was sent each of them since its last whole delta, and lays
+ * them over the base itself: ServingReader, StepLog); else whole, as the process's new start.
+ */
+function servingFor(started: Started, state: ServingState): ServingMessage {
+  if (state.merged && started.given && rowlessBaseFits(started.given, new Map(state.versions))) return { serving: { ...state, delta: null } };
+  if (state.delta) started.given = new Map(state.delta.models.map((model) => [model.readModel, model.version]));
+  return { serving: state };
 }

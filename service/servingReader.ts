@@ -1,7 +1,7 @@
 import type { Duck } from '../lake/duckdb.js';
 import { runQuery, type QueryResult } from '../views/query.js';
 import { openServing, type ServingBase, type ServingState } from '../views/servingCatalog.js';
-import { ServingDelta, type RowStep } from '../views/servingDelta.js';
+import { ServingDelta, StepLog, type RowStep } from '../views/servingDelta.js';
 import { QueryFailure } from './queryProtocol.js';
 
 /** One opened base: its locked-down DuckDB instance and the delta its table functions read. */
@@ -26,6 +26,8 @@ export class ServingReader {
   private pending: { base: ServingBase; delta: ServingDelta; merged: boolean; opening: Promise<Opened> } | null = null;
   private running = 0;
   private retired: Opened[] = [];
+  /** The steps since the delta last given whole: a merged base may come without rows (servingDelta.ts, StepLog). */
+  private readonly steps = new StepLog();
 
   constructor(
     /** DuckDB settings fixed before the lock (memory_limit, no temp directory). */
@@ -36,7 +38,7 @@ export class ServingReader {
 
   /** A new base to serve from; the current one keeps answering until it is open. */
   adopt(state: ServingState): void {
-    const delta = ServingDelta.from(state.delta);
+    const delta = this.deltaOf(state);
     const opening = openServing(state.base, () => delta, this.settings).then((duck) => {
       const opened: Opened = { base: state.base, duck, delta };
       if (this.pending?.opening !== opening) {
@@ -53,8 +55,16 @@ export class ServingReader {
     this.pending = { base: state.base, delta, merged: state.merged, opening };
   }
 
+  /** The delta as sent, or, for a merged base sent without rows, the steps logged that it does not hold. */
+  private deltaOf(state: ServingState): ServingDelta {
+    if (state.delta === null) return this.steps.over(new Map(state.versions));
+    this.steps.restart();
+    return ServingDelta.from(state.delta);
+  }
+
   /** A live commit's row change, for the base in use and the one being opened. */
   step(step: RowStep): void {
+    this.steps.add(step);
     this.current?.delta.apply(step);
     this.pending?.delta.apply(step);
   }

@@ -55,6 +55,8 @@ const RESYNC_GAP_MS = 5_000;
  */
 export class ServingViews {
   private base: ServingBase | null = null;
+  /** Each read model's table version in `base`. */
+  private baseVersions: [string, number][] = [];
   /** The steps whose commits have landed: what a merge writes into views.duckdb. */
   private delta: ServingDelta | null = null;
   /** `delta` plus the steps told but not committed yet: what the query processes show. */
@@ -101,7 +103,7 @@ export class ServingViews {
 
   /** The state a query process starts from (null before `start` finished). */
   state(): ServingState | null {
-    return this.base && this.shown ? { base: this.base, delta: this.shown.state(), merged: false } : null;
+    return this.base && this.shown ? { base: this.base, versions: this.baseVersions, delta: this.shown.state(), merged: false } : null;
   }
 
   /** A live batch's row change, folded (its commit may not be written yet): shown and passed on. */
@@ -237,10 +239,11 @@ export class ServingViews {
     for (const step of this.pending) shown.apply(step);
     if (this.base) this.retired.push(this.base);
     this.base = base;
+    this.baseVersions = [...versions];
     this.delta = delta;
     this.shown = shown;
     this.builtAt = new Date().toISOString();
-    this.options.onBase({ base, delta: shown.state(), merged });
+    this.options.onBase({ base, versions: this.baseVersions, delta: shown.state(), merged });
     this.wakeShowing();
   }
 

@@ -41,7 +41,14 @@ export interface ServingBase extends ServingFiles {
 /** What a query process needs to serve: the base, and the delta over it. */
 export interface ServingState {
   base: ServingBase;
-  delta: DeltaState;
+  /** Each read model's table version in the base. */
+  versions: [string, number][];
+  /**
+   * The rows changed since the base; null for a merged base sent to a query process that holds
+   * every step the base does not (views/servingDelta.ts, `StepLog`): it lays them over the base
+   * itself.
+   */
+  delta: DeltaState | null;
   /**
    * The base holds the previous base's rows with its delta merged (true), so the previous one
    * still answers the same meanwhile; false when the tables were read anew (a resync): queries

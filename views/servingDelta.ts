@@ -136,3 +136,56 @@ export class ServingDelta {
     };
   }
 }
+
+/**
+ * The steps a query process was sent since the delta it was last given whole, in order, so that
+ * a merged base can come without rows: the process lays over the base the steps it does not hold
+ * itself (`over`). Under load a merged base's delta (the steps committed during the merge and
+ * those still uncommitted) was 12-24 MB of JSON every few seconds, on the same IPC channel as the
+ * queries, which then waited 2-6 s behind it (docs/design-notes.md, eighth round).
+ */
+export class StepLog {
+  private steps: RowStep[] = [];
+
+  /** A delta given whole: it holds every step before. */
+  restart(): void {
+    this.steps = [];
+  }
+
+  add(step: RowStep): void {
+    this.steps.push(step);
+  }
+
+  /**
+   * The delta over a merged base holding `versions` (each read model's table version): the steps
+   * logged that the base does not hold, applied in order; only those are kept. Throws when one
+   * of them does not follow (the process lacks a step the base does not hold either): the service
+   * sends a merged base without rows only to a process whose whole delta is at or below the
+   * base's versions (`rowlessBaseFits`), so this means a broken promise, never a normal case.
+   */
+  over(versions: Map<string, number>): ServingDelta {
+    const delta = new ServingDelta(versions);
+    const kept: RowStep[] = [];
+    for (const step of this.steps) {
+      const outcome = delta.apply(step);
+      if (outcome === 'gap') throw new Error(`a merged base without rows: the step ${step.readModel} ${step.fromVersion} -> ${step.toVersion} does not follow its version ${delta.model(step.readModel)?.version ?? 'none'}`);
+      if (outcome === 'applied') kept.push(step);
+    }
+    this.steps = kept;
+    return delta;
+  }
+}
+
+/**
+ * A merged base may go to a query process without rows when the process holds every step the
+ * base does not: the delta it was last given whole (at `given`: each read model's version) is
+ * at or below the base's `versions`, and it was sent every step since (steps go to every process
+ * in order).
+ */
+export function rowlessBaseFits(given: Map<string, number>, versions: Map<string, number>): boolean {
+  for (const [readModel, version] of given) {
+    const base = versions.get(readModel);
+    if (base === undefined || base < version) return false;
+  }
+  return true;
+}

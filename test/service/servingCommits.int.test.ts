@@ -55,7 +55,7 @@ describe('serving views: told rows are shown at once, merged only once committed
     await serving.stop(); // merges what is left into views.duckdb
 
     // A query process given the new base still shows the told row on top of it.
-    const shown = bases.at(-1)!.delta.models.find((m) => m.readModel === 'superchargers')!;
+    const shown = bases.at(-1)!.delta!.models.find((m) => m.readModel === 'superchargers')!;
     expect(shown.current.map(([key]) => key)).toEqual([ghost]);
     expect(shown.version).toBe(version + 1);
     // views.duckdb holds the committed row and version only.
@@ -87,7 +87,7 @@ describe('serving views: told rows are shown at once, merged only once committed
         await views.whenShown('superchargers', version);
         // By then the views show both rows (in the base read anew from the tables, or on top of it).
         const state = views.state()!;
-        const model = state.delta.models.find((m) => m.readModel === 'superchargers')!;
+        const model = state.delta!.models.find((m) => m.readModel === 'superchargers')!;
         expect(model.version).toBe(version);
         const duck = await Duck.open(state.base.base, { access_mode: 'READ_ONLY' });
         try {

@@ -55,7 +55,7 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('cannot write anything anywhere: the catalog and base are read-only, file access is off, the configuration locked', async () => {
     const reader = new ServingReader({}, () => undefined);
-    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, versions: [...versions], delta: new ServingDelta(versions).state(), merged: false });
     const outside = path.join(dir, 'outside.parquet');
     const catalogBytes = fs.readFileSync(catalog);
     const baseBytes = fs.readFileSync(layout.viewsDatabase);
@@ -81,7 +81,7 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('gives each query a session of its own: a temp view one query leaves never shadows a read model for the next', async () => {
     const reader = new ServingReader({}, () => undefined);
-    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, versions: [...versions], delta: new ServingDelta(versions).state(), merged: false });
     // A temp object lives in the connection's own catalog, which a read-only file does not cover.
     await reader.query("EXPLAIN ANALYZE CREATE TEMP VIEW superchargers AS SELECT 'PWNED' AS supercharger_serial", 10, 60_000).catch(() => null);
     const answer = await reader.query("SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = 'PWNED'", 10, 60_000);
@@ -91,9 +91,9 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('follows steps sent while a new base opens, and answers from the old base until then', async () => {
     const reader = new ServingReader({}, () => undefined);
-    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, versions: [...versions], delta: new ServingDelta(versions).state(), merged: false });
     const version = versions.get('superchargers')!;
-    reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, delta: new ServingDelta(versions).state(), merged: false });
+    reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, versions: [...versions], delta: new ServingDelta(versions).state(), merged: false });
     const key = JSON.stringify({ supercharger_serial: 'STEP-1' });
     const row = JSON.stringify({ supercharger_serial: 'STEP-1', location_name: 'X', supercharger_type: 'V4', lat: 1, long: 2, status: 'notinuse', registered_at: '2026-03-01T10:00:00Z', status_changed_at: '2026-03-01T10:00:00Z', version: 1 });
     reader.step({ readModel: 'superchargers', fromVersion: version, toVersion: version + 1, replaced: [], added: [{ row, key, mutable: true }] });
@@ -103,10 +103,32 @@ describe('serving views: a views database as base, a delta of rows held in memor
 
   it('answers a query that waited for a base which a newer one replaced before it opened', async () => {
     const reader = new ServingReader({}, () => undefined);
-    const state = { delta: new ServingDelta(versions).state(), merged: false };
+    const state = { versions: [...versions], delta: new ServingDelta(versions).state(), merged: false };
     reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, ...state });
     const waiting = reader.query('SELECT count(*) AS n FROM superchargers', 10, 60_000);
     reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, ...state });
     expect(Number((await waiting).rows[0].n)).toBeGreaterThan(0);
+  });
+
+  it('lays the steps it holds over a merged base sent without rows, leaving out those the base holds', async () => {
+    const reader = new ServingReader({}, () => undefined);
+    reader.adopt({ base: { id: 1, catalog, base: layout.viewsDatabase }, versions: [...versions], delta: new ServingDelta(versions).state(), merged: false });
+    const version = versions.get('superchargers')!;
+    const registered = (serial: string) => JSON.stringify({ supercharger_serial: serial, location_name: 'X', supercharger_type: 'V4', lat: 1, long: 2, status: 'notinuse', registered_at: '2026-03-01T10:00:00Z', status_changed_at: '2026-03-01T10:00:00Z', version: 1 });
+    const added = (serial: string) => ({ row: registered(serial), key: JSON.stringify({ supercharger_serial: serial }), mutable: true });
+    reader.step({ readModel: 'superchargers', fromVersion: version, toVersion: version + 1, replaced: [], added: [added('HELD-1')] });
+    reader.step({ readModel: 'superchargers', fromVersion: version + 1, toVersion: version + 2, replaced: [], added: [added('HELD-2')] });
+    const count = async (serial: string) => Number((await reader.query(`SELECT count(*) AS n FROM superchargers WHERE supercharger_serial = '${serial}'`, 10, 60_000)).rows[0].n);
+    // A base holding none of the steps (the same file and versions): both are laid over it.
+    reader.adopt({ base: { id: 2, catalog, base: layout.viewsDatabase }, versions: [...versions], delta: null, merged: false });
+    expect([await count('HELD-1'), await count('HELD-2')]).toEqual([1, 1]);
+    // A base said to hold the first step (its version): only the second is laid over it.
+    const merged = new Map(versions).set('superchargers', version + 1);
+    reader.adopt({ base: { id: 3, catalog, base: layout.viewsDatabase }, versions: [...merged], delta: null, merged: false });
+    expect([await count('HELD-1'), await count('HELD-2')]).toEqual([0, 1]);
+    // Steps after it follow on, and a later base without rows still finds them.
+    reader.step({ readModel: 'superchargers', fromVersion: version + 2, toVersion: version + 3, replaced: [], added: [added('HELD-3')] });
+    reader.adopt({ base: { id: 4, catalog, base: layout.viewsDatabase }, versions: [...merged], delta: null, merged: false });
+    expect([await count('HELD-1'), await count('HELD-2'), await count('HELD-3')]).toEqual([0, 1, 1]);
   });
 });
