@@ -30,7 +30,9 @@ export class Duck {
     const connection = await instance.connect();
     const duck = new Duck(instance, connection);
     // Every timestamp eventlake writes is UTC; never let the host's zone leak into results.
-    await duck.run("SET TimeZone = 'UTC'");
+    // GLOBAL: the time zone is a session setting, and a further connection (`connect`, made after
+    // a lock_configuration that refuses any SET) would otherwise read in the host's zone.
+    await duck.run("SET GLOBAL TimeZone = 'UTC'");
     return duck;
   }
 

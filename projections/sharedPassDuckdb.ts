@@ -28,13 +28,11 @@ export class SharedPassDuckdb {
     private readonly jobs: number,
   ) {}
 
-  /** A connection of its own for one job's pass, in UTC like every Duck (the time zone is a session setting). */
+  /** A connection of its own for one job's pass (in UTC, as every Duck's: lake/duckdb.ts). */
   async connect(): Promise<Duck> {
     this.connections += 1;
     const instance = await (this.instance ??= Duck.open(':memory:', { memory_limit: this.limitFor(this.jobs), temp_directory: processTempPath('duckdb'), threads: '1' }));
-    const connection = await instance.connect();
-    await connection.run("SET TimeZone = 'UTC'");
-    return connection;
+    return instance.connect();
   }
 
   /** Closes a connection whose job does not join after all (it read its table's checkpoint, then staged). */
