@@ -8,12 +8,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sampleCommands } from '../../domains/sampleCommands.js';
 import { Ingester } from '../../ingest/ingester.js';
-import { loadSnapshot, snapshotFilePaths } from '../../lake/delta/deltaTable.js';
-import { Duck, sqlPathList } from '../../lake/duckdb.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { runJobsTogether, type JobRunResult } from '../../projections/jobRunner.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
 import { tempDir } from '../support/cli.js';
+import { latestTableRows } from '../support/tableRows.js';
 
 const STATE_JOBS = ['superchargers', 'orders', 'customers'];
 // Room for a few hundred rows in all: most keys are evicted, and many come back.
@@ -24,21 +23,8 @@ describe('a rebuild in a memory budget smaller than its state', () => {
   let config: EventlakeConfig;
   let layout: LakeLayout;
 
-  /** Every row of each table's latest snapshot, in one order. */
-  const tables = async () => {
-    const duck = await Duck.open();
-    try {
-      const all: Record<string, unknown[]> = {};
-      for (const job of config.jobs) {
-        const tableDir = layout.tableDir(job.output);
-        const files = snapshotFilePaths(tableDir, await loadSnapshot(tableDir));
-        all[job.name] = await duck.rows(`SELECT * FROM read_parquet(${sqlPathList(files)}) ORDER BY ALL`);
-      }
-      return all;
-    } finally {
-      duck.close();
-    }
-  };
+  const tables = () => latestTableRows(layout, config.jobs);
+
   const rebuild = (memory?: number) => runJobsTogether(layout, config.jobs, { mode: 'rebuild', memory });
 
   beforeAll(async () => {

@@ -7,14 +7,15 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { sampleCommands } from '../../domains/sampleCommands.js';
 import { Ingester } from '../../ingest/ingester.js';
-import { loadSnapshot, snapshotFilePaths, writeCheckpoint } from '../../lake/delta/deltaTable.js';
-import { Duck, sqlPathList } from '../../lake/duckdb.js';
+import { loadSnapshot, writeCheckpoint } from '../../lake/delta/deltaTable.js';
+import { Duck } from '../../lake/duckdb.js';
 import { LakeLayout } from '../../lake/layout.js';
 import { runJobsTogether } from '../../projections/jobRunner.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
 import { MemoryBudget, PassMemory } from '../../projections/memoryBudget.js';
 import { SharedPassDuckdb } from '../../projections/sharedPassDuckdb.js';
 import { tempDir } from '../support/cli.js';
+import { latestTableRows } from '../support/tableRows.js';
 
 const JOBS = ['superchargers', 'supercharger_status_history', 'daily_status_changes', 'orders', 'command_status'];
 
@@ -30,20 +31,8 @@ describe('one DuckDB instance for the jobs of an incremental run', () => {
     await ingester.commit();
     await ingester.close();
   };
-  /** Every row of each table's latest snapshot, in one order. */
-  const tables = async () => {
-    const duck = await Duck.open();
-    try {
-      const all: Record<string, unknown[]> = {};
-      for (const job of config.jobs) {
-        const tableDir = layout.tableDir(job.output);
-        all[job.name] = await duck.rows(`SELECT * FROM read_parquet(${sqlPathList(snapshotFilePaths(tableDir, await loadSnapshot(tableDir)))}) ORDER BY ALL`);
-      }
-      return all;
-    } finally {
-      duck.close();
-    }
-  };
+  const tables = () => latestTableRows(layout, config.jobs);
+
 
   beforeAll(async () => {
     dir = tempDir('eventlake-shared-duckdb-');
