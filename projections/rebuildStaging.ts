@@ -34,11 +34,7 @@ export class RebuildStaging {
    */
   async stageSelect(select: string): Promise<void> {
     const seq = this.batches;
-    // A table of the main schema, not TEMP: DuckDB compresses those in memory and in its spill
-    // files, and keeps about half the unspilled bytes per row (probe, 10M rows of 25k-row INSERTs
-    // at a 64 MB limit: ~0.9 against ~2.1 bytes a row held, 120 against 322 MB spilled).
-    // The instance is the job's own, so the name cannot meet another job's.
-    if (seq === 0) await this.duck.run(`CREATE OR REPLACE TABLE __staged AS SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
+    if (seq === 0) await this.duck.run(`CREATE OR REPLACE TEMP TABLE __staged AS SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
     else await this.duck.run(`INSERT INTO __staged BY NAME SELECT *, ${seq}::BIGINT AS __seq FROM (${select})`);
     this.batches += 1;
   }
@@ -71,7 +67,7 @@ export class RebuildStaging {
     // Facts fold to themselves (every staged row, in log order): no copy (writing the files copies them once more).
     if (foldedAlready || shape.mutable === 'none') await duck.run('ALTER TABLE __staged RENAME TO __final');
     else {
-      await duck.run(`CREATE OR REPLACE TABLE __final AS ${shape.foldRebuild('__staged')}`);
+      await duck.run(`CREATE OR REPLACE TEMP TABLE __final AS ${shape.foldRebuild('__staged')}`);
       await duck.run('DROP TABLE __staged');
     }
     // Every relation below reads `__final`, a table: written straight from it when it fits one file.
