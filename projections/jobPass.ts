@@ -508,6 +508,10 @@ export class JobPass {
    * to its temp folder and its memory to the job that folds (memoryBudget.ts, PassMemory).
    */
   async park(): Promise<void> {
+    // A connection to the pass's shared instance keeps its share there (the instance's limit is
+    // the joined jobs' shares, sharedPassDuckdb.ts): lowering that limit would starve every other
+    // job on it. It holds no staged rows to spill; it is counted at its share.
+    if (!this.ownsDuckdb) return this.memory.parked(this, this.memory.sharedMiB);
     // Only memory is at stake: parked higher (or not at all), the job is counted at that limit.
     const limits = this.memory.parkingLimits;
     // Past its share only by what it cannot spill (keepStagingRoom): the last limit to try.

@@ -10,6 +10,7 @@ import { Ingester } from '../../ingest/ingester.js';
 import { loadSnapshot, writeCheckpoint } from '../../lake/delta/deltaTable.js';
 import { Duck } from '../../lake/duckdb.js';
 import { LakeLayout } from '../../lake/layout.js';
+import { JobPass } from '../../projections/jobPass.js';
 import { runJobsTogether } from '../../projections/jobRunner.js';
 import { loadConfig, type EventlakeConfig } from '../../projections/jobsConfig.js';
 import { MemoryBudget, PassMemory } from '../../projections/memoryBudget.js';
@@ -74,6 +75,24 @@ describe('one DuckDB instance for the jobs of an incremental run', () => {
     const merged = await tables();
     await runJobsTogether(layout, config.jobs, { mode: 'rebuild' });
     expect(merged).toEqual(await tables());
+  });
+
+  test("a job parked on the shared instance leaves the instance's limit as it is (the other jobs work in it)", async () => {
+    const memory = new PassMemory(new MemoryBudget(768 * 1024 ** 2), 2);
+    const shared = new SharedPassDuckdb(memory, 2);
+    const passes = await Promise.all(['superchargers', 'orders'].map((name) => JobPass.start(layout, config.jobs.find((j) => j.name === name)!, 2, memory, { mode: 'incremental' }, shared)));
+    const probe = await shared.connect();
+    try {
+      const limit = () => probe.scalar<string>("SELECT current_setting('memory_limit')");
+      const before = await limit();
+      await passes[0].park();
+      expect(await limit()).toBe(before);
+      expect(memory.finishingLimitFor(passes[1])).toBe(memory.budget.duckdbLimit(1, memory.budget.duckdbBytes - memory.sharedMiB * 1024 ** 2));
+    } finally {
+      probe.close();
+      for (const pass of passes) await pass.close();
+      await shared.close();
+    }
   });
 
   test("a lone job's rebuild finishes at the limit its instance opened with: no SET memory_limit (each frees memory, ~40 ms)", async () => {
